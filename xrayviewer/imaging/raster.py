@@ -1,0 +1,112 @@
+"""JPEG, PNG, TIFF and BMP through Pillow, with every failure turned into ImageLoadError."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import ImageLoadError
+from .image import XRayImage
+from .windowing import full_range_window
+
+#: Raster formats the viewer accepts (Pillow format names).
+SUPPORTED_RASTER_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "TIFF": "TIFF", "BMP": "BMP", "MPO": "JPEG"}
+
+#: Largest image we decode: 16,384 x 16,384 covers any radiograph (a 43 x 43 cm detector at
+#: 100 um pitch is 4,300 px) while a "decompression bomb" of a few KB that expands to
+#: gigabytes is refused before a single pixel is decoded.
+MAX_PIXELS = 16384 * 16384
+
+
+def colourfulness(rgb: Image.Image) -> float:
+    """Hasler & Suesstrunk (2003) colourfulness, on a small copy (0 for grey pictures)."""
+    small = np.asarray(rgb.reduce(max(1, min(rgb.size) // 128)), dtype=np.float32)
+    rg = small[..., 0] - small[..., 1]
+    yb = 0.5 * (small[..., 0] + small[..., 1]) - small[..., 2]
+    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
+
+
+def _to_grey_array(img: Image.Image) -> tuple[np.ndarray, int, float]:
+    """(2-D array, bit depth, colourfulness) for any Pillow mode."""
+    mode = img.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
+        return np.asarray(img, dtype=np.uint16), 16, 0.0
+    if mode == "I":
+        arr = np.asarray(img, dtype=np.int64)
+        lo, hi = int(arr.min()), int(arr.max())
+        if lo >= 0 and hi <= 65535:
+            return arr.astype(np.uint16), 16, 0.0
+        return arr.astype(np.float32), 32, 0.0
+    if mode == "F":
+        return np.asarray(img, dtype=np.float32), 32, 0.0
+    if mode == "L":
+        return np.asarray(img, dtype=np.uint8), 8, 0.0
+    if mode == "1":
+        return np.asarray(img.convert("L"), dtype=np.uint8), 1, 0.0
+    if mode in ("LA", "La", "PA", "P", "RGBA", "RGBa") or "A" in mode or "transparency" in img.info:
+        # Transparent pixels become black (the radiograph background), not white noise.
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        img = Image.alpha_composite(background, rgba).convert("RGB")
+    elif mode != "RGB":
+        img = img.convert("RGB")  # CMYK, YCbCr, LAB, HSV, palette without alpha
+    chroma = colourfulness(img)
+    return np.asarray(img.convert("L"), dtype=np.uint8), 8, chroma
+
+
+def load_raster(path: str) -> XRayImage:
+    """Decode a raster file to an XRayImage at full resolution."""
+    name = os.path.basename(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(path)
+            fmt = img.format or "?"
+            if fmt not in SUPPORTED_RASTER_FORMATS:
+                raise ImageLoadError(
+                    f"{name} is a {fmt} image, which XRay Viewer does not open. "
+                    "Use JPEG, PNG, TIFF, BMP or DICOM.", path)
+            width, height = img.size
+            if width * height > MAX_PIXELS:
+                raise ImageLoadError(
+                    f"{name} claims to be {width:,} x {height:,} pixels, far larger than any "
+                    "radiograph; it was not opened to protect the computer's memory.", path)
+            img.load()
+            img = ImageOps.exif_transpose(img)
+            arr, bits, chroma = _to_grey_array(img)
+            original_mode = img.mode
+    except ImageLoadError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageLoadError(
+            f"{name} is far larger than any radiograph; it was not opened to protect the "
+            "computer's memory.", path) from None
+    except UnidentifiedImageError:
+        raise ImageLoadError(
+            f"{name} is not an image XRay Viewer can read (unknown or damaged format). "
+            "Use JPEG, PNG, TIFF, BMP or DICOM.", path) from None
+    except (OSError, SyntaxError, ValueError, EOFError, MemoryError, IndexError, TypeError) as exc:
+        detail = "the file is truncated" if "truncated" in str(exc).lower() else "the file is damaged"
+        raise ImageLoadError(f"{name} could not be read: {detail}.", path) from None
+    if arr.ndim != 2 or arr.size == 0:
+        raise ImageLoadError(f"{name} holds no usable picture.", path)
+    # 8-bit pictures are shown (and fed to the model) as stored, as the seed did; deeper ones
+    # have no natural white point, so their default window spans the data.
+    if arr.dtype == np.uint8:
+        center, width_ = full_range_window(np.array([0, 255], dtype=np.uint8))
+    else:
+        center, width_ = full_range_window(arr)
+    return XRayImage(
+        pixels=arr,
+        source_format=SUPPORTED_RASTER_FORMATS[fmt],
+        bit_depth=bits,
+        window_center=center,
+        window_width=width_,
+        path=path,
+        colourfulness=chroma,
+        original_mode=original_mode,
+        file_size=os.path.getsize(path),
+    )
