@@ -1,0 +1,160 @@
+"""Classification metrics in plain numpy (no TensorFlow, no scikit-learn): ROC/AUC,
+operating points, confusion matrix, expected calibration error, bootstrap intervals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def roc_curve(labels, scores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(fpr, tpr, thresholds), thresholds descending; predicting positive means score >= t."""
+    y = np.asarray(labels, dtype=np.int8)
+    s = np.asarray(scores, dtype=np.float64)
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    distinct = np.where(np.diff(s))[0]
+    idx = np.r_[distinct, y.size - 1]
+    tps = np.cumsum(y)[idx]
+    fps = (idx + 1) - tps
+    pos, neg = max(int(y.sum()), 1), max(int(y.size - y.sum()), 1)
+    tpr = np.r_[0.0, tps / pos]
+    fpr = np.r_[0.0, fps / neg]
+    thresholds = np.r_[np.inf, s[idx]]
+    return fpr, tpr, thresholds
+
+
+def roc_auc(labels, scores) -> float:
+    """Area under the ROC curve (ties counted half), NaN when one class is missing."""
+    y = np.asarray(labels).astype(bool)
+    if y.all() or (~y).all():
+        return float("nan")
+    fpr, tpr, _ = roc_curve(labels, scores)
+    return float(np.trapezoid(tpr, fpr)) if hasattr(np, "trapezoid") else float(np.trapz(tpr, fpr))
+
+
+@dataclass(frozen=True)
+class BinaryReport:
+    n: int
+    accuracy: float
+    auc: float
+    sensitivity: float
+    specificity: float
+    tn: int
+    fp: int
+    fn: int
+    tp: int
+    threshold: float
+    ece: float
+
+    def as_dict(self) -> dict:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+
+
+def confusion(labels, scores, threshold: float) -> tuple[int, int, int, int]:
+    y = np.asarray(labels).astype(bool)
+    p = np.asarray(scores) >= threshold
+    return int((~y & ~p).sum()), int((~y & p).sum()), int((y & ~p).sum()), int((y & p).sum())
+
+
+def expected_calibration_error(labels, probs, bins: int = 15) -> float:
+    """ECE with equal-width bins on the predicted probability of the positive class."""
+    y = np.asarray(labels, dtype=np.float64)
+    p = np.clip(np.asarray(probs, dtype=np.float64), 0, 1)
+    if p.size == 0:
+        return float("nan")
+    which = np.minimum((p * bins).astype(int), bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        m = which == b
+        if m.any():
+            ece += m.mean() * abs(p[m].mean() - y[m].mean())
+    return float(ece)
+
+
+def reliability_bins(labels, probs, bins: int = 15) -> list[dict]:
+    """Per-bin mean confidence, observed frequency and count (for the reliability diagram)."""
+    y = np.asarray(labels, dtype=np.float64)
+    p = np.clip(np.asarray(probs, dtype=np.float64), 0, 1)
+    which = np.minimum((p * bins).astype(int), bins - 1)
+    out = []
+    for b in range(bins):
+        m = which == b
+        out.append({"low": b / bins, "high": (b + 1) / bins, "count": int(m.sum()),
+                    "confidence": float(p[m].mean()) if m.any() else None,
+                    "frequency": float(y[m].mean()) if m.any() else None})
+    return out
+
+
+def binary_report(labels, probs, threshold: float = 0.5) -> BinaryReport:
+    tn, fp, fn, tp = confusion(labels, probs, threshold)
+    n = tn + fp + fn + tp
+    return BinaryReport(
+        n=n,
+        accuracy=(tp + tn) / n if n else float("nan"),
+        auc=roc_auc(labels, probs),
+        sensitivity=tp / (tp + fn) if tp + fn else float("nan"),
+        specificity=tn / (tn + fp) if tn + fp else float("nan"),
+        tn=tn, fp=fp, fn=fn, tp=tp,
+        threshold=float(threshold),
+        ece=expected_calibration_error(labels, probs),
+    )
+
+
+def threshold_for_sensitivity(labels, probs, target: float) -> float:
+    """The highest threshold whose sensitivity reaches ``target`` (best specificity under it)."""
+    fpr, tpr, thr = roc_curve(labels, probs)
+    ok = np.where(tpr >= target)[0]
+    i = int(ok[0]) if ok.size else len(thr) - 1
+    t = float(thr[i])
+    return min(t, 1.0) if np.isfinite(t) else 1.0
+
+
+def operating_point_table(labels, probs, points: int = 101) -> dict:
+    """Sensitivity and specificity at evenly spaced thresholds: stored in the model metadata
+    so the app can say, for any threshold, what to expect (read back by operating_point)."""
+    y = np.asarray(labels).astype(bool)
+    p = np.asarray(probs, dtype=np.float64)
+    thresholds = np.linspace(0.0, 1.0, points)
+    sens, spec = [], []
+    for t in thresholds:
+        pred = p >= t
+        sens.append(float((pred & y).sum() / max(y.sum(), 1)))
+        spec.append(float((~pred & ~y).sum() / max((~y).sum(), 1)))
+    return {"thresholds": [round(float(t), 4) for t in thresholds],
+            "sensitivity": [round(s, 4) for s in sens],
+            "specificity": [round(s, 4) for s in spec]}
+
+
+def operating_point(table: dict, threshold: float) -> tuple[float, float]:
+    """Expected (sensitivity, specificity) at ``threshold``, interpolated from the table."""
+    t = np.asarray(table["thresholds"], dtype=np.float64)
+    return (float(np.interp(threshold, t, table["sensitivity"])),
+            float(np.interp(threshold, t, table["specificity"])))
+
+
+def bootstrap_intervals(labels, probs, threshold: float, n_boot: int = 1000, seed: int = 0,
+                        groups=None) -> dict[str, tuple[float, float]]:
+    """95% percentile intervals for accuracy, AUC, sensitivity and specificity.
+
+    With ``groups`` (patient ids) the resampling draws patients, not images, so correlated
+    images of one patient do not narrow the interval dishonestly.
+    """
+    y = np.asarray(labels)
+    p = np.asarray(probs)
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        members = [np.array([i]) for i in range(y.size)]
+    else:
+        g = np.asarray(groups)
+        _, inverse = np.unique(g, return_inverse=True)
+        members = [np.where(inverse == k)[0] for k in range(inverse.max() + 1)]
+    stats = {"accuracy": [], "auc": [], "sensitivity": [], "specificity": []}
+    for _ in range(n_boot):
+        pick = rng.integers(0, len(members), len(members))
+        idx = np.concatenate([members[k] for k in pick])
+        r = binary_report(y[idx], p[idx], threshold)
+        for k in stats:
+            stats[k].append(getattr(r, k))
+    return {k: (float(np.nanpercentile(v, 2.5)), float(np.nanpercentile(v, 97.5))) for k, v in stats.items()}

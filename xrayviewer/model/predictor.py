@@ -1,0 +1,156 @@
+"""Predictor: one loaded model bundle that turns images into calibrated probabilities.
+
+Not thread-safe by design: the GUI keeps one Predictor on one worker thread.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+import numpy as np
+
+from ..imaging import ImageLoadError, XRayImage, load_image, preprocess
+from ..progress import CancelCheck, Progress, ProgressCallback, check_cancel, no_progress
+from .architectures import GRADCAM_LAYER
+from .bundle import ModelInfo, ModelLoadError, bundled_model_path, read_model_info
+from .calibration import apply_temperature
+from .ood import COLOURFULNESS_LIMIT
+
+#: Within this distance of the threshold a verdict is called "near the threshold".
+NEAR_THRESHOLD_MARGIN = 0.10
+POSITIVE, NEGATIVE = "PNEUMONIA", "NORMAL"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    probability: float  # calibrated probability of pneumonia
+    raw_probability: float  # the network's own sigmoid output
+    threshold: float
+    ood_score: Optional[float] = None
+    out_of_distribution: bool = False
+    ood_reason: str = ""
+
+    @property
+    def label(self) -> str:
+        return POSITIVE if self.probability >= self.threshold else NEGATIVE
+
+    @property
+    def near_threshold(self) -> bool:
+        return abs(self.probability - self.threshold) < NEAR_THRESHOLD_MARGIN
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """One row of ``xrayviewer predict``: a prediction, or the reason there is none."""
+
+    path: str
+    prediction: Optional[Prediction] = None
+    error: str = ""
+
+
+class Predictor:
+    def __init__(self, model, info: ModelInfo):
+        keras = _keras()
+        self.model = model
+        self.info = info
+        # One forward pass gives the probability and the last conv activations (for the OOD
+        # features and Grad-CAM); no second model call.
+        self._dual = keras.Model(model.input, [model.output, model.get_layer(GRADCAM_LAYER).output])
+        self._ood = info.ood_stats()
+
+    @classmethod
+    def load(cls, path=None) -> "Predictor":
+        """Load a bundle (the bundled default when ``path`` is None); ModelLoadError if bad."""
+        info = read_model_info(path or bundled_model_path())
+        keras = _keras()
+        try:
+            model = keras.saving.load_model(info.keras_path, compile=False)
+        except Exception as exc:  # Keras raises ValueError/OSError/zipfile errors and more
+            raise ModelLoadError(f"Model {info.keras_path.name} could not be loaded: {exc}") from None
+        return cls(model, info)
+
+    @property
+    def threshold(self) -> float:
+        return self.info.threshold
+
+    def _forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        prob, conv = self._dual(batch, training=False)
+        return np.asarray(prob, dtype=np.float64).reshape(-1), np.asarray(conv)
+
+    def features(self, batch: np.ndarray) -> np.ndarray:
+        """Pooled last-conv features (what the OOD statistics are fitted on)."""
+        return self._forward(batch)[1].mean(axis=(1, 2))
+
+    def predict_batch(self, batch: np.ndarray, colourfulness: Optional[Sequence[float]] = None) -> list[Prediction]:
+        """Predictions for preprocessed inputs (n, 128, 128, 3)."""
+        if len(batch) == 0:
+            return []
+        raw, conv = self._forward(np.asarray(batch, dtype=np.float32))
+        cal = apply_temperature(raw, self.info.temperature)
+        scores = self._ood.score(conv.mean(axis=(1, 2))) if self._ood is not None else [None] * len(raw)
+        out = []
+        for i, (r, c, s) in enumerate(zip(raw, cal, scores)):
+            reasons = []
+            if s is not None and s > self._ood.threshold:
+                reasons.append("unlike the training X-rays")
+            if colourfulness is not None and colourfulness[i] > COLOURFULNESS_LIMIT:
+                reasons.append("a colour picture, not a radiograph")
+            out.append(Prediction(probability=float(c), raw_probability=float(r), threshold=self.threshold,
+                                  ood_score=None if s is None else float(s),
+                                  out_of_distribution=bool(reasons), ood_reason="; ".join(reasons)))
+        return out
+
+    def predict_image(self, image: XRayImage) -> Prediction:
+        return self.predict_batch(preprocess(image)[None], [image.colourfulness])[0]
+
+    def predict_images(self, images: Sequence[XRayImage]) -> list[Prediction]:
+        if not images:
+            return []
+        return self.predict_batch(np.stack([preprocess(im) for im in images]), [im.colourfulness for im in images])
+
+    def predict_files(self, paths: Iterable, batch_size: int = 32, on_progress: ProgressCallback = no_progress,
+                      should_cancel: Optional[CancelCheck] = None) -> list[FileResult]:
+        """Score files in batches; unreadable ones get an error and the rest go on."""
+        paths = [os.fspath(p) for p in paths]
+        results: dict[int, FileResult] = {}
+        pending: list[tuple[int, np.ndarray, float]] = []
+
+        def flush():
+            if pending:
+                preds = self.predict_batch(np.stack([x for _, x, _ in pending]), [c for _, _, c in pending])
+                for (i, _, _), pred in zip(pending, preds):
+                    results[i] = FileResult(paths[i], pred)
+                pending.clear()
+
+        for i, p in enumerate(paths):
+            check_cancel(should_cancel)
+            try:
+                image = load_image(p)
+                pending.append((i, preprocess(image), image.colourfulness))
+            except ImageLoadError as exc:
+                results[i] = FileResult(p, error=str(exc))
+            if len(pending) >= batch_size:
+                flush()
+            on_progress(Progress("predict", i + 1, len(paths), os.path.basename(p)))
+        flush()
+        return [results[i] for i in range(len(paths))]
+
+    def explain(self, image: XRayImage) -> np.ndarray:
+        """Grad-CAM heatmap in [0, 1] at the image's full resolution."""
+        from .gradcam import grad_cam, resize_heatmap
+
+        cam = grad_cam(self.model, preprocess(image)[None], GRADCAM_LAYER)[0]
+        return resize_heatmap(cam, image.height, image.width)
+
+
+def _keras():
+    from .runtime import import_keras
+
+    return import_keras()
+
+
+def default_model_exists() -> bool:
+    return Path(bundled_model_path()).exists()
