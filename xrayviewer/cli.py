@@ -40,8 +40,11 @@ def _build_parser() -> argparse.ArgumentParser:
     ev.add_argument("dataset", metavar="DATASET_DIR")
     ev.add_argument("--model")
     ev.add_argument("--plots", metavar="DIR", help="write roc.png and reliability.png")
-    ev.add_argument("--split", choices=["all", "validation"], default="all",
-                    help="'validation': only the patient-level validation part (the model's own split)")
+    ev.add_argument("--split", choices=["all", "validation", "test"], default="all",
+                    help="'validation': only the patient-level validation part (the model's own split, "
+                         "recomputed from its metadata); 'test': only test/ of a Kaggle-layout folder")
+    ev.add_argument("--bootstrap", action="store_true",
+                    help="add 95%% confidence intervals (patient-level bootstrap, 1000 resamples)")
     ev.add_argument("--format", choices=["text", "json"], default="text")
 
     tr = sub.add_parser("train", help="train a model from a dataset folder")
@@ -57,7 +60,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
     mi = sub.add_parser("model-info", help="the model card: data, metrics, operating point, scope")
     mi.add_argument("--model")
-    mi.add_argument("--format", choices=["text", "json"], default="text")
+    mi.add_argument("--format", choices=["text", "json", "markdown"], default="text",
+                    help="json: the raw metadata; markdown: the card for model_weights/README.md")
 
     gu = sub.add_parser("gui", help="open the desktop viewer")
     gu.add_argument("files", nargs="*")
@@ -148,13 +152,18 @@ def _write_heatmaps(predictor, results, folder) -> None:
     from .model.gradcam import overlay
 
     os.makedirs(folder, exist_ok=True)
+    used: set[str] = set()
     for r in results:
         if r.prediction is None:
             continue
         image = load_image(r.path)
         heat = predictor.explain(image)
-        out = os.path.join(folder, os.path.splitext(os.path.basename(r.path))[0] + "_heatmap.png")
-        Image.fromarray(overlay(image.display(), heat, 0.45)).save(out)
+        stem = os.path.splitext(os.path.basename(r.path))[0]
+        name, k = f"{stem}_heatmap.png", 2
+        while name in used:  # same file name in two input folders: do not overwrite the first
+            name, k = f"{stem}-{k}_heatmap.png", k + 1
+        used.add(name)
+        Image.fromarray(overlay(image.display(), heat, 0.45)).save(os.path.join(folder, name))
 
 
 def cmd_evaluate(args) -> int:
@@ -163,7 +172,7 @@ def cmd_evaluate(args) -> int:
     predictor = _load_predictor(args.model)
     try:
         report = evaluate_folder(predictor, args.dataset, split=args.split, plots_dir=args.plots,
-                                 on_progress=_TextProgress())
+                                 on_progress=_TextProgress(), bootstrap=args.bootstrap)
     except Exception as exc:
         from .training import DatasetError
 
@@ -247,7 +256,7 @@ def cmd_train(args) -> int:
 def cmd_model_info(args) -> int:
     from .model import read_model_info
     from .model.bundle import ModelLoadError, bundled_model_path
-    from .model.card import model_card_text
+    from .model.card import model_card_markdown, model_card_text
 
     try:
         info = read_model_info(args.model or bundled_model_path())
@@ -255,6 +264,8 @@ def cmd_model_info(args) -> int:
         raise _UserError(str(exc)) from None
     if args.format == "json":
         print(json.dumps(info.meta, indent=2))
+    elif args.format == "markdown":
+        print(model_card_markdown(info), end="")
     else:
         print(model_card_text(info))
     return EXIT_OK

@@ -32,6 +32,16 @@ def _first(value) -> float | None:
         return None
 
 
+def _can_decode(syntax) -> bool:
+    """Whether an installed pixel-data decoder handles this transfer syntax."""
+    try:
+        from pydicom.pixels import get_decoder
+
+        return bool(syntax) and get_decoder(syntax).is_available
+    except Exception:  # unknown syntax, or a pydicom without the decoder registry
+        return False
+
+
 def _text(ds, keyword: str) -> str:
     value = ds.get(keyword, "")
     return str(value) if value is not None else ""
@@ -61,11 +71,18 @@ def load_dicom(path: str) -> XRayImage:
         frames = int(ds.get("NumberOfFrames", 1) or 1)
         arr = ds.pixel_array
     except (NotImplementedError, RuntimeError) as exc:
+        if not _can_decode(syntax):
+            raise ImageLoadError(
+                f"{name} is compressed as '{syntax_name}', which XRay Viewer cannot decode. "
+                "Export it uncompressed or as JPEG baseline from the PACS.", path) from exc
+        # A decoder exists but failed: the compressed data itself is broken.
         raise ImageLoadError(
-            f"{name} is compressed as '{syntax_name}', which XRay Viewer cannot decode. "
-            "Export it uncompressed or as JPEG baseline from the PACS.", path) from exc
-    except Exception as exc:  # pydicom raises many types for broken pixel data
-        raise ImageLoadError(f"{name}: the DICOM image data is damaged ({type(exc).__name__}).", path) from None
+            f"{name}: the DICOM image data ('{syntax_name}') is damaged or incomplete. "
+            "Export it again from the PACS.", path) from None
+    except Exception:  # pydicom raises many types for broken pixel data
+        raise ImageLoadError(
+            f"{name}: the DICOM image data is damaged or incomplete. Export it again from the PACS.",
+            path) from None
 
     if frames > 1:
         arr = arr[0]  # a radiograph is one frame; show the first of a multi-frame object

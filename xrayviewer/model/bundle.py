@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from ..imaging.preprocess import INPUT_SHAPE, PREPROCESSING_ID
 from ..paths import bundled_models_dir, user_models_dir
-from .metrics import operating_point
+from .metrics import operating_point, table_threshold_for_sensitivity
 from .ood import OODStats
 
 METADATA_FORMAT = 1
@@ -67,6 +67,11 @@ class ModelInfo:
         return float(self.meta.get("calibration", {}).get("temperature", 1.0))
 
     @property
+    def calibration_shift(self) -> float:
+        """Prior-correction logit shift (class-weighted training); 0 for older bundles."""
+        return float(self.meta.get("calibration", {}).get("shift", 0.0))
+
+    @property
     def is_bundled(self) -> bool:
         try:
             return self.keras_path.resolve().parent == bundled_models_dir().resolve()
@@ -74,11 +79,19 @@ class ModelInfo:
             return False
 
     def operating_point(self, threshold: Optional[float] = None) -> Optional[tuple[float, float]]:
-        """(sensitivity, specificity) expected on validation at ``threshold``, if recorded."""
+        """(sensitivity, specificity) expected at ``threshold`` (default: the model's own), read
+        from the validation ROC stored in the metadata; None for a bundle without one."""
         table = self.meta.get("operating_points")
         if not table:
             return None
         return operating_point(table, self.threshold if threshold is None else threshold)
+
+    def threshold_for_sensitivity(self, target: float) -> Optional[float]:
+        """The highest threshold that kept validation sensitivity >= ``target``, if recorded."""
+        table = self.meta.get("operating_points")
+        if not table:
+            return None
+        return table_threshold_for_sensitivity(table, target)
 
     def ood_stats(self) -> Optional[OODStats]:
         p = ood_path(self.keras_path)
@@ -178,15 +191,53 @@ def save_bundle(model, meta: dict, out_dir, name: str, ood: Optional[OODStats] =
             if f.exists():
                 with open(f, "rb") as fh:
                     os.fsync(fh.fileno())
-        os.replace(tmp_keras, target)
-        if ood_path(tmp_keras).exists():
-            os.replace(ood_path(tmp_keras), ood_path(target))
-        os.replace(meta_tmp, metadata_path(target))
+        # (new file or None to remove, target): weights, OOD statistics (a stale one from an
+        # overwritten model goes too), metadata last.
+        moves = [(tmp_keras, target),
+                 (ood_path(tmp_keras) if ood is not None else None, ood_path(target)),
+                 (meta_tmp, metadata_path(target))]
+        _swap_in(moves, tmp)
     except OSError as exc:
         raise ModelSaveError(_save_message(exc, out_dir)) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _swap_in(moves, backup_dir: Path) -> None:
+    """Move each new file onto its target; if any move fails, put every replaced file back.
+
+    Each file about to be replaced is first linked (or copied) into ``backup_dir``, so that a
+    failure half-way (new weights already in place, metadata not yet) can restore the old
+    bundle instead of leaving new weights beside old metadata.
+    """
+    done: list[tuple[Path, Optional[Path]]] = []  # (target, backup of the file it replaced)
+    try:
+        for new, dst in moves:
+            if new is None and not dst.exists():
+                continue
+            backup = None
+            if dst.exists():
+                backup = backup_dir / f"previous-{dst.name}"
+                try:
+                    os.link(dst, backup)
+                except OSError:
+                    shutil.copy2(dst, backup)
+            done.append((dst, backup))
+            if new is None:
+                os.remove(dst)
+            else:
+                os.replace(new, dst)
+    except OSError:
+        for dst, backup in reversed(done):
+            try:
+                if backup is not None:
+                    os.replace(backup, dst)
+                elif dst.exists():
+                    os.remove(dst)
+            except OSError:
+                pass  # best effort; the original error is what the user must hear about
+        raise
 
 
 def _save_message(exc: OSError, folder: Path) -> str:

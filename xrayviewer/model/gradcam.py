@@ -13,16 +13,31 @@ from .runtime import import_keras, import_tensorflow
 
 
 def grad_cam(model, batch: np.ndarray, layer_name: str) -> np.ndarray:
-    """(n, h, w) heatmaps in [0, 1] at the layer's resolution (16 x 16 for ``default``)."""
+    """(n, h, w) heatmaps in [0, 1] at the layer's resolution (16 x 16 for ``default``).
+
+    The explained quantity is the pneumonia logit, read before the sigmoid when the model ends
+    in a sigmoid Dense layer (all recipes do). Recovering it from the probability instead
+    fails for confident predictions: float32 sigmoid saturates at exactly 1.0 for logits
+    above ~17, and any clipping there has zero gradient, which gave an all-zero map for the
+    images the model is surest about.
+    """
     tf = import_tensorflow()
     keras = import_keras()
-    grad_model = keras.Model(model.input, [model.get_layer(layer_name).output, model.output])
+    conv_out = model.get_layer(layer_name).output
+    head = model.layers[-1]
+    linear_head = (isinstance(head, keras.layers.Dense)
+                   and getattr(head.activation, "__name__", "") == "sigmoid")
+    grad_model = keras.Model(model.input, [conv_out, head.input if linear_head else model.output])
     x = tf.convert_to_tensor(np.asarray(batch, dtype=np.float32))
     with tf.GradientTape() as tape:
-        conv, prob = grad_model(x, training=False)
-        # Explain the logit, not the sigmoid: a saturated sigmoid has vanishing gradients.
-        p = tf.clip_by_value(prob[:, 0], 1e-7, 1 - 1e-7)
-        target = tf.math.log(p) - tf.math.log1p(-p)
+        conv, out = grad_model(x, training=False)
+        if linear_head:
+            target = tf.matmul(out, head.kernel)[:, 0]
+            if head.use_bias:
+                target = target + head.bias[0]
+        else:
+            p = tf.clip_by_value(out[:, 0], 1e-7, 1 - 1e-7)
+            target = tf.math.log(p) - tf.math.log1p(-p)
     grads = tape.gradient(target, conv)
     weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
     cam = tf.nn.relu(tf.reduce_sum(weights * conv, axis=-1)).numpy()
@@ -35,6 +50,15 @@ def resize_heatmap(cam: np.ndarray, height: int, width: int) -> np.ndarray:
     square, so the map stretches back the same way), smoothly interpolated."""
     img = Image.fromarray(np.asarray(cam, dtype=np.float32), mode="F")
     return np.asarray(img.resize((width, height), Image.BICUBIC), dtype=np.float32).clip(0, 1)
+
+
+def explain_image(model, image, layer_name: str = "last_conv") -> np.ndarray:
+    """Grad-CAM for one ``XRayImage``: float32 (image.height, image.width) in [0, 1], aligned
+    pixel for pixel with ``image.pixels`` (and with ``image.display()``)."""
+    from ..imaging import preprocess
+
+    cam = grad_cam(model, preprocess(image)[None], layer_name)[0]
+    return resize_heatmap(cam, image.height, image.width)
 
 
 def _jet(v: np.ndarray) -> np.ndarray:

@@ -111,27 +111,56 @@ def threshold_for_sensitivity(labels, probs, target: float) -> float:
     return min(t, 1.0) if np.isfinite(t) else 1.0
 
 
-def operating_point_table(labels, probs, points: int = 101) -> dict:
-    """Sensitivity and specificity at evenly spaced thresholds: stored in the model metadata
-    so the app can say, for any threshold, what to expect (read back by operating_point)."""
+def operating_point_table(labels, probs) -> dict:
+    """The validation ROC as a lookup table: stored in the model metadata so the app can say,
+    for any threshold, what sensitivity and specificity to expect (read by operating_point).
+
+    One row per distinct validation score t (ascending), with the sensitivity and specificity
+    of "positive when score >= t". Between two scores nothing changes, so the lookup is an
+    exact step function, not an interpolation (a fixed 0.01 grid is too coarse where
+    calibrated scores crowd near 0 and 1).
+    """
     y = np.asarray(labels).astype(bool)
     p = np.asarray(probs, dtype=np.float64)
-    thresholds = np.linspace(0.0, 1.0, points)
-    sens, spec = [], []
-    for t in thresholds:
-        pred = p >= t
-        sens.append(float((pred & y).sum() / max(y.sum(), 1)))
-        spec.append(float((~pred & ~y).sum() / max((~y).sum(), 1)))
-    return {"thresholds": [round(float(t), 4) for t in thresholds],
-            "sensitivity": [round(s, 4) for s in sens],
-            "specificity": [round(s, 4) for s in spec]}
+    thresholds = np.unique(p)  # ascending
+    pos, neg = max(int(y.sum()), 1), max(int((~y).sum()), 1)
+    # Positives with score >= t, for each t: counts from the right end of the sorted scores.
+    order = np.sort(p[y])
+    order_neg = np.sort(p[~y])
+    tp = y.sum() - np.searchsorted(order, thresholds, side="left")
+    tn = np.searchsorted(order_neg, thresholds, side="left")
+    return {"kind": "roc",
+            "thresholds": [float(t) for t in thresholds],
+            "sensitivity": [round(float(v), 6) for v in tp / pos],
+            "specificity": [round(float(v), 6) for v in tn / neg],
+            "positives": int(y.sum()), "negatives": int((~y).sum())}
 
 
 def operating_point(table: dict, threshold: float) -> tuple[float, float]:
-    """Expected (sensitivity, specificity) at ``threshold``, interpolated from the table."""
+    """Expected (sensitivity, specificity) at ``threshold`` (calibrated-probability scale).
+
+    For a "roc" table (see operating_point_table) this is exact on the validation set: the
+    row of the smallest validation score >= threshold; above every score nothing is called
+    positive (sensitivity 0, specificity 1). Older bundles store a 101-point grid
+    without "kind"; those are linearly interpolated as before.
+    """
     t = np.asarray(table["thresholds"], dtype=np.float64)
-    return (float(np.interp(threshold, t, table["sensitivity"])),
-            float(np.interp(threshold, t, table["specificity"])))
+    if table.get("kind") != "roc":
+        return (float(np.interp(threshold, t, table["sensitivity"])),
+                float(np.interp(threshold, t, table["specificity"])))
+    i = int(np.searchsorted(t, float(threshold), side="left"))
+    if i >= t.size:
+        return 0.0, 1.0
+    return float(table["sensitivity"][i]), float(table["specificity"][i])
+
+
+def table_threshold_for_sensitivity(table: dict, target: float) -> float:
+    """The highest threshold whose validation sensitivity (from an operating-point table)
+    reaches ``target``: the inverse lookup, for a user who asks for a sensitivity."""
+    t = np.asarray(table["thresholds"], dtype=np.float64)
+    sens = np.asarray(table["sensitivity"], dtype=np.float64)
+    ok = np.where(sens >= target - 1e-12)[0]
+    return float(t[ok[-1]]) if ok.size else float(t[0])
 
 
 def bootstrap_intervals(labels, probs, threshold: float, n_boot: int = 1000, seed: int = 0,

@@ -1,14 +1,31 @@
 """Out-of-distribution score: how unlike the training radiographs an input is.
 
-Mahalanobis distance of the network's pooled last-convolution features (Lee et al., 2018)
-to the training set's mean, with a shrunk covariance so 256 dimensions fit on a few thousand
-images. Colour pictures are flagged too: the model sees grey, so a colour photo can look
-normal to the features while being nothing like a radiograph.
+Two Gaussian models of the training set, each scored by Mahalanobis distance (Lee et al., 2018)
+with a shrunk covariance:
+
+- **features**: the network's pooled last-convolution activations (what the classifier
+  "sees"). Strong for things that are not radiographs at all.
+- **image**: a small, hand-made description of the 128 x 128 input the network receives: an
+  8 x 8 thumbnail (the layout: dark lungs either side of a bright, vertical mediastinum), a
+  16-bin grey-level histogram (polarity and exposure) and a 4 x 4 grid of edge strength
+  (texture: noise, text). A convolutional network pools its features over the image, so it is
+  largely blind to orientation and polarity: a chest film rotated by 90 degrees or inverted
+  still yields "chest-like" features, while its layout and histogram are plainly wrong.
+
+Each distance is divided by its own (1 - flag_rate) quantile on the validation X-rays, the
+score is the larger of the two, and the threshold is that score's (1 - flag_rate) quantile on
+validation: exactly ``flag_rate`` of real validation X-rays are flagged, whichever part flags
+them. Everything is fitted on the training split inside ``training.fit`` and thresholded on its
+validation split; bundles made before the image part keep the feature distance alone.
+
+Colour pictures are flagged by a separate rule: the model sees grey, so a colour photo can
+look normal to the features while being nothing like a radiograph.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -16,40 +33,131 @@ import numpy as np
 #: X-rays saved as RGB JPEG score < 2; a faint sepia tint scores ~10; photos 30-100).
 COLOURFULNESS_LIMIT = 8.0
 
+_THUMB, _BINS, _GRID = 8, 16, 4
+
+
+def image_descriptor(images) -> np.ndarray:
+    """(n, 96) description of model inputs: thumbnail, histogram, edge-strength grid.
+
+    ``images``: (n, 128, 128) grey or (n, 128, 128, 3) model input, values in [0, 1].
+    """
+    x = np.asarray(images, dtype=np.float32)
+    if x.ndim == 4:
+        x = x[..., 0]
+    if x.ndim == 2:
+        x = x[None]
+    n, h, w = x.shape
+    thumb = x.reshape(n, _THUMB, h // _THUMB, _THUMB, w // _THUMB).mean(axis=(2, 4)).reshape(n, -1)
+    idx = np.minimum((x.reshape(n, -1) * _BINS).astype(np.int64), _BINS - 1)
+    hist = np.stack([np.bincount(row, minlength=_BINS) for row in idx]).astype(np.float32) / (h * w)
+    grad = np.zeros_like(x)
+    grad[:, :, :-1] += np.abs(np.diff(x, axis=2))
+    grad[:, :-1, :] += np.abs(np.diff(x, axis=1))
+    edges = grad.reshape(n, _GRID, h // _GRID, _GRID, w // _GRID).mean(axis=(2, 4)).reshape(n, -1)
+    return np.concatenate([thumb, hist, edges], axis=1).astype(np.float64)
+
+
+def _descriptors(images, descriptors) -> Optional[np.ndarray]:
+    if descriptors is not None:
+        return np.atleast_2d(np.asarray(descriptors, dtype=np.float64))
+    if images is not None:
+        return image_descriptor(images)
+    return None
+
+
+def _fit_gaussian(x: np.ndarray, shrinkage: float, diagonal_target: bool) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(x, dtype=np.float64)
+    mean = x.mean(axis=0)
+    cov = np.atleast_2d(np.cov(x - mean, rowvar=False))
+    if diagonal_target:
+        # Shrink toward the per-dimension variances: the descriptor mixes units (grey levels,
+        # histogram fractions, edge strengths), so a scaled identity would drown small ones.
+        target = np.diag(np.maximum(np.diag(cov), 1e-8))
+    else:
+        # Ledoit-Wolf-style shrink toward the average variance keeps the inverse stable.
+        target = np.eye(cov.shape[0]) * np.trace(cov) / cov.shape[0]
+    cov = (1 - shrinkage) * cov + shrinkage * target
+    return mean, np.linalg.inv(cov)
+
+
+def _distance(x: np.ndarray, mean: np.ndarray, precision: np.ndarray) -> np.ndarray:
+    d = np.atleast_2d(np.asarray(x, dtype=np.float64)) - mean
+    return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", d, precision, d), 0.0))
+
 
 @dataclass
 class OODStats:
-    mean: np.ndarray
-    precision: np.ndarray  # inverse of the shrunk covariance
-    threshold: float = float("inf")  # distances above it are flagged
+    mean: np.ndarray  # feature mean
+    precision: np.ndarray  # inverse of the shrunk feature covariance
+    threshold: float = float("inf")  # scores above it are flagged
+    image_mean: Optional[np.ndarray] = None  # image-descriptor Gaussian (absent in old bundles)
+    image_precision: Optional[np.ndarray] = None
+    feature_scale: float = 1.0  # the distances are divided by these before taking the max
+    image_scale: float = 1.0
 
     @classmethod
-    def fit(cls, features: np.ndarray, shrinkage: float = 0.1) -> "OODStats":
-        f = np.asarray(features, dtype=np.float64)
-        mean = f.mean(axis=0)
-        cov = np.cov(f - mean, rowvar=False)
-        cov = np.atleast_2d(cov)
-        # Ledoit-Wolf-style shrink toward the average variance keeps the inverse stable.
-        target = np.eye(cov.shape[0]) * np.trace(cov) / cov.shape[0]
-        cov = (1 - shrinkage) * cov + shrinkage * target
-        return cls(mean=mean, precision=np.linalg.inv(cov))
+    def fit(cls, features: np.ndarray, shrinkage: float = 0.1, images=None, descriptors=None,
+            image_shrinkage: float = 0.1) -> "OODStats":
+        """Fit on training features and, when given, the training inputs (``images``, or their
+        ``image_descriptor`` rows computed batch by batch to save memory)."""
+        mean, precision = _fit_gaussian(features, shrinkage, diagonal_target=False)
+        stats = cls(mean=mean, precision=precision)
+        desc = _descriptors(images, descriptors)
+        if desc is not None:
+            stats.image_mean, stats.image_precision = _fit_gaussian(desc, image_shrinkage, diagonal_target=True)
+        return stats
 
-    def score(self, features: np.ndarray) -> np.ndarray:
-        d = np.atleast_2d(np.asarray(features, dtype=np.float64)) - self.mean
-        return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", d, self.precision, d), 0.0))
+    @property
+    def has_image_model(self) -> bool:
+        return self.image_mean is not None and self.image_precision is not None
 
-    def set_threshold(self, validation_features: np.ndarray, flag_rate: float = 0.05) -> float:
-        """Choose the distance that flags ``flag_rate`` of real validation X-rays."""
-        self.threshold = float(np.quantile(self.score(validation_features), 1.0 - flag_rate))
+    def components(self, features, images=None, descriptors=None) -> dict[str, np.ndarray]:
+        """Unscaled Mahalanobis distances: {"features": ..., "image": ... (when possible)}."""
+        out = {"features": _distance(features, self.mean, self.precision)}
+        desc = _descriptors(images, descriptors) if self.has_image_model else None
+        if desc is not None:
+            out["image"] = _distance(desc, self.image_mean, self.image_precision)
+        return out
+
+    def score(self, features, images=None, descriptors=None) -> np.ndarray:
+        """The OOD score, flagged above ``threshold``. Without ``images`` (or for an old bundle)
+        only the feature part counts."""
+        c = self.components(features, images, descriptors)
+        s = c["features"] / self.feature_scale
+        if "image" in c:
+            s = np.maximum(s, c["image"] / self.image_scale)
+        return s
+
+    def set_threshold(self, validation_features, flag_rate: float = 0.05, validation_images=None,
+                      validation_descriptors=None) -> float:
+        """Choose scales and threshold so that ``flag_rate`` of real validation X-rays are flagged."""
+        q = 1.0 - flag_rate
+        c = self.components(validation_features, validation_images, validation_descriptors)
+        if "image" in c:
+            self.feature_scale = float(max(np.quantile(c["features"], q), 1e-12))
+            self.image_scale = float(max(np.quantile(c["image"], q), 1e-12))
+        scores = self.score(validation_features, validation_images, validation_descriptors)
+        self.threshold = float(np.quantile(scores, q))
         return self.threshold
 
     def save(self, path) -> None:
-        np.savez_compressed(path, mean=self.mean.astype(np.float32),
-                            precision=self.precision.astype(np.float32),
-                            threshold=np.float64(self.threshold))
+        arrays = dict(mean=self.mean.astype(np.float32), precision=self.precision.astype(np.float32),
+                      threshold=np.float64(self.threshold))
+        if self.has_image_model:
+            arrays.update(image_mean=self.image_mean.astype(np.float64),
+                          image_precision=self.image_precision.astype(np.float64),
+                          feature_scale=np.float64(self.feature_scale),
+                          image_scale=np.float64(self.image_scale))
+        np.savez_compressed(path, **arrays)
 
     @classmethod
     def load(cls, path) -> "OODStats":
         with np.load(path) as z:
-            return cls(mean=z["mean"].astype(np.float64), precision=z["precision"].astype(np.float64),
-                       threshold=float(z["threshold"]))
+            stats = cls(mean=z["mean"].astype(np.float64), precision=z["precision"].astype(np.float64),
+                        threshold=float(z["threshold"]))
+            if "image_mean" in z.files:
+                stats.image_mean = z["image_mean"].astype(np.float64)
+                stats.image_precision = z["image_precision"].astype(np.float64)
+                stats.feature_scale = float(z["feature_scale"])
+                stats.image_scale = float(z["image_scale"])
+        return stats

@@ -88,20 +88,33 @@ class Predictor:
         """Predictions for preprocessed inputs (n, 128, 128, 3)."""
         if len(batch) == 0:
             return []
-        raw, conv = self._forward(np.asarray(batch, dtype=np.float32))
-        cal = apply_temperature(raw, self.info.temperature)
-        scores = self._ood.score(conv.mean(axis=(1, 2))) if self._ood is not None else [None] * len(raw)
+        batch = np.asarray(batch, dtype=np.float32)
+        raw, conv = self._forward(batch)
+        cal = apply_temperature(raw, self.info.temperature, self.info.calibration_shift)
+        if self._ood is not None:
+            parts = self._ood.components(conv.mean(axis=(1, 2)), batch)
+            scores = self._ood.score(conv.mean(axis=(1, 2)), batch)
+        else:
+            parts, scores = {}, [None] * len(raw)
         out = []
         for i, (r, c, s) in enumerate(zip(raw, cal, scores)):
             reasons = []
             if s is not None and s > self._ood.threshold:
-                reasons.append("unlike the training X-rays")
+                reasons.append(self._ood_reason(parts, i))
             if colourfulness is not None and colourfulness[i] > COLOURFULNESS_LIMIT:
                 reasons.append("a colour picture, not a radiograph")
             out.append(Prediction(probability=float(c), raw_probability=float(r), threshold=self.threshold,
                                   ood_score=None if s is None else float(s),
                                   out_of_distribution=bool(reasons), ood_reason="; ".join(reasons)))
         return out
+
+    def _ood_reason(self, parts: dict, i: int) -> str:
+        """Which part of the OOD score flagged input ``i``, in words."""
+        image = parts.get("image")
+        if image is not None and image[i] / self._ood.image_scale >= parts["features"][i] / self._ood.feature_scale:
+            return ("layout or grey levels unlike a chest X-ray (rotated, inverted, cropped, "
+                    "or not a radiograph?)")
+        return "unlike the training X-rays"
 
     def predict_image(self, image: XRayImage) -> Prediction:
         return self.predict_batch(preprocess(image)[None], [image.colourfulness])[0]
@@ -140,10 +153,9 @@ class Predictor:
 
     def explain(self, image: XRayImage) -> np.ndarray:
         """Grad-CAM heatmap in [0, 1] at the image's full resolution."""
-        from .gradcam import grad_cam, resize_heatmap
+        from .gradcam import explain_image
 
-        cam = grad_cam(self.model, preprocess(image)[None], GRADCAM_LAYER)[0]
-        return resize_heatmap(cam, image.height, image.width)
+        return explain_image(self.model, image, GRADCAM_LAYER)
 
 
 def _keras():

@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import __version__
 from ..imaging import load_image, preprocess
-from ..model.calibration import apply_temperature, fit_temperature
+from ..model.calibration import apply_temperature, fit_temperature, prior_shift
 from ..model.metrics import binary_report, operating_point_table, threshold_for_sensitivity
 from ..model.ood import OODStats
 from ..paths import samples_dir, user_cache_dir
@@ -95,16 +95,19 @@ class _Bridge:
 
 
 def _predict_cached(model_dual, cache, indices, batch_size=64):
-    """Raw probabilities and pooled features for cached inputs (no augmentation)."""
+    """Raw probabilities, pooled features and OOD image descriptors for cached inputs (no
+    augmentation)."""
     from ..imaging import to_model_input
+    from ..model.ood import image_descriptor
 
-    probs, feats = [], []
+    probs, feats, descs = [], [], []
     for start in range(0, len(indices), batch_size):
         x = to_model_input(cache.read(indices[start:start + batch_size]))
         p, conv = model_dual(x, training=False)
         probs.append(np.asarray(p).reshape(-1))
         feats.append(np.asarray(conv).mean(axis=(1, 2)))
-    return np.concatenate(probs), np.concatenate(feats)
+        descs.append(image_descriptor(x))
+    return np.concatenate(probs), np.concatenate(feats), np.concatenate(descs)
 
 
 def _subsample(samples, max_images, seed):
@@ -119,6 +122,91 @@ def _subsample(samples, max_images, seed):
     return out
 
 
+@dataclass
+class PreparedSplit:
+    """The samples fit() used, their input cache, and the patient-level split."""
+
+    samples: list
+    cache: object
+    bad: list
+    train: list
+    val: list
+    train_idx: list
+    val_idx: list
+
+
+def prepare_split(scan: DatasetScan, max_images, val_fraction: float, seed: int, cache_dir,
+                  on_progress: ProgressCallback = no_progress,
+                  should_cancel: Optional[CancelCheck] = None) -> PreparedSplit:
+    """Subsample, cache and split exactly as fit() does (so a bundle's metadata["config"] and
+    ["split"] reproduce its validation set)."""
+    samples = _subsample(scan.samples, max_images, seed)
+    cache, ok, bad = build_cache(samples, cache_dir or user_cache_dir() / "inputs", on_progress, should_cancel)
+    usable = [samples[i] for i in ok]
+    index_of = {id(s): i for i, s in enumerate(samples)}
+    train, val = patient_split(usable, val_fraction, seed)
+    return PreparedSplit(samples, cache, bad, train, val, [index_of[id(s)] for s in train],
+                         [index_of[id(s)] for s in val])
+
+
+def floor_threshold(t: float, digits: int = 6) -> float:
+    """Round a threshold DOWN for storage: rounding up could pass over the very validation
+    score it was chosen at and silently lose the sensitivity it was chosen for."""
+    scale = 10 ** digits
+    return float(np.floor(float(t) * scale) / scale)
+
+
+def calibrate_and_describe(dual, prepared: PreparedSplit, class_weighted: bool, sensitivity_target: float,
+                           ood_flag_rate: float, n_boot: int = 1000, on_progress: ProgressCallback = no_progress,
+                           should_cancel: Optional[CancelCheck] = None) -> tuple[dict, OODStats]:
+    """Everything fitted after the weights: temperature, threshold, operating points, OOD
+    statistics and the model card's validation figures. Returns (metadata fields, OODStats).
+
+    Shared by fit() and ``training.evaluate.recalibrate_bundle`` (same numbers for the same model).
+    """
+    from .evaluate import card_numbers
+
+    train, val = prepared.train, prepared.val
+    y_train = np.array([s.label for s in train], dtype=np.float32)
+    y_val = np.array([s.label for s in val], dtype=np.float32)
+    on_progress(Progress("evaluate", 0, 3, "Calibrating on validation"))
+    raw_val, feat_val, desc_val = _predict_cached(dual, prepared.cache, prepared.val_idx)
+    check_cancel(should_cancel)
+    shift = prior_shift(y_train.sum(), len(y_train) - y_train.sum()) if class_weighted else 0.0
+    temperature = fit_temperature(y_val, raw_val, shift)
+    cal_val = apply_temperature(raw_val, temperature, shift)
+    threshold = floor_threshold(threshold_for_sensitivity(y_val, cal_val, sensitivity_target))
+    report = binary_report(y_val, cal_val, threshold)
+    report_raw = binary_report(y_val, raw_val, 0.5)
+    groups = [s.patient for s in val]
+    card = card_numbers(y_val, cal_val, raw_val, threshold, groups, n_boot=n_boot)
+
+    on_progress(Progress("evaluate", 1, 3, "Fitting out-of-distribution statistics"))
+    _, feat_train, desc_train = _predict_cached(dual, prepared.cache, prepared.train_idx)
+    check_cancel(should_cancel)
+    ood = OODStats.fit(feat_train, descriptors=desc_train)
+    ood.set_threshold(feat_val, ood_flag_rate, validation_descriptors=desc_val)
+    flagged = float(np.mean(ood.score(feat_val, descriptors=desc_val) > ood.threshold))
+    fields = {
+        "threshold": threshold,
+        "threshold_rule": (f"highest threshold with validation sensitivity >= {sensitivity_target} "
+                           "(chosen on the calibrated validation probabilities)"),
+        "calibration": {"method": "temperature", "temperature": temperature, "shift": shift,
+                        "shift_rule": ("log(n_pos/n_neg) of the training split: prior correction for "
+                                       "class-weighted training" if class_weighted else "none (no class weights)"),
+                        "bins": 15,
+                        "validation_ece_before": report_raw.ece, "validation_ece_after": report.ece},
+        "validation": report.as_dict(),
+        "validation_uncalibrated_at_0.5": report_raw.as_dict(),
+        "validation_card": card,
+        "operating_points": operating_point_table(y_val, cal_val),
+        "ood": {"method": "max(mahalanobis last-conv GAP features, mahalanobis input descriptor)",
+                "flag_rate_target": ood_flag_rate, "flag_rate_on_validation": round(flagged, 4),
+                "feature_scale": ood.feature_scale, "image_scale": ood.image_scale},
+    }
+    return fields, ood
+
+
 def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
         should_cancel: Optional[CancelCheck] = None, scan: Optional[DatasetScan] = None) -> FitResult:
     """Train, calibrate, choose the threshold, fit OOD statistics, save. Raises Cancelled on
@@ -131,20 +219,23 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
     t0 = time.perf_counter()
     recipe = get_recipe(config.recipe)
     epochs = config.epochs or recipe.epochs
+    if config.name and not config.overwrite and (Path(config.out_dir) / f"{config.name}.keras").exists():
+        # Say so now, not after an hour of training (save_bundle would refuse it then).
+        from ..model.bundle import ModelSaveError
+
+        raise ModelSaveError(f"A model named {config.name} already exists in {config.out_dir}; "
+                             "choose another name or allow overwriting.")
     if scan is None:
         scan = scan_dataset(config.dataset_dir, on_progress=on_progress, should_cancel=should_cancel)
-    samples = _subsample(scan.samples, config.max_images, config.seed)
-    cache, ok, bad = build_cache(samples, config.cache_dir or user_cache_dir() / "inputs",
-                                 on_progress, should_cancel)
-    usable = [samples[i] for i in ok]
-    index_of = {id(s): i for i, s in enumerate(samples)}
-    train, val = patient_split(usable, config.val_fraction, config.seed)
-    if not train or not val or len({s.label for s in val}) < 2:
+    prepared = prepare_split(scan, config.max_images, config.val_fraction, config.seed, config.cache_dir,
+                             on_progress, should_cancel)
+    samples, cache, bad, train, val = prepared.samples, prepared.cache, prepared.bad, prepared.train, prepared.val
+    if not train or not val or len({s.label for s in val}) < 2 or len({s.label for s in train}) < 2:
         from .dataset import DatasetError
 
-        raise DatasetError("Too few images or patients to hold out a validation set with both classes.")
-    train_idx = [index_of[id(s)] for s in train]
-    val_idx = [index_of[id(s)] for s in val]
+        raise DatasetError("Too few images or patients to keep both classes in training and in a "
+                           "held-out validation set: add images of more patients.")
+    train_idx, val_idx = prepared.train_idx, prepared.val_idx
     y_train = np.array([s.label for s in train], dtype=np.float32)
     y_val = np.array([s.label for s in val], dtype=np.float32)
 
@@ -172,35 +263,19 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
         if bridge.best_weights is not None:
             model.set_weights(bridge.best_weights)
 
-        on_progress(Progress("evaluate", 0, 3, "Calibrating on validation"))
         dual = keras.Model(model.input, [model.output, model.get_layer(GRADCAM_LAYER).output])
-        raw_val, feat_val = _predict_cached(dual, cache, val_idx)
-        check_cancel(should_cancel)
-        temperature = fit_temperature(y_val, raw_val)
-        cal_val = apply_temperature(raw_val, temperature)
-        threshold = threshold_for_sensitivity(y_val, cal_val, config.sensitivity_target)
-        report = binary_report(y_val, cal_val, threshold)
-        report_raw = binary_report(y_val, raw_val, 0.5)
-        on_progress(Progress("evaluate", 1, 3, "Fitting out-of-distribution statistics"))
-        _, feat_train = _predict_cached(dual, cache, train_idx)
-        check_cancel(should_cancel)
-        ood = OODStats.fit(feat_train)
-        ood.set_threshold(feat_val, config.ood_flag_rate)
+        fields, ood = calibrate_and_describe(dual, prepared, bool(recipe.class_weights), config.sensitivity_target,
+                                             config.ood_flag_rate, on_progress=on_progress,
+                                             should_cancel=should_cancel)
         on_progress(Progress("evaluate", 2, 3, "Saving"))
 
-        reference = _reference_sample(dual, temperature)
+        cal = fields["calibration"]
+        reference = _reference_sample(dual, cal["temperature"], cal["shift"])
         name = config.name or f"{config.recipe}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
         meta = {
             "recipe": config.recipe,
             "recipe_description": recipe.description,
-            "threshold": round(float(threshold), 6),
-            "threshold_rule": f"highest threshold with validation sensitivity >= {config.sensitivity_target}",
-            "calibration": {"method": "temperature", "temperature": temperature,
-                            "validation_ece_before": report_raw.ece, "validation_ece_after": report.ece},
-            "validation": report.as_dict(),
-            "validation_uncalibrated_at_0.5": report_raw.as_dict(),
-            "operating_points": operating_point_table(y_val, cal_val),
-            "ood": {"method": "mahalanobis-last-conv-gap", "flag_rate_on_validation": config.ood_flag_rate},
+            **fields,
             "split": {"method": "patient-level stratified", "val_fraction": config.val_fraction,
                       "seed": config.seed, "train_images": len(train), "val_images": len(val),
                       "train_patients": len({s.patient for s in train}),
@@ -227,14 +302,14 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
         gc.collect()
 
 
-def _reference_sample(dual, temperature) -> Optional[dict]:
+def _reference_sample(dual, temperature, shift=0.0) -> Optional[dict]:
     """The probability of the first bundled sample image: the self-test checks it."""
     folder = samples_dir()
     files = sorted(p for p in folder.glob("*") if p.suffix.lower() in (".jpeg", ".jpg", ".png", ".dcm"))
     if not files:
         return None
     prob, _ = dual(preprocess(load_image(files[0]))[None], training=False)
-    return {"file": files[0].name, "probability": float(apply_temperature(np.asarray(prob).reshape(-1), temperature)[0])}
+    return {"file": files[0].name, "probability": float(apply_temperature(np.asarray(prob).reshape(-1), temperature, shift)[0])}
 
 
-__all__ = ["TrainConfig", "FitResult", "fit", "Cancelled"]
+__all__ = ["TrainConfig", "FitResult", "fit", "Cancelled", "prepare_split", "calibrate_and_describe"]

@@ -1,0 +1,190 @@
+"""XRay Viewer benchmarks: start-up, model load, latency, throughput, memory.
+
+    python benchmarks/bench.py [--model FILE] [--repeats N] [--skip-train] [--skip-gui]
+
+Each figure is the median of several runs; heavy parts run in fresh subprocesses so that
+import costs and peak memory are measured cold and separately. The last line printed is one
+JSON object with every figure (budgets on a 2-core CPU: predict_ms_fullres <= 60,
+predict_img_s >= 100, gui_window_shown_s <= 1.5, gui_first_probability_s <= 8,
+gui_max_stall_ms <= 100; training memory flat when the dataset doubles).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO.parent / "shared" / "data"
+FULLRES = DATA / "fullres" / "NORMAL" / "IM-0286-0001.jpeg"  # 1,982 x 1,804 px
+TRAIN_DIR = DATA / "chest_xray" / "train"
+
+
+def run_py(code: str, env_extra: dict | None = None, timeout: int = 900) -> dict:
+    """Run ``code`` in a fresh interpreter; it must print one JSON object as its last line."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **(env_extra or {}))
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                         env=env, timeout=timeout, cwd=REPO)
+    if out.returncode != 0:
+        raise RuntimeError(f"benchmark step failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bench_cli_import(repeats: int) -> dict:
+    times = []
+    for _ in range(repeats):
+        r = run_py("""
+            import sys, time, json
+            t = time.perf_counter(); import xrayviewer.cli; dt = time.perf_counter() - t
+            print(json.dumps({"s": dt, "tf": "tensorflow" in sys.modules}))
+        """)
+        assert not r["tf"], "importing the CLI imported TensorFlow"
+        times.append(r["s"])
+    return {"cli_import_s": round(statistics.median(times), 4)}
+
+
+def bench_predict(model: str | None, repeats: int) -> dict:
+    files = sorted(str(p) for p in (TRAIN_DIR / "PNEUMONIA").glob("*.jpeg"))[:200]
+    files += sorted(str(p) for p in (TRAIN_DIR / "NORMAL").glob("*.jpeg"))[:56]
+    r = run_py(f"""
+        import json, resource, statistics, time
+        t = time.perf_counter()
+        from xrayviewer.model.runtime import import_keras; import_keras()
+        tf_import = time.perf_counter() - t
+        from xrayviewer.model import Predictor
+        from xrayviewer.imaging import load_image
+        t = time.perf_counter(); p = Predictor.load({model!r}); load = time.perf_counter() - t
+        path = {str(FULLRES)!r}
+        for _ in range(3):
+            p.predict_image(load_image(path))  # warm-up: first calls trace the graph
+        lat = []
+        for _ in range(max(15, {repeats} * 5)):
+            t = time.perf_counter(); p.predict_image(load_image(path)); lat.append(time.perf_counter() - t)
+        files = {files!r}
+        p.predict_files(files[:32])
+        tput = []
+        for _ in range({repeats}):
+            t = time.perf_counter(); res = p.predict_files(files); tput.append(len(files) / (time.perf_counter() - t))
+        assert all(r.prediction is not None for r in res)
+        print(json.dumps({{"tf_import_s": tf_import, "model_load_s": load,
+                          "predict_ms_fullres": 1000 * statistics.median(lat),
+                          "predict_img_s": statistics.median(tput),
+                          "predict_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+    """)
+    return {k: round(v, 3) for k, v in r.items()}
+
+
+def bench_model_load(model: str | None, repeats: int) -> dict:
+    loads = []
+    for _ in range(repeats):
+        r = run_py(f"""
+            import json, time
+            from xrayviewer.model.runtime import import_keras; import_keras()
+            from xrayviewer.model import Predictor
+            t = time.perf_counter(); Predictor.load({model!r}); print(json.dumps({{"s": time.perf_counter() - t}}))
+        """)
+        loads.append(r["s"])
+    return {"model_load_s": round(statistics.median(loads), 3)}
+
+
+def bench_train(recipe: str, images: int, steps: int) -> dict:
+    """Training throughput and peak memory of ``recipe`` streaming ``images`` cached inputs."""
+    return run_py(f"""
+        import json, resource, time, os
+        import numpy as np
+        from xrayviewer.training import scan_dataset, get_recipe
+        from xrayviewer.training.cache import build_cache
+        from xrayviewer.training.sequence import CachedBatches
+        from xrayviewer.model.architectures import build_model
+        from xrayviewer.model.runtime import import_keras
+        keras = import_keras()
+        scan = scan_dataset({str(TRAIN_DIR.parent)!r}, verify=False)
+        samples = scan.samples[:: max(1, len(scan.samples) // {images})][:{images}]
+        cache, ok, bad = build_cache(samples, os.environ["BENCH_CACHE"])
+        r = get_recipe({recipe!r})
+        labels = np.array([samples[i].label for i in ok], np.float32)
+        seq = CachedBatches(cache, ok, labels, r.batch_size, shuffle=True)
+        m = build_model({recipe!r})
+        m.compile(keras.optimizers.Adam(1e-3), "binary_crossentropy")
+        m.fit(seq, epochs=1, steps_per_epoch=3, verbose=0)  # warm-up / tracing
+        steps = min({steps}, len(seq))
+        t = time.perf_counter(); m.fit(seq, epochs=1, steps_per_epoch=steps, verbose=0); dt = time.perf_counter() - t
+        # one full pass over the data, so that memory would show any growth with dataset size
+        m.fit(seq, epochs=1, verbose=0)
+        print(json.dumps({{"img_s": steps * r.batch_size / dt,
+                          "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+    """, env_extra={"BENCH_CACHE": tempfile.mkdtemp(prefix="xv-bench-cache-")}, timeout=3600)
+
+
+def bench_gui(model: str | None, repeats: int) -> dict:
+    """Process start -> window shown / first probability, and the longest event-loop stall
+    while the model loads and scores a 20-image folder (the app reports these when
+    XRAYVIEWER_TIMING_FILE is set; see xrayviewer/gui/timing.py)."""
+    folder = Path(tempfile.mkdtemp(prefix="xv-bench-gui-"))
+    for p in sorted((TRAIN_DIR / "PNEUMONIA").glob("*.jpeg"))[:19]:
+        (folder / p.name).write_bytes(p.read_bytes())
+    first = folder / ("0000_" + FULLRES.name)
+    first.write_bytes(FULLRES.read_bytes())
+    shown, prob, stall = [], [], []
+    for _ in range(repeats):
+        timing = Path(tempfile.mkdtemp()) / "timing.json"
+        env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"),
+                   XRAYVIEWER_TIMING_FILE=str(timing), XRAYVIEWER_T0=repr(time.time()),
+                   XRAYVIEWER_HOME=tempfile.mkdtemp(prefix="xv-bench-home-"), TF_CPP_MIN_LOG_LEVEL="2")
+        cmd = [sys.executable, "-m", "xrayviewer.gui.app", "--exit-when-scored", str(folder)]
+        if model:
+            cmd[3:3] = ["--model", model]
+        subprocess.run(cmd, env=env, timeout=300, check=True, capture_output=True)
+        t = json.loads(timing.read_text())
+        shown.append(t["window_shown_s"])
+        prob.append(t["first_probability_s"])
+        stall.append(t["max_stall_ms"])
+    return {"gui_window_shown_s": round(statistics.median(shown), 3),
+            "gui_first_probability_s": round(statistics.median(prob), 3),
+            "gui_max_stall_ms": round(statistics.median(stall), 1)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", help="model .keras (default: the bundled model)")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--skip-train", action="store_true")
+    ap.add_argument("--skip-gui", action="store_true")
+    ap.add_argument("--train-images", type=int, default=1000, help="N for the memory check (2N is run too)")
+    args = ap.parse_args()
+    if not FULLRES.exists():
+        print(f"benchmark data missing: {FULLRES}", file=sys.stderr)
+        return 2
+    results: dict = {"cpu_count": os.cpu_count()}
+    results.update(bench_cli_import(args.repeats))
+    print("cli import:", results, flush=True)
+    results.update(bench_predict(args.model, args.repeats))
+    results.update(bench_model_load(args.model, max(3, args.repeats // 2)))
+    print("prediction:", results, flush=True)
+    if not args.skip_train:
+        for recipe in ("default", "seed"):
+            n = bench_train(recipe, args.train_images, steps=40)
+            results[f"train_img_s_{recipe}"] = round(n["img_s"], 1)
+            results[f"train_peak_rss_mb_{recipe}_{args.train_images}"] = round(n["peak_rss_mb"], 1)
+            print(f"train {recipe}:", n, flush=True)
+        n2 = bench_train("default", 2 * args.train_images, steps=40)
+        results[f"train_peak_rss_mb_default_{2 * args.train_images}"] = round(n2["peak_rss_mb"], 1)
+    if not args.skip_gui:
+        try:
+            results.update(bench_gui(args.model, max(3, args.repeats // 2)))
+        except Exception as exc:  # report, don't hide: the GUI figure is then missing
+            results["gui_error"] = str(exc)[-500:]
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

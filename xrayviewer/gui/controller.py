@@ -1,0 +1,377 @@
+"""What happens when the user opens, selects or rescores images, and when the model changes.
+
+The controller holds the worklist and the flow of work between the decoding jobs, the model
+thread and the view; it draws nothing. The view is any object with the methods below (the
+main window in the app, a recording fake in tests), after Mu's editor/view split:
+
+    show_model_loading(what)     show_model_ready(info)      show_no_model(message)
+    show_image(image)            show_no_image(path, message)
+    show_prediction(pred, info)  show_pending(message)       show_heatmap(heat_or_None)
+    select_key(key)              show_status(message)        show_error(title, message)
+    set_recent(paths)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import OrderedDict
+from typing import Optional, Sequence
+
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from . import tasks
+from .export import write_csv
+from .workers import Job, JobGroup
+from .worklist import DONE, ERROR, FINAL_STATUSES, NO_MODEL, QUEUED, SCORING, WorklistModel
+
+log = logging.getLogger(__name__)
+IMAGE_CACHE_SIZE = 3
+SCORE_BATCH = 16
+
+
+class Controller(QObject):
+    settled = Signal()  # nothing left to do: model settled, every row final, current image shown
+    modelChanged = Signal(object)  # the active ModelInfo (None: no model)
+
+    def __init__(self, view, models, settings, parent: Optional[QObject] = None):
+        super().__init__(parent)
+        self.view, self.models, self.settings = view, models, settings
+        self.worklist = WorklistModel(self)
+        self.jobs = JobGroup(self)
+        self.current_key: Optional[int] = None
+        self.current_image = None
+        self.current_heat = None
+        self.overlay_wanted = False
+        self.remember_model_choice = False
+        self._images: OrderedDict = OrderedDict()  # key -> XRayImage, most recent last
+        self._pending_scores: list = []
+        self._decoding = 0
+        self._load_job: Optional[Job] = None
+        self._score_timer = QTimer(self)
+        self._score_timer.setSingleShot(True)
+        self._score_timer.setInterval(0)  # send every row decoded in one event-loop turn together
+        self._score_timer.timeout.connect(self._flush_scores)
+        models.loading.connect(self._on_model_loading)
+        models.loaded.connect(self._on_model_loaded)
+        models.load_failed.connect(self._on_model_failed)
+        models.scored.connect(self._on_scored)
+        models.unscored.connect(self._on_unscored)
+        models.score_failed.connect(self._on_score_failed)
+        models.explained.connect(self._on_explained)
+        models.explain_failed.connect(self._on_explain_failed)
+
+    # ---- start and stop -------------------------------------------------------------------
+    def start(self, model_path=None) -> None:
+        self.view.set_recent(self.settings.recent_files())
+        self.view.show_model_loading("the model")
+        self.models.load(model_path)
+
+    def shutdown(self) -> None:
+        self._score_timer.stop()
+        self.jobs.shutdown()
+        self.models.stop()
+
+    @property
+    def active_model(self):
+        return self.models.info
+
+    # ---- opening --------------------------------------------------------------------------
+    def open_paths(self, paths: Sequence, remember: bool = True) -> None:
+        """Add files and folders to the worklist (folders are expanded off the GUI thread)."""
+        paths = [os.fspath(p) for p in paths if p]
+        if not paths:
+            return
+        if remember:
+            for p in paths:
+                if os.path.exists(p):
+                    self.settings.add_recent(p)
+            self.view.set_recent(self.settings.recent_files())
+        self._decoding += 1  # covers the expansion too, so "settled" waits for it
+        job = Job(tasks.expand_paths, paths, name="expand")
+        job.finished.connect(self._on_expanded)
+        job.failed.connect(self._on_expand_failed)
+        job.cancelled.connect(self._on_decode_done)
+        self.jobs.start(job)
+
+    @Slot(object)
+    def _on_expanded(self, found: list) -> None:
+        self._decoding -= 1
+        if not found:
+            self.view.show_status("No images found there.")
+            self._check_settled()
+            return
+        new, existing = self.worklist.add_paths(found)
+        first = (new or existing)[0]
+        self.view.show_status(f"Opened {len(new)} new image(s); {len(self.worklist.items())} in the worklist.")
+        if new:
+            self._decoding += 1
+            job = Job(tasks.decode_images, [(i.key, i.path) for i in new], name="decode")
+            job.progress.connect(self._on_decoded)
+            job.finished.connect(self._on_decode_done)
+            job.failed.connect(self._on_decode_done)
+            job.cancelled.connect(self._on_decode_done)
+            self.jobs.start(job)
+        # A new first row arrives decoded from the job above; no second full-size read.
+        self.select(first.key, load=first not in new)
+        self.view.select_key(first.key)
+
+    @Slot(object)
+    def _on_expand_failed(self, exc) -> None:
+        self._decoding -= 1
+        self.view.show_error("Cannot open", str(exc))
+        self._check_settled()
+
+    @Slot()
+    @Slot(object)
+    def _on_decode_done(self, *_args) -> None:
+        self._decoding -= 1
+        self._check_settled()
+
+    @Slot(object)
+    def _on_decoded(self, progress) -> None:
+        v = progress.values
+        key = v["key"]
+        if "error" in v:
+            self.worklist.update(key, status=ERROR, error=v["error"])
+            if key == self.current_key:
+                self._show_row_error(key)
+            self._check_settled()
+            return
+        self.worklist.update(key, thumbnail_array=v["thumbnail"], model_input=v["input"],
+                             colourfulness=v["colourfulness"])
+        if "image" in v:
+            self._cache_image(key, v["image"])
+            if key == self.current_key and self.current_image is None:
+                self._display(key, v["image"])
+        self._queue_score(key)
+
+    # ---- scoring --------------------------------------------------------------------------
+    def _queue_score(self, key: int) -> None:
+        if self.models.state == self.models.FAILED:
+            self.worklist.update(key, status=NO_MODEL)
+            return
+        self.worklist.update(key, status=SCORING)
+        self._pending_scores.append(key)
+        self._score_timer.start()
+
+    @Slot()
+    def _flush_scores(self) -> None:
+        batch = []
+        for key in self._pending_scores:
+            item = self.worklist.item(key)
+            if item is not None and item.model_input is not None:
+                batch.append((key, item.model_input, item.colourfulness))
+        self._pending_scores.clear()
+        for start in range(0, len(batch), SCORE_BATCH):
+            self.models.score(batch[start:start + SCORE_BATCH])
+
+    @Slot(object, int)
+    def _on_scored(self, results, generation: int) -> None:
+        if generation != self.models.generation:
+            return  # a replaced model's answer; the new model rescores everything
+        for key, prediction in results:
+            if self.worklist.update(key, status=DONE, prediction=prediction) and key == self.current_key:
+                self.view.show_prediction(prediction, self.models.info)
+        self._check_settled()
+
+    @Slot(object)
+    def _on_unscored(self, keys) -> None:
+        for key in keys:
+            self.worklist.update(key, status=NO_MODEL)
+            if key == self.current_key:
+                self.view.show_pending("Not scored: no model is loaded.")
+        self._check_settled()
+
+    @Slot(object, str)
+    def _on_score_failed(self, keys, message: str) -> None:
+        for key in keys:
+            self.worklist.update(key, status=ERROR, error=message)
+        self.view.show_status(message)
+        self._check_settled()
+
+    # ---- the image on screen --------------------------------------------------------------
+    @Slot(int)
+    def select(self, key: int, load: bool = True) -> None:
+        """Show row ``key``: its image (decoded off the GUI thread) and its score."""
+        if key == self.current_key:
+            return
+        item = self.worklist.item(key)
+        if item is None:
+            return
+        self.current_key, self.current_image, self.current_heat = key, None, None
+        self.view.show_heatmap(None)
+        if item.status == ERROR:
+            self._show_row_error(key)
+            return
+        self._show_row_state(item)
+        image = self._images.get(key)
+        if image is not None:
+            self._display(key, image)
+            return
+        self.view.show_no_image(item.path, "Loading…")
+        if self._load_job is not None:
+            self._load_job.cancel()
+            self._load_job = None
+        if not load:
+            return
+        job = Job(tasks.load_full, item.path, name="load")
+        job.finished.connect(self._on_full_loaded)
+        job.failed.connect(self._on_full_failed)
+        job.key = key
+        self._load_job = job
+        self.jobs.start(job)
+
+    def _show_row_state(self, item) -> None:
+        if item.status == DONE and item.prediction is not None:
+            self.view.show_prediction(item.prediction, self.models.info)
+        elif item.status == NO_MODEL:
+            self.view.show_pending("Not scored: no model is loaded.")
+        elif self.models.state == self.models.LOADING:
+            self.view.show_pending("Waiting for the model to load…")
+        else:
+            self.view.show_pending("Scoring…")
+
+    def _show_row_error(self, key: int) -> None:
+        item = self.worklist.item(key)
+        self.view.show_no_image(item.path, item.error)
+        self.view.show_pending("Not scored: the file could not be read.")
+
+    @Slot(object)
+    def _on_full_loaded(self, image) -> None:
+        job = self.sender()
+        if job is not self._load_job:
+            return
+        self._load_job = None
+        self._cache_image(job.key, image)
+        if job.key == self.current_key and self.current_image is None:
+            self._display(job.key, image)
+
+    @Slot(object)
+    def _on_full_failed(self, exc) -> None:
+        job = self.sender()
+        if job is not self._load_job:
+            return
+        self._load_job = None
+        self.worklist.update(job.key, status=ERROR, error=str(exc))
+        if job.key == self.current_key:
+            self._show_row_error(job.key)
+        self._check_settled()
+
+    def _cache_image(self, key: int, image) -> None:
+        self._images[key] = image
+        self._images.move_to_end(key)
+        while len(self._images) > IMAGE_CACHE_SIZE:
+            self._images.popitem(last=False)
+
+    def _display(self, key: int, image) -> None:
+        self.current_image = image
+        self.view.show_image(image)
+        if self.overlay_wanted:
+            self._request_heatmap()
+        self._check_settled()
+
+    # ---- Grad-CAM -------------------------------------------------------------------------
+    def set_overlay(self, enabled: bool) -> None:
+        self.overlay_wanted = bool(enabled)
+        if enabled and self.current_heat is None:
+            self._request_heatmap()
+
+    def _request_heatmap(self) -> None:
+        if self.current_image is None or self.models.state == self.models.FAILED:
+            return
+        self.view.show_status("Computing the Grad-CAM heatmap…")
+        self.models.explain(self.current_key, self.current_image)
+
+    @Slot(object, object, int)
+    def _on_explained(self, key, heat, generation: int) -> None:
+        if key == self.current_key and generation == self.models.generation:
+            self.current_heat = heat
+            self.view.show_heatmap(heat)
+            self.view.show_status("Grad-CAM: where the model found its evidence (red: strongest).")
+
+    @Slot(object, str)
+    def _on_explain_failed(self, key, message: str) -> None:
+        if key == self.current_key:
+            self.view.show_status(message)
+
+    # ---- the model ------------------------------------------------------------------------
+    def switch_model(self, path) -> None:
+        """Load another model bundle (None: the bundled one) and rescore the worklist with it."""
+        self.remember_model_choice = True
+        self.view.show_model_loading(os.path.basename(str(path)) if path else "the bundled model")
+        self.models.load(path)
+
+    @Slot(str)
+    def _on_model_loading(self, what: str) -> None:
+        self.view.show_status(f"Loading model {what}…")
+
+    @Slot(object, int)
+    def _on_model_loaded(self, info, _generation: int) -> None:
+        if self.remember_model_choice:
+            self.settings.model_path = "" if info.is_bundled else str(info.keras_path)
+        self.view.show_model_ready(info)
+        self.view.show_status(f"Model ready: {info.display_name}")
+        self.modelChanged.emit(info)
+        # Every score and heatmap so far came from another model (or none): redo them.
+        rescored = [i.key for i in self.worklist.items() if i.model_input is not None]
+        for key in rescored:
+            self._queue_score(key)
+        item = self.worklist.item(self.current_key) if self.current_key is not None else None
+        if item is not None and item.status != ERROR:
+            self._show_row_state(item)
+            self.current_heat = None
+            self.view.show_heatmap(None)
+            if self.overlay_wanted:
+                self._request_heatmap()
+        self._check_settled()
+
+    @Slot(str, bool)
+    def _on_model_failed(self, message: str, still_active: bool) -> None:
+        if still_active:
+            self.view.show_error("Model not changed", f"{message}\n\nStill using {self.models.info.display_name}.")
+            self.view.show_model_ready(self.models.info)
+        else:
+            self.view.show_no_model(message)
+            self.modelChanged.emit(None)
+            for item in self.worklist.items():
+                if item.status in (QUEUED, SCORING) and item.model_input is not None:
+                    self.worklist.update(item.key, status=NO_MODEL)
+            item = self.worklist.item(self.current_key) if self.current_key is not None else None
+            if item is not None and item.status == NO_MODEL:
+                self._show_row_state(item)
+        log.warning("Model load failed: %s", message)
+        self._check_settled()
+
+    # ---- worklist actions -----------------------------------------------------------------
+    def export_csv(self, path: str, keys_in_order: Optional[Sequence[int]] = None) -> int:
+        items = self.worklist.items()
+        if keys_in_order is not None:
+            by_key = {i.key: i for i in items}
+            items = [by_key[k] for k in keys_in_order if k in by_key]
+        n = write_csv(path, items)
+        self.view.show_status(f"Exported {n} row(s) to {path}")
+        return n
+
+    def clear_worklist(self) -> None:
+        self.worklist.clear()
+        self._images.clear()
+        self.current_key = self.current_image = self.current_heat = None
+        self.view.show_no_image("", "")
+        self.view.show_pending("Open an image to see the model's opinion.")
+
+    # ---- settled --------------------------------------------------------------------------
+    def is_settled(self) -> bool:
+        if self.models.state == self.models.LOADING or self._decoding > 0 or self._load_job is not None:
+            return False
+        if any(i.status not in FINAL_STATUSES for i in self.worklist.items()):
+            return False
+        if self.current_key is not None:
+            item = self.worklist.item(self.current_key)
+            if item is not None and item.status != ERROR and self.current_image is None:
+                return False
+        return True
+
+    def _check_settled(self) -> None:
+        if self.is_settled():
+            self.settled.emit()

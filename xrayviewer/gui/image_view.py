@@ -1,0 +1,255 @@
+"""The radiograph at full resolution: fit, zoom, pan, window/level, invert, Grad-CAM layer.
+
+A QGraphicsView, so zoom and pan are the view's transform and cost no re-rendering. Only
+window/level and invert re-render the picture: one LUT pass (a few ms at 2,000 px) plus the
+QPixmap upload, coalesced to once per event-loop turn during a right-drag. The Grad-CAM
+overlay is a second, semi-transparent layer on top, so re-windowing never recomputes it.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPainter, QPixmap
+from PySide6.QtWidgets import QFrame, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
+
+from ..imaging import XRayImage
+from ..model.gradcam import overlay
+from .qimage import grey_to_qimage, rgba_premultiplied_to_qimage
+
+ZOOM_STEP = 1.25
+MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
+BACKGROUND = QColor(12, 12, 12)
+
+
+def heat_layer(heatmap: np.ndarray) -> np.ndarray:
+    """The Grad-CAM heatmap as a premultiplied RGBA layer with alpha = heat.
+
+    Drawn with layer opacity ``o`` over the grey image it gives grey*(1-o*h) + jet(h)*o*h,
+    which is exactly ``gradcam.overlay(grey, heatmap, o)``; building it with ``overlay`` on
+    a black image (jet(h)*h, i.e. premultiplied colour) keeps the core's colour map as the
+    only one, so the viewer and ``xrayviewer predict --heatmap`` agree.
+    """
+    heat = np.clip(np.asarray(heatmap, dtype=np.float32), 0.0, 1.0)
+    rgb = overlay(np.zeros(heat.shape, np.uint8), heat, 1.0)
+    alpha = (heat * 255.0 + 0.5).astype(np.uint8)
+    return np.dstack([np.minimum(rgb, alpha[..., None]), alpha])
+
+
+class ImageView(QGraphicsView):
+    """Shows one XRayImage. Left-drag pans, right-drag windows, the wheel zooms."""
+
+    windowChanged = Signal(float, float)  # centre, width
+    zoomChanged = Signal(float)  # screen pixels per image pixel
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._scene = QGraphicsScene(self)
+        self.setScene(self._scene)
+        self._pixmap_item = QGraphicsPixmapItem()
+        self._pixmap_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._heat_item = QGraphicsPixmapItem(self._pixmap_item)
+        self._heat_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._heat_item.setVisible(False)
+        self._scene.addItem(self._pixmap_item)
+        self.setBackgroundBrush(BACKGROUND)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        # The right button is the window/level tool, as in every PACS viewer.
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.PreventContextMenu)
+        self.setAcceptDrops(False)  # drops go to the main window, which opens them
+        self.setMinimumSize(240, 240)
+
+        self.image: Optional[XRayImage] = None
+        self.center = self.width_ = 0.0
+        self.inverted = False
+        self.fitted = True
+        self.placeholder = "Drop chest X-rays here, or press Ctrl+O to open files."
+        self.display_array: Optional[np.ndarray] = None  # what is on screen (tests, export)
+        self._heatmap: Optional[np.ndarray] = None
+        self._overlay_on = False
+        self._opacity = 0.45
+        self._wl_anchor: Optional[tuple[QPointF, float, float]] = None
+        self._render_timer = QTimer(self)
+        self._render_timer.setSingleShot(True)
+        self._render_timer.setInterval(0)
+        self._render_timer.timeout.connect(self._render)
+
+    # ---- content -------------------------------------------------------------------------
+    def set_image(self, image: Optional[XRayImage], placeholder: str = "") -> None:
+        """Show ``image`` at its own default window, fitted; None shows ``placeholder``."""
+        self.image = image
+        self._heatmap = None
+        self._heat_item.setVisible(False)
+        self._heat_item.setPixmap(QPixmap())
+        if placeholder:
+            self.placeholder = placeholder
+        if image is None:
+            self.display_array = None
+            self._pixmap_item.setPixmap(QPixmap())
+            self._scene.setSceneRect(QRectF())
+            self.viewport().update()
+            return
+        self.center, self.width_ = float(image.window_center), float(image.window_width)
+        self._render()
+        self._scene.setSceneRect(QRectF(0, 0, image.width, image.height))
+        self.fit()
+        self.windowChanged.emit(self.center, self.width_)
+
+    def set_heatmap(self, heatmap: Optional[np.ndarray]) -> None:
+        self._heatmap = heatmap
+        if heatmap is None:
+            self._heat_item.setPixmap(QPixmap())
+        else:
+            self._heat_item.setPixmap(QPixmap.fromImage(rgba_premultiplied_to_qimage(heat_layer(heatmap))))
+        self._update_heat_visibility()
+
+    def set_overlay_visible(self, visible: bool) -> None:
+        self._overlay_on = bool(visible)
+        self._update_heat_visibility()
+
+    def set_overlay_opacity(self, opacity: float) -> None:
+        self._opacity = float(np.clip(opacity, 0.0, 1.0))
+        self._heat_item.setOpacity(self._opacity)
+
+    @property
+    def overlay_shown(self) -> bool:
+        return self._heat_item.isVisible()
+
+    def _update_heat_visibility(self) -> None:
+        self._heat_item.setOpacity(self._opacity)
+        self._heat_item.setVisible(self._overlay_on and self._heatmap is not None and self.image is not None)
+
+    # ---- window / level ------------------------------------------------------------------
+    def set_window(self, center: float, width: float) -> None:
+        if self.image is None:
+            return
+        self.center, self.width_ = float(center), max(1.0, float(width))
+        self._render_timer.start()  # coalesce a burst of mouse moves into one render
+        self.windowChanged.emit(self.center, self.width_)
+
+    def reset_window(self) -> None:
+        if self.image is not None:
+            self.set_window(self.image.window_center, self.image.window_width)
+
+    def set_inverted(self, inverted: bool) -> None:
+        self.inverted = bool(inverted)
+        if self.image is not None:
+            self._render_timer.start()
+
+    def adjust_window(self, d_center_steps: float, d_width_steps: float) -> None:
+        """Keyboard window/level: one step is 2% of the image's value range."""
+        step = self._value_step() * 10
+        self.set_window(self.center + d_center_steps * step, self.width_ + d_width_steps * step)
+
+    def _value_step(self) -> float:
+        lo, hi = self.image.value_range
+        return max((hi - lo) / 500.0, 1e-3)
+
+    def flush_render(self) -> None:
+        """Render a pending window change now (tests and screenshots)."""
+        if self._render_timer.isActive():
+            self._render_timer.stop()
+            self._render()
+
+    def _render(self) -> None:
+        if self.image is None:
+            return
+        grey = self.image.display(self.center, self.width_, self.inverted)
+        self.display_array = grey
+        self._pixmap_item.setPixmap(QPixmap.fromImage(grey_to_qimage(grey)))
+
+    # ---- zoom ----------------------------------------------------------------------------
+    @property
+    def zoom(self) -> float:
+        return float(self.transform().m11())
+
+    def set_zoom(self, factor: float) -> None:
+        factor = float(np.clip(factor, MIN_ZOOM, MAX_ZOOM))
+        self.fitted = False
+        self.setTransform(self.transform().fromScale(factor, factor))
+        self.zoomChanged.emit(factor)
+
+    def zoom_by(self, steps: float) -> None:
+        self.set_zoom(self.zoom * ZOOM_STEP ** steps)
+
+    def zoom_in(self) -> None:
+        self.zoom_by(1)
+
+    def zoom_out(self) -> None:
+        self.zoom_by(-1)
+
+    def actual_size(self) -> None:
+        self.set_zoom(1.0)
+
+    def fit(self) -> None:
+        self.fitted = True
+        if self.image is None:
+            return
+        self.fitInView(self._pixmap_item, Qt.AspectRatioMode.KeepAspectRatio)
+        self.zoomChanged.emit(self.zoom)
+
+    # ---- events --------------------------------------------------------------------------
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.fitted:
+            self.fit()
+
+    def wheelEvent(self, event) -> None:
+        if self.image is None:
+            return
+        self.zoom_by(event.angleDelta().y() / 120.0)
+        event.accept()
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.RightButton and self.image is not None:
+            self._wl_anchor = (event.position(), self.center, self.width_)
+            self.viewport().setCursor(Qt.CursorShape.SizeAllCursor)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._wl_anchor is not None:
+            start, center, width = self._wl_anchor
+            delta = event.position() - start
+            step = self._value_step()
+            # Horizontal drag widens the window (contrast), vertical moves the level
+            # (dragging down darkens), the usual PACS mapping.
+            self.set_window(center + delta.y() * step, width + delta.x() * step * 2)
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.RightButton and self._wl_anchor is not None:
+            self._wl_anchor = None
+            self.viewport().unsetCursor()
+            self.flush_render()
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def keyPressEvent(self, event) -> None:
+        # Arrow keys belong to the worklist (previous/next image), not to scrolling.
+        if event.key() in (Qt.Key.Key_Up, Qt.Key.Key_Down):
+            event.ignore()
+            return
+        super().keyPressEvent(event)
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if self.image is None and self.placeholder:
+            painter = QPainter(self.viewport())
+            painter.setPen(QColor(170, 170, 170))
+            font = painter.font()
+            font.setPointSizeF(font.pointSizeF() * 1.25)
+            painter.setFont(font)
+            rect = self.viewport().rect().adjusted(40, 40, -40, -40)
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
+            painter.end()

@@ -1,0 +1,108 @@
+"""The image's facts: file, size, dimensions, depth, format, DICOM attributes.
+
+Patient identifiers are hidden unless the user ticks "Show patient identifiers": a viewer on
+a shared screen (or in a screenshot) must not leak them by default.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QCheckBox, QFormLayout, QLabel, QVBoxLayout, QWidget
+
+from ..imaging import XRayImage
+from .wording import human_size
+
+HIDDEN = "hidden"
+
+
+def image_facts(image: XRayImage, show_identifiers: bool = False) -> list[tuple[str, str]]:
+    """(label, value) rows for the pane. Pure, so the identifier rule is tested directly."""
+    rows = [
+        ("File", os.path.basename(image.path) if image.path else "–"),
+        ("Size", human_size(image.file_size) if image.file_size else "–"),
+        ("Dimensions", f"{image.width} × {image.height} px"),
+        ("Bit depth", f"{image.bit_depth}-bit"),
+        ("Format", image.source_format + (f" ({image.original_mode})" if image.original_mode
+                                          and image.source_format != "DICOM" else "")),
+    ]
+    d = image.dicom
+    if d is not None:
+        rows += [("Modality", d.modality or "–"), ("View position", d.view_position or "–"),
+                 ("Photometric", d.photometric_interpretation or "–")]
+        if d.body_part:
+            rows.append(("Body part", d.body_part))
+        ids = [("Patient name", d.patient_name), ("Patient ID", d.patient_id), ("Study date", d.study_date)]
+        rows += [(label, (value or "–") if show_identifiers else HIDDEN) for label, value in ids]
+    return rows
+
+
+class InfoPane(QWidget):
+    showIdentifiersChanged = Signal(bool)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._image: Optional[XRayImage] = None
+        self._path = ""
+        self._error = ""
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(12, 8, 12, 8)
+        title = QLabel("Image")
+        title.setObjectName("sectionTitle")
+        outer.addWidget(title)
+        self._form_host = QWidget()
+        self._form = QFormLayout(self._form_host)
+        self._form.setContentsMargins(0, 0, 0, 0)
+        self._form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
+        outer.addWidget(self._form_host)
+        self.identifiers_box = QCheckBox("Show patient identifiers")
+        self.identifiers_box.setToolTip("DICOM patient name, ID and study date are hidden by default.")
+        self.identifiers_box.toggled.connect(self._on_identifiers_toggled)
+        outer.addWidget(self.identifiers_box)
+        outer.addStretch(1)
+        self._refresh()
+
+    @property
+    def show_identifiers(self) -> bool:
+        return self.identifiers_box.isChecked()
+
+    def set_show_identifiers(self, show: bool) -> None:
+        self.identifiers_box.setChecked(bool(show))
+
+    def set_image(self, image: Optional[XRayImage]) -> None:
+        self._image, self._error = image, ""
+        self._path = (image.path or "") if image is not None else ""
+        self._refresh()
+
+    def set_error(self, path: str, message: str) -> None:
+        self._image, self._path, self._error = None, path, message
+        self._refresh()
+
+    def rows(self) -> list[tuple[str, str]]:
+        if self._image is not None:
+            return image_facts(self._image, self.show_identifiers)
+        if self._path:
+            return [("File", os.path.basename(self._path)), ("Problem", self._error or "Loading…")]
+        return []
+
+    def _on_identifiers_toggled(self, checked: bool) -> None:
+        self._refresh()
+        self.showIdentifiersChanged.emit(checked)
+
+    def _refresh(self) -> None:
+        while self._form.rowCount():
+            self._form.removeRow(0)
+        rows = self.rows()
+        if not rows:
+            self._form.addRow(QLabel("No image open"))
+        for label, value in rows:
+            value_label = QLabel(value)
+            value_label.setWordWrap(True)
+            value_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            if value == HIDDEN:
+                value_label.setObjectName("hiddenValue")
+            self._form.addRow(QLabel(label), value_label)
+        # Identifiers only exist for DICOM; the box is pointless elsewhere.
+        self.identifiers_box.setVisible(self._image is not None and self._image.dicom is not None)

@@ -1,0 +1,366 @@
+"""The main window: menus, actions, layout, and the view methods the controller calls.
+
+It holds no workflow logic (that is :mod:`.controller`) and draws nothing itself (the
+widgets do); it only arranges them and routes user commands.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QSlider, QSplitter, QVBoxLayout,
+                               QWidget)
+
+from ..imaging import IMAGE_EXTENSIONS
+from . import dialogs
+from .image_view import ImageView
+from .info_pane import InfoPane
+from .probability_panel import ProbabilityPanel
+from .worklist import WorklistView
+
+log = logging.getLogger(__name__)
+TRAINING_SHORTCUT = "Ctrl+Shift+T"
+
+
+class MainWindow(QMainWindow):
+    filesDropped = Signal(list)
+
+    def __init__(self, settings, parent=None):
+        super().__init__(parent)
+        self.settings = settings
+        self.controller = None
+        self.training_panel = None
+        self.last_error: tuple[str, str] = ("", "")
+        self._started = False
+        self._start_callback = None
+        self.setWindowTitle("XRay Viewer")
+        self.setAcceptDrops(True)
+        self.resize(1440, 900)
+
+        self.image_view = ImageView()
+        self.info_pane = InfoPane()
+        self.probability_panel = ProbabilityPanel()
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(6, 6, 6, 6)
+        right_layout.addWidget(self.probability_panel)
+        right_layout.addWidget(self.info_pane, 1)
+        right.setMinimumWidth(300)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(QWidget())  # the worklist, once attach() has its model
+        self.splitter.addWidget(self.image_view)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([360, 760, 320])
+        self.setCentralWidget(self.splitter)
+        self.worklist_view: Optional[WorklistView] = None
+        self.window_label = QLabel("")
+        self.statusBar().addPermanentWidget(self.window_label)
+        self.image_view.windowChanged.connect(self._show_window_level)
+        self.image_view.zoomChanged.connect(lambda _z: self._show_window_level())
+
+    # ---- wiring ----------------------------------------------------------------------------
+    def attach(self, controller) -> None:
+        """Connect to the controller (built after the window, since it needs the window)."""
+        self.controller = controller
+        self.worklist_view = WorklistView(controller.worklist)
+        self.worklist_view.setMinimumWidth(260)
+        self.splitter.replaceWidget(0, self.worklist_view)
+        self.splitter.setSizes([360, 760, 320])
+        self.worklist_view.currentKeyChanged.connect(controller.select)
+        self.filesDropped.connect(controller.open_paths)
+        self._build_actions()
+        self._build_menus_and_toolbar()
+        self.info_pane.showIdentifiersChanged.connect(self.act["identifiers"].setChecked)
+        self.image_view.set_overlay_opacity(self.settings.overlay_opacity)
+        self.opacity_slider.setValue(int(round(self.settings.overlay_opacity * 100)))
+        geometry, state = self.settings.window_state()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+
+    def _action(self, key, text, slot, shortcuts=(), checkable=False, tip=""):
+        action = QAction(text, self)
+        action.setShortcuts([QKeySequence(s) for s in shortcuts])
+        action.setCheckable(checkable)
+        action.setToolTip(tip or text.replace("&", ""))
+        action.setStatusTip(tip)
+        (action.toggled if checkable else action.triggered).connect(slot)
+        self.addAction(action)  # shortcuts work wherever the focus is in this window
+        self.act[key] = action
+        return action
+
+    def _build_actions(self) -> None:
+        c, v = self.controller, self.image_view
+        self.act: dict[str, QAction] = {}
+        a = self._action
+        a("open", "&Open…", self.choose_files, [QKeySequence.StandardKey.Open])
+        a("open_folder", "Open &Folder…", self.choose_folder, ["Ctrl+Shift+O"])
+        a("export", "&Export Worklist as CSV…", self.choose_export_file, ["Ctrl+E"])
+        a("clear", "Clear Worklist", c.clear_worklist)
+        a("quit", "&Quit", self.close, [QKeySequence.StandardKey.Quit])
+        a("fit", "&Fit to Window", v.fit, ["F"])
+        a("actual", "Actual Size (1:1)", v.actual_size, ["1"])
+        a("zoom_in", "Zoom &In", v.zoom_in, ["+", "="])
+        a("zoom_out", "Zoom &Out", v.zoom_out, ["-"])
+        a("reset_window", "&Reset Window/Level", v.reset_window, ["R"])
+        a("wider", "Wider Window (less contrast)", lambda: v.adjust_window(0, 1), ["Alt+Right"])
+        a("narrower", "Narrower Window (more contrast)", lambda: v.adjust_window(0, -1), ["Alt+Left"])
+        a("level_up", "Raise Level (darker)", lambda: v.adjust_window(1, 0), ["Alt+Up"])
+        a("level_down", "Lower Level (brighter)", lambda: v.adjust_window(-1, 0), ["Alt+Down"])
+        a("invert", "&Invert", v.set_inverted, ["I"], checkable=True)
+        a("overlay", "&Grad-CAM Overlay", self._set_overlay, ["H"], checkable=True,
+          tip="Show where the model found its evidence")
+        a("more_opaque", "Overlay More Opaque", lambda: self._nudge_opacity(10), ["]"])
+        a("less_opaque", "Overlay More Transparent", lambda: self._nudge_opacity(-10), ["["])
+        a("identifiers", "Show &Patient Identifiers", self.info_pane.set_show_identifiers, ["Ctrl+Shift+I"],
+          checkable=True)
+        a("next", "&Next Image", lambda: self.worklist_view.step(1), ["J", "Down"])
+        a("previous", "&Previous Image", lambda: self.worklist_view.step(-1), ["K", "Up"])
+        a("open_model", "Open Model File…", self.choose_model_file)
+        a("restore_model", "Restore &Bundled Model", lambda: c.switch_model(None))
+        a("shortcuts", "&Keyboard Shortcuts", self.show_shortcuts, [QKeySequence.StandardKey.HelpContents, "?"])
+        a("about", "&About XRay Viewer", lambda: dialogs.show_about(self))
+        # Hidden on purpose: training is for the maintainers, not in any visible menu.
+        self.training_shortcut = QShortcut(QKeySequence(TRAINING_SHORTCUT), self)
+        self.training_shortcut.activated.connect(self.open_training_panel)
+
+    def _build_menus_and_toolbar(self) -> None:
+        act, bar = self.act, self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addActions([act["open"], act["open_folder"]])
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        file_menu.addSeparator()
+        file_menu.addActions([act["export"], act["clear"]])
+        file_menu.addSeparator()
+        file_menu.addAction(act["quit"])
+        view_menu = bar.addMenu("&View")
+        for group in (("fit", "actual", "zoom_in", "zoom_out"),
+                      ("reset_window", "wider", "narrower", "level_up", "level_down", "invert"),
+                      ("overlay", "more_opaque", "less_opaque"), ("identifiers",), ("next", "previous")):
+            view_menu.addActions([act[k] for k in group])
+            view_menu.addSeparator()
+        self.model_menu = bar.addMenu("&Model")
+        self.model_menu.aboutToShow.connect(self.rebuild_model_menu)
+        self.rebuild_model_menu()
+        help_menu = bar.addMenu("&Help")
+        help_menu.addActions([act["shortcuts"], act["about"]])
+
+        tools = self.addToolBar("Tools")
+        tools.setObjectName("tools")
+        tools.setMovable(False)
+        tools.addActions([act["open"], act["open_folder"]])
+        tools.addSeparator()
+        tools.addActions([act["fit"], act["actual"], act["zoom_in"], act["zoom_out"]])
+        tools.addSeparator()
+        tools.addActions([act["reset_window"], act["invert"]])
+        tools.addSeparator()
+        tools.addAction(act["overlay"])
+        self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
+        self.opacity_slider.setRange(5, 100)
+        self.opacity_slider.setFixedWidth(110)
+        self.opacity_slider.setToolTip("Grad-CAM overlay opacity")
+        self.opacity_slider.valueChanged.connect(self._set_opacity)
+        tools.addWidget(QLabel(" Opacity "))
+        tools.addWidget(self.opacity_slider)
+        tools.addSeparator()
+        tools.addAction(act["export"])
+
+    def rebuild_model_menu(self) -> None:
+        from ..model import list_models
+
+        menu = self.model_menu
+        menu.clear()
+        active = self.controller.active_model if self.controller else None
+        active_path = str(Path(active.keras_path).resolve()) if active is not None else None
+        group = QActionGroup(menu)
+        infos = list_models()
+        for info in infos:
+            action = menu.addAction(info.display_name)
+            action.setCheckable(True)
+            action.setData(str(info.keras_path))
+            action.setChecked(str(Path(info.keras_path).resolve()) == active_path)
+            group.addAction(action)
+            action.triggered.connect(lambda _=False, p=str(info.keras_path): self.controller.switch_model(p))
+        if not infos:
+            menu.addAction("No models installed").setEnabled(False)
+        menu.addSeparator()
+        menu.addActions([self.act["open_model"], self.act["restore_model"]])
+
+    # ---- user commands ---------------------------------------------------------------------
+    def _start_dir(self) -> str:
+        return self.settings.last_dir or str(Path.home())
+
+    def choose_files(self) -> None:
+        patterns = " ".join(f"*{e}" for e in IMAGE_EXTENSIONS)
+        files, _ = QFileDialog.getOpenFileNames(self, "Open chest X-rays", self._start_dir(),
+                                                f"Images ({patterns});;All files (*)")
+        if files:
+            self.settings.last_dir = os.path.dirname(files[0])
+            self.controller.open_paths(files)
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of chest X-rays", self._start_dir())
+        if folder:
+            self.settings.last_dir = folder
+            self.controller.open_paths([folder])
+
+    def choose_export_file(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export worklist", os.path.join(self._start_dir(), "worklist.csv"),
+                                              "CSV (*.csv)")
+        if path:
+            try:
+                self.controller.export_csv(path, self.worklist_view.keys_in_order())
+            except OSError as exc:
+                self.show_error("Export failed", f"{path} could not be written: {exc.strerror or exc}")
+
+    def choose_model_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a model bundle", self._start_dir(), "Keras model (*.keras)")
+        if path:
+            self.controller.switch_model(path)
+
+    def show_shortcuts(self) -> None:
+        rows = dialogs.shortcut_rows(self.act.values()) + [("Training panel (hidden)", TRAINING_SHORTCUT)]
+        dialogs.ShortcutsDialog(rows + dialogs.MOUSE_ROWS, self).exec()
+
+    def open_training_panel(self):
+        """Build the hidden training panel on first use (matplotlib loads only then)."""
+        if self.training_panel is None:
+            from .training_panel import TrainingPanel
+
+            self.training_panel = TrainingPanel(self)
+            self.training_panel.useModelRequested.connect(self.controller.switch_model)
+            self.controller.modelChanged.connect(self.training_panel.set_active_model)
+            self.training_panel.set_active_model(self.controller.active_model)
+        self.training_panel.show()
+        self.training_panel.raise_()
+        return self.training_panel
+
+    def _set_overlay(self, on: bool) -> None:
+        self.image_view.set_overlay_visible(on)
+        self.controller.set_overlay(on)
+
+    def _set_opacity(self, value: int) -> None:
+        self.image_view.set_overlay_opacity(value / 100.0)
+        self.settings.overlay_opacity = value / 100.0
+
+    def _nudge_opacity(self, delta: int) -> None:
+        self.opacity_slider.setValue(self.opacity_slider.value() + delta)
+
+    def _show_window_level(self, *_args) -> None:
+        v = self.image_view
+        if v.image is not None:
+            self.window_label.setText(f"W {v.width_:.0f}  L {v.center:.0f}   Zoom {v.zoom:.0%} ")
+
+    # ---- view interface (called by the controller) ----------------------------------------
+    def show_model_loading(self, what: str) -> None:
+        self.probability_panel.show_message(f"Loading {what}…", "…")
+
+    def show_model_ready(self, info) -> None:
+        self.probability_panel.set_model(info)
+        if self.image_view.image is None and self.controller.current_key is None:
+            self.probability_panel.show_message("Model ready. Open or drop chest X-rays to score them.")
+
+    def show_no_model(self, message: str) -> None:
+        self.probability_panel.set_model(None)
+        self.probability_panel.show_message(f"No model: {message}", "No model")
+        self.show_status("No model is loaded; images are shown but not scored.")
+
+    def show_image(self, image) -> None:
+        self.image_view.set_image(image)
+        self.info_pane.set_image(image)
+        self.setWindowTitle(f"{os.path.basename(image.path or '')} – XRay Viewer")
+
+    def show_no_image(self, path: str, message: str) -> None:
+        self.image_view.set_image(None, message or self.image_view.placeholder)
+        if path:
+            self.info_pane.set_error(path, message)
+        else:
+            self.info_pane.set_image(None)
+
+    def show_prediction(self, prediction, info) -> None:
+        self.probability_panel.show_prediction(prediction, info)
+
+    def show_pending(self, message: str) -> None:
+        self.probability_panel.show_message(message)
+
+    def show_heatmap(self, heat) -> None:
+        self.image_view.set_heatmap(heat)
+
+    def select_key(self, key: int) -> None:
+        self.worklist_view.select_key(key)
+
+    def show_status(self, message: str) -> None:
+        self.statusBar().showMessage(message, 10000)
+
+    def show_error(self, title: str, message: str) -> None:
+        log.warning("%s: %s", title, message)
+        self.last_error = (title, message)
+        box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()  # window-modal but not blocking: workers keep reporting meanwhile
+
+    def set_recent(self, paths) -> None:
+        self.recent_menu.clear()
+        for p in paths:
+            self.recent_menu.addAction(p).triggered.connect(lambda _=False, p=p: self.controller.open_paths([p]))
+        self.recent_menu.setEnabled(bool(paths))
+
+    # ---- start, drops, close --------------------------------------------------------------
+    def set_start_callback(self, callback) -> None:
+        self._start_callback = callback
+
+    def start(self) -> None:
+        """Begin loading the model (once); called after the window is first shown."""
+        if not self._started and self._start_callback is not None:
+            self._started = True
+            self._start_callback()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._started:
+            from PySide6.QtCore import QTimer
+
+            QTimer.singleShot(0, self.start)  # after the first paint: the window is up first
+
+    @staticmethod
+    def _local_paths(mime) -> list[str]:
+        return [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
+
+    def dragEnterEvent(self, event) -> None:
+        if self._local_paths(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:
+        if self._local_paths(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        paths = self._local_paths(event.mimeData())
+        if paths:
+            event.acceptProposedAction()
+            self.filesDropped.emit(paths)
+
+    def confirm_stop_training(self) -> bool:
+        answer = QMessageBox.question(self, "Training in progress",
+                                      "A model is being trained. Stop training and quit? The unfinished model "
+                                      "will not be saved.")
+        return answer == QMessageBox.StandardButton.Yes
+
+    def closeEvent(self, event) -> None:
+        panel = self.training_panel
+        if panel is not None and panel.is_running():
+            if not self.confirm_stop_training():
+                event.ignore()
+                return
+            panel.stop()
+        if panel is not None:
+            panel.close()
+        self.settings.save_window_state(self.saveGeometry(), self.saveState())
+        if self.controller is not None:
+            self.controller.shutdown()
+        super().closeEvent(event)

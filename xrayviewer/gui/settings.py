@@ -1,0 +1,88 @@
+"""Per-user preferences: recent files, last folder, chosen model, overlay opacity, geometry.
+
+Stored as an INI file in the per-user data folder (not the registry or ~/Library plist), so
+``XRAYVIEWER_HOME`` isolates tests and the self-test like every other per-user file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import QByteArray, QSettings
+
+from ..paths import user_data_dir
+
+MAX_RECENT = 10
+
+
+class Settings:
+    def __init__(self, path: Optional[Path] = None):
+        self.path = Path(path) if path is not None else user_data_dir() / "settings.ini"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._qs = QSettings(str(self.path), QSettings.Format.IniFormat)
+
+    def _list(self, key: str) -> list[str]:
+        value = self._qs.value(key, [])
+        if value is None:
+            return []
+        return [value] if isinstance(value, str) else [str(v) for v in value]
+
+    # ---- recent files -------------------------------------------------------------------
+    def recent_files(self) -> list[str]:
+        return self._list("recent/files")
+
+    def add_recent(self, path: str) -> list[str]:
+        path = os.path.abspath(path)
+        files = [path] + [p for p in self.recent_files() if p != path]
+        self._qs.setValue("recent/files", files[:MAX_RECENT])
+        self._qs.sync()
+        return self.recent_files()
+
+    def clear_recent(self) -> None:
+        self._qs.remove("recent/files")
+        self._qs.sync()
+
+    # ---- simple values ------------------------------------------------------------------
+    def _str(self, key: str) -> str:
+        value = self._qs.value(key, "")
+        return str(value) if value else ""
+
+    @property
+    def last_dir(self) -> str:
+        return self._str("paths/last_dir")
+
+    @last_dir.setter
+    def last_dir(self, folder: str) -> None:
+        self._qs.setValue("paths/last_dir", folder)
+
+    @property
+    def model_path(self) -> str:
+        """The model chosen in the Model menu ("" means the bundled one)."""
+        return self._str("model/path")
+
+    @model_path.setter
+    def model_path(self, path: str) -> None:
+        self._qs.setValue("model/path", path or "")
+        self._qs.sync()
+
+    @property
+    def overlay_opacity(self) -> float:
+        try:
+            return min(1.0, max(0.05, float(self._qs.value("view/overlay_opacity", 0.45))))
+        except (TypeError, ValueError):
+            return 0.45
+
+    @overlay_opacity.setter
+    def overlay_opacity(self, value: float) -> None:
+        self._qs.setValue("view/overlay_opacity", float(value))
+
+    # ---- window -------------------------------------------------------------------------
+    def window_state(self) -> tuple[Optional[QByteArray], Optional[QByteArray]]:
+        return self._qs.value("window/geometry"), self._qs.value("window/state")
+
+    def save_window_state(self, geometry: QByteArray, state: QByteArray) -> None:
+        self._qs.setValue("window/geometry", geometry)
+        self._qs.setValue("window/state", state)
+        self._qs.sync()

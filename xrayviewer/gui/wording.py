@@ -1,0 +1,96 @@
+"""What the model's opinion says, in plain words. Pure functions (no Qt), so the wording a
+radiologist reads is tested directly against fake predictions."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+DISCLAIMER = ("A second reader for pediatric chest X-rays, not a diagnosis. "
+              "The radiologist's reading decides.")
+SUGGESTS = "Suggests pneumonia"
+NOT_SUGGESTED = "No pneumonia suggested"
+OOD_WARNING = ("This image is unlike the pediatric chest X-rays the model was trained on; "
+               "the probability is unreliable.")
+
+
+def percent(probability: Optional[float]) -> str:
+    """A probability as a whole percentage; the panel shows no false precision."""
+    if probability is None:
+        return "–"
+    value = 100.0 * float(probability)
+    # "0%" or "100%" would read as certainty the calibrated model never has.
+    if value < 0.5:
+        return "<1%"
+    if value >= 99.5:
+        return ">99%"
+    return f"{value:.0f}%"
+
+
+def is_positive(prediction) -> bool:
+    return prediction.probability >= prediction.threshold
+
+
+def verdict(prediction) -> str:
+    return SUGGESTS if is_positive(prediction) else NOT_SUGGESTED
+
+
+def near_threshold_note(prediction) -> str:
+    if not prediction.near_threshold:
+        return ""
+    return (f"Near the model's threshold of {percent(prediction.threshold)}: "
+            "a borderline result, read it as uncertain.")
+
+
+def ood_warning(prediction) -> str:
+    if not prediction.out_of_distribution:
+        return ""
+    reason = prediction.ood_reason.strip()
+    return OOD_WARNING + (f" (Detected: {reason}.)" if reason else "")
+
+
+def operating_point_text(info) -> str:
+    """Sensitivity and specificity at the model's threshold, from its validation set."""
+    if info is None:
+        return ""
+    point = info.operating_point()
+    if point is None:
+        return f"Threshold {percent(info.threshold)}. This model recorded no validation operating point."
+    sens, spec = point
+    return (f"At its threshold of {percent(info.threshold)} the model found "
+            f"{sens:.0%} of pneumonia cases (sensitivity) and cleared "
+            f"{spec:.0%} of normal X-rays (specificity) on its validation set.")
+
+
+def model_text(info) -> str:
+    if info is None:
+        return "No model loaded"
+    version = info.meta.get("app_version")
+    return f"Model: {info.display_name}" + (f", made with XRay Viewer {version}" if version else "")
+
+
+def worklist_verdict(prediction) -> str:
+    """The short verdict in a worklist row (the panel gives the long form)."""
+    text = "Pneumonia?" if is_positive(prediction) else "No pneumonia"
+    if prediction.out_of_distribution:
+        text += " (unreliable)"
+    elif prediction.near_threshold:
+        text += " (borderline)"
+    return text
+
+
+def human_size(num_bytes: int) -> str:
+    size = float(num_bytes)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
+
+
+def duration(seconds: Optional[float]) -> str:
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "–"
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

@@ -1,0 +1,230 @@
+"""The worklist: every opened file as a row with thumbnail, probability, verdict and status.
+
+:class:`WorklistModel` holds the rows (keyed by a stable int, since sorting moves rows);
+:class:`WorklistView` shows them through a QSortFilterProxyModel sorted by probability,
+riskiest first, and reports which row the user is on.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+import numpy as np
+from PySide6.QtCore import (QAbstractTableModel, QItemSelectionModel, QModelIndex, QSize, QSortFilterProxyModel, Qt,
+                            Signal)
+from PySide6.QtGui import QColor, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
+
+from . import wording
+from .qimage import grey_to_qimage
+
+QUEUED, SCORING, DONE, ERROR, NO_MODEL = "queued", "scoring", "done", "error", "no model"
+FINAL_STATUSES = (DONE, ERROR, NO_MODEL)
+COLUMNS = ("", "Name", "Probability", "Verdict", "Status")
+THUMB, NAME, PROBABILITY, VERDICT, STATUS = range(len(COLUMNS))
+KEY_ROLE = Qt.ItemDataRole.UserRole + 1
+SORT_ROLE = Qt.ItemDataRole.UserRole + 2
+ROW_HEIGHT = 56
+
+
+@dataclass
+class WorkItem:
+    key: int
+    path: str
+    status: str = QUEUED
+    prediction: object = None
+    error: str = ""
+    thumbnail: Optional[QPixmap] = None
+    model_input: Optional[np.ndarray] = None  # the model's uint8 input, kept to rescore cheaply
+    colourfulness: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.path) or self.path
+
+
+class WorklistModel(QAbstractTableModel):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._items: list[WorkItem] = []
+        self._row_of: dict[int, int] = {}
+        self._keys = itertools.count(1)
+
+    # ---- rows ---------------------------------------------------------------------------
+    def add_paths(self, paths: Iterable[str]) -> tuple[list[WorkItem], list[WorkItem]]:
+        """Append rows for new paths; returns (new items, already listed items)."""
+        known = {os.path.abspath(i.path): i for i in self._items}
+        new, existing = [], []
+        for p in paths:
+            absolute = os.path.abspath(p)
+            if absolute in known:
+                existing.append(known[absolute])
+                continue
+            item = WorkItem(next(self._keys), p)
+            known[absolute] = item
+            new.append(item)
+        if new:
+            first = len(self._items)
+            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+            for item in new:
+                self._row_of[item.key] = len(self._items)
+                self._items.append(item)
+            self.endInsertRows()
+        return new, existing
+
+    def clear(self) -> None:
+        self.beginResetModel()
+        self._items.clear()
+        self._row_of.clear()
+        self.endResetModel()
+
+    def items(self) -> list[WorkItem]:
+        return list(self._items)
+
+    def item(self, key: int) -> Optional[WorkItem]:
+        row = self._row_of.get(key)
+        return None if row is None else self._items[row]
+
+    def update(self, key: int, **fields) -> Optional[WorkItem]:
+        """Change fields of one row and repaint it (unknown keys are ignored: cleared rows)."""
+        item = self.item(key)
+        if item is None:
+            return None
+        thumb = fields.pop("thumbnail_array", None)
+        if thumb is not None:
+            item.thumbnail = QPixmap.fromImage(grey_to_qimage(thumb))
+        for name, value in fields.items():
+            setattr(item, name, value)
+        row = self._row_of[key]
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+        return item
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for item in self._items:
+            out[item.status] = out.get(item.status, 0) + 1
+        return out
+
+    # ---- Qt model -----------------------------------------------------------------------
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._items)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        item, col = self._items[index.row()], index.column()
+        p = item.prediction
+        if role == KEY_ROLE:
+            return item.key
+        if role == SORT_ROLE:
+            if col == PROBABILITY:
+                # Unscored rows sort below every score (descending puts the riskiest first).
+                return -1.0 if p is None else float(p.probability)
+            return (item.name.lower(), "", "", self._verdict(item), item.status)[col]
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == NAME:
+                return item.name
+            if col == PROBABILITY:
+                return wording.percent(p.probability) if p is not None else ""
+            if col == VERDICT:
+                return self._verdict(item)
+            if col == STATUS:
+                return item.status
+        if role == Qt.ItemDataRole.DecorationRole and col == THUMB:
+            return item.thumbnail
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return item.error or item.path
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if item.status == ERROR:
+                return QColor(255, 120, 100)
+            if col in (PROBABILITY, VERDICT) and p is not None and not p.out_of_distribution:
+                return QColor(255, 140, 105) if wording.is_positive(p) else QColor(110, 210, 155)
+        if role == Qt.ItemDataRole.TextAlignmentRole and col == PROBABILITY:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    @staticmethod
+    def _verdict(item: WorkItem) -> str:
+        if item.error:
+            return item.error
+        return wording.worklist_verdict(item.prediction) if item.prediction is not None else ""
+
+
+class WorklistView(QTableView):
+    """The worklist table. ``currentKeyChanged(key)`` fires when the user moves to a row."""
+
+    currentKeyChanged = Signal(int)
+
+    def __init__(self, model: WorklistModel, parent=None):
+        super().__init__(parent)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(model)
+        self.proxy.setSortRole(SORT_ROLE)
+        # Re-sort as scores arrive, so the riskiest images rise to the top while scoring.
+        self.proxy.setDynamicSortFilter(True)
+        self.setModel(self.proxy)
+        self.setSortingEnabled(True)
+        self.sortByColumn(PROBABILITY, Qt.SortOrder.DescendingOrder)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setAlternatingRowColors(True)
+        self.setShowGrid(False)
+        self.setWordWrap(False)
+        self.setIconSize(QSize(ROW_HEIGHT - 4, ROW_HEIGHT - 4))
+        self.verticalHeader().setVisible(False)
+        self.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(THUMB, QHeaderView.ResizeMode.Fixed)
+        self.setColumnWidth(THUMB, ROW_HEIGHT + 4)
+        header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
+        for col in (PROBABILITY, STATUS):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(VERDICT, QHeaderView.ResizeMode.Interactive)
+        self.setColumnWidth(VERDICT, 120)
+        self.setAcceptDrops(False)  # drops go to the main window
+        self.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
+
+    def current_key(self) -> Optional[int]:
+        index = self.currentIndex()
+        return index.data(KEY_ROLE) if index.isValid() else None
+
+    def keys_in_order(self) -> list[int]:
+        return [self.proxy.index(r, 0).data(KEY_ROLE) for r in range(self.proxy.rowCount())]
+
+    def select_key(self, key: int) -> None:
+        for row in range(self.proxy.rowCount()):
+            index = self.proxy.index(row, NAME)
+            if index.data(KEY_ROLE) == key:
+                if self.currentIndex().row() != row:
+                    self.selectionModel().setCurrentIndex(
+                        index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+                self.scrollTo(index)
+                return
+
+    def step(self, delta: int) -> None:
+        """Move to the next (+1) or previous (-1) row in the order shown."""
+        rows = self.proxy.rowCount()
+        if not rows:
+            return
+        current = self.currentIndex().row()
+        row = 0 if current < 0 else max(0, min(rows - 1, current + delta))
+        index = self.proxy.index(row, NAME)
+        self.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+        self.scrollTo(index)
+
+    def _on_current_row_changed(self, current, _previous) -> None:
+        if current.isValid():
+            self.currentKeyChanged.emit(int(current.data(KEY_ROLE)))

@@ -1,0 +1,58 @@
+"""recalibrate_bundle(): refit what fit() fits after the weights (temperature, threshold,
+operating points, OOD statistics, model-card figures) for an existing bundle, without
+retraining. For bundles made before a change to those steps; the weights are untouched and
+the result is exactly what fit() would have stored for the same weights (same split, same code).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+from ..progress import CancelCheck, ProgressCallback, no_progress
+from .dataset import DatasetError, scan_dataset
+from .fit import _reference_sample, calibrate_and_describe, prepare_split
+from .recipes import get_recipe
+
+
+def recalibrate_bundle(model_path, dataset_dir, out_dir, name: Optional[str] = None, cache_dir=None,
+                       overwrite: bool = False, on_progress: ProgressCallback = no_progress,
+                       should_cancel: Optional[CancelCheck] = None) -> Path:
+    """Save ``out_dir/name.keras`` (+ .json, .ood.npz): the same weights with recomputed
+    calibration, threshold, operating points, OOD statistics and card figures. Raises
+    DatasetError when ``dataset_dir`` is not the folder the model was trained on."""
+    from ..model.architectures import GRADCAM_LAYER
+    from ..model.bundle import read_model_info, save_bundle
+    from ..model.runtime import import_keras
+
+    info = read_model_info(model_path)
+    meta = dict(info.meta)
+    scan = scan_dataset(dataset_dir, on_progress=on_progress, should_cancel=should_cancel)
+    trained_on = (meta.get("data") or {}).get("list_sha256")
+    if trained_on and trained_on != scan.fingerprint()["list_sha256"]:
+        raise DatasetError(f"{dataset_dir} is not the dataset model {info.name} was trained on "
+                           "(its file list differs); its validation split cannot be reproduced.")
+    config = meta.get("config") or {}
+    split = meta.get("split") or {}
+    seed = int(config.get("seed", split.get("seed", 0)))
+    prepared = prepare_split(scan, config.get("max_images"), float(config.get("val_fraction", 0.15)), seed,
+                             cache_dir, on_progress, should_cancel)
+    if split.get("val_images") not in (None, len(prepared.val)):
+        raise DatasetError(f"Reproduced {len(prepared.val)} validation images, but model {info.name} recorded "
+                           f"{split['val_images']}: the split cannot be reproduced.")
+    keras = import_keras()
+    model = keras.saving.load_model(info.keras_path, compile=False)
+    dual = keras.Model(model.input, [model.output, model.get_layer(GRADCAM_LAYER).output])
+    recipe = get_recipe(meta.get("recipe", "default"))
+    fields, ood = calibrate_and_describe(
+        dual, prepared, bool(recipe.class_weights), float(config.get("sensitivity_target", 0.95)),
+        float(config.get("ood_flag_rate", 0.05)), on_progress=on_progress, should_cancel=should_cancel)
+    meta.update(fields)
+    cal = fields["calibration"]
+    meta["reference_sample"] = _reference_sample(dual, cal["temperature"], cal["shift"])
+    meta["recalibrated"] = {"from": str(info.keras_path), "from_sha256": info.meta.get("sha256"),
+                            "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    for k in ("format", "name", "sha256", "preprocessing", "input_shape"):
+        meta.pop(k, None)
+    return save_bundle(model, meta, out_dir, name or f"{info.name}-recal", ood=ood, overwrite=overwrite)
