@@ -60,6 +60,11 @@ class Predictor:
         # features and Grad-CAM); no second model call.
         self._dual = keras.Model(model.input, [model.output, model.get_layer(GRADCAM_LAYER).output])
         self._ood = info.ood_stats()
+        # A traced graph (any batch size) instead of eager layer-by-layer calls: a single
+        # image goes from ~60 ms of Python overhead to a few ms on CPU.
+        tf = _tf()
+        self._graph = tf.function(lambda x: self._dual(x, training=False), reduce_retracing=True,
+                                  input_signature=[tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)])
 
     @classmethod
     def load(cls, path=None) -> "Predictor":
@@ -77,7 +82,7 @@ class Predictor:
         return self.info.threshold
 
     def _forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        prob, conv = self._dual(batch, training=False)
+        prob, conv = self._graph(np.asarray(batch, dtype=np.float32))
         return np.asarray(prob, dtype=np.float64).reshape(-1), np.asarray(conv)
 
     def features(self, batch: np.ndarray) -> np.ndarray:
@@ -162,6 +167,12 @@ def _keras():
     from .runtime import import_keras
 
     return import_keras()
+
+
+def _tf():
+    from .runtime import import_tensorflow
+
+    return import_tensorflow()
 
 
 def default_model_exists() -> bool:
