@@ -225,3 +225,52 @@ def test_train_refuses_existing_name_before_training(tiny_model, tiny_dataset, t
     assert "already exists" in captured.err
     assert "epoch" not in captured.err  # refused up front, not after the whole training run
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_model_info_text_and_json(tiny_model, capsys):
+    assert main(["model-info", "--model", str(tiny_model)]) == 0
+    text = capsys.readouterr().out
+    assert "tiny" in text
+    assert main(["model-info", "--model", str(tiny_model), "--format", "json"]) == 0
+    meta = json.loads(capsys.readouterr().out)
+    assert meta == json.loads(tiny_model.with_suffix(".json").read_text())
+
+
+def test_model_info_bad_model_is_a_clear_failure(tmp_path, capsys):
+    assert main(["model-info", "--model", str(tmp_path / "nope.keras")]) == 1
+    err = capsys.readouterr().err
+    assert "nope.keras" in err and "Traceback" not in err
+
+
+def test_predict_heatmaps(tiny_model, tmp_path, capsys):
+    good = tmp_path / JPEGS[0].name
+    shutil.copy(JPEGS[0], good)
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"nope")
+    out = tmp_path / "maps"
+    assert main(["predict", str(good), str(bad), "--model", str(tiny_model), "--heatmap", str(out)]) == 0
+    capsys.readouterr()
+    written = sorted(p.name for p in out.iterdir())
+    assert written == [good.stem + "_heatmap.png"]
+    heat = Image.open(out / written[0])
+    assert heat.mode == "RGB"
+    assert heat.size == Image.open(good).size  # full resolution, over the film
+
+
+def test_evaluate_json(tiny_model, tiny_dataset, capsys):
+    rc = main(["evaluate", str(tiny_dataset), "--model", str(tiny_model), "--format", "json"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    report = json.loads(captured.out)
+    assert report["n"] == 24
+    assert report["positives"] == 12 and report["negatives"] == 12
+    assert 0.0 <= report["auc"] <= 1.0
+    c = report["confusion"]
+    assert c["tn"] + c["fp"] + c["fn"] + c["tp"] == 24
+
+
+def test_evaluate_bad_folder_is_a_clear_failure(tiny_model, tmp_path, capsys):
+    rc = main(["evaluate", str(tmp_path), "--model", str(tiny_model)])
+    captured = capsys.readouterr()
+    assert rc == 1
+    assert "NORMAL" in captured.err and "Traceback" not in captured.err

@@ -118,9 +118,11 @@ def test_cancel_after_second_batch(tiny_dataset, tmp_path):
     assert {"epoch", "epochs", "loss", "accuracy"} <= set(b.values)
     assert b.values["epochs"] == 4
     epoch_events = [p for p in events if p.stage == "epoch"]
-    assert len(epoch_events) == 1  # the default recipe runs one batch per epoch on 15 images
-    assert {"loss", "accuracy", "val_loss", "val_auc", "seconds"} <= set(epoch_events[0].values)
-    assert {p.stage for p in events} >= {"scan", "cache", "batch", "epoch"}
+    steps = b.total  # batches per epoch
+    assert len(epoch_events) == (2 - 1) // steps  # epochs completed before the 2nd batch ended
+    for e in epoch_events:
+        assert {"loss", "accuracy", "val_loss", "val_auc", "seconds"} <= set(e.values)
+    assert {p.stage for p in events} >= {"scan", "cache", "batch"}
     # Nothing written, nothing half-written, the other model untouched.
     assert _snapshot(out) == before
     assert _leftovers(out) == []
@@ -163,8 +165,17 @@ def test_failed_save_during_fit_keeps_existing_model(tiny_dataset, tiny_model, t
     _fail_moves_into(monkeypatch, out)
     cfg = TrainConfig(dataset_dir=str(tiny_dataset), out_dir=str(out), epochs=1, name="mine", overwrite=True,
                       val_fraction=0.35, cache_dir=str(tmp_path / "cache"))
+    events = []
     with pytest.raises(ModelSaveError) as e:
-        fit(cfg)
+        fit(cfg, on_progress=events.append)
+    # A whole run spoke the progress protocol before the save failed.
+    stages = [p.stage for p in events]
+    assert {"scan", "cache", "batch", "epoch", "evaluate"} <= set(stages)
+    assert stages.index("batch") < stages.index("epoch") < stages.index("evaluate")
+    epoch = [p for p in events if p.stage == "epoch"][0]
+    assert (epoch.done, epoch.total) == (1, 1)
+    assert {"loss", "accuracy", "val_loss", "val_auc", "seconds"} <= set(epoch.values)
+    assert all(np.isfinite(epoch.values[k]) for k in ("loss", "val_loss"))
     assert "disk" in str(e.value) and "full" in str(e.value)
     assert _snapshot(out) == before
     assert _leftovers(out) == []

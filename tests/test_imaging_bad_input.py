@@ -184,3 +184,31 @@ def test_dicom_jpeg2000_with_garbage_data(tmp_path):
 def test_dicom_pixel_data_too_short(tmp_path):
     p = write_dicom(tmp_path / "short.dcm", gradient(16, 16), pixel_data=b"\0" * 20)
     _refused(p)
+
+
+def _resource_warnings(action) -> list[str]:
+    import gc
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        try:
+            action()
+        except ImageLoadError:
+            pass
+        gc.collect()
+    return [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+def test_no_file_handle_left_open_after_a_failure(tmp_path):
+    """On Windows an open handle keeps the user from moving or deleting the file."""
+    data = REAL_JPEG.read_bytes()
+    p = tmp_path / "half.jpeg"
+    p.write_bytes(data[: len(data) // 2])
+    assert [w for w in _resource_warnings(lambda: load_image(p)) if "half.jpeg" in w] == []
+
+
+def test_no_file_handle_left_open_after_multipage_tiff(tmp_path):
+    p = tmp_path / "pages.tif"
+    Image.fromarray(gradient(16, 16)).save(p, save_all=True, append_images=[Image.fromarray(gradient(16, 16).T.copy())])
+    assert [w for w in _resource_warnings(lambda: load_image(p)) if "pages.tif" in w] == []

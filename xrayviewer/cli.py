@@ -137,7 +137,7 @@ def _result_row(r) -> dict:
     p = r.prediction
     return {
         "path": r.path,
-        "probability": None if p is None else round(p.probability, 4),
+        "probability": None if p is None else round(p.probability, 6),
         "prediction": None if p is None else p.label,
         "error": r.error.replace("\n", " ") if r.error else "",
         "ood_score": None if p is None or p.ood_score is None else round(p.ood_score, 2),

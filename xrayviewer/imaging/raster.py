@@ -63,21 +63,23 @@ def load_raster(path: str) -> XRayImage:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(path)
-            fmt = img.format or "?"
-            if fmt not in SUPPORTED_RASTER_FORMATS:
-                raise ImageLoadError(
-                    f"{name} is a {fmt} image, which XRay Viewer does not open. "
-                    "Use JPEG, PNG, TIFF, BMP or DICOM.", path)
-            width, height = img.size
-            if width * height > MAX_PIXELS:
-                raise ImageLoadError(
-                    f"{name} claims to be {width:,} x {height:,} pixels, far larger than any "
-                    "radiograph; it was not opened to protect the computer's memory.", path)
-            img.load()
-            img = ImageOps.exif_transpose(img)
-            arr, bits, chroma = _to_grey_array(img)
-            original_mode = img.mode
+            # "with": the file is closed on every path (multi-page TIFFs and failed decodes
+            # would otherwise keep it open, and locked on Windows, until garbage collection).
+            with Image.open(path) as img:
+                fmt = img.format or "?"
+                if fmt not in SUPPORTED_RASTER_FORMATS:
+                    raise ImageLoadError(
+                        f"{name} is a {fmt} image, which XRay Viewer does not open. "
+                        "Use JPEG, PNG, TIFF, BMP or DICOM.", path)
+                width, height = img.size
+                if width * height > MAX_PIXELS:
+                    raise ImageLoadError(
+                        f"{name} claims to be {width:,} x {height:,} pixels, far larger than any "
+                        "radiograph; it was not opened to protect the computer's memory.", path)
+                img.load()
+                img = ImageOps.exif_transpose(img)
+                arr, bits, chroma = _to_grey_array(img)
+                original_mode = img.mode
     except ImageLoadError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
