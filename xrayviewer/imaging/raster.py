@@ -15,10 +15,11 @@ from .windowing import full_range_window
 #: Raster formats the viewer accepts (Pillow format names).
 SUPPORTED_RASTER_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "TIFF": "TIFF", "BMP": "BMP", "MPO": "JPEG"}
 
-#: Largest image we decode: 16,384 x 16,384 covers any radiograph (a 43 x 43 cm detector at
-#: 100 um pitch is 4,300 px) while a "decompression bomb" of a few KB that expands to
-#: gigabytes is refused before a single pixel is decoded.
-MAX_PIXELS = 16384 * 16384
+#: Largest image we decode, Pillow's own decompression-bomb limit (~89 million pixels, e.g.
+#: 9,400 x 9,400): far above any radiograph (a 43 x 43 cm detector at 100 um pitch is 4,300 px,
+#: a mammogram ~4,000 x 5,600), while a "bomb" of a few KB that expands to gigabytes is refused
+#: before a single pixel is decoded. Pillow warns at this size; we treat that as an error.
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 
 
 def colourfulness(rgb: Image.Image) -> float:
