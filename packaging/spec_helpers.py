@@ -10,6 +10,8 @@ from __future__ import annotations
 import glob
 import os
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Optional
@@ -68,7 +70,7 @@ FRAMEWORK_EXCLUDES = [
     "scipy", "pandas", "sklearn", "sympy", "numba", "cv2",
     "PyQt5", "PyQt6", "PySide2", "wx", "gi",
     "tensorboard", "tensorflow_datasets",
-    "pyinstaller", "PyInstaller",
+    "pyinstaller", "PyInstaller", "yaml",
 ]
 
 # matplotlib (if the GUI imports it): only the Qt canvas and Agg, not every importable backend.
@@ -100,8 +102,10 @@ WINDOWS_OPEN_WITH_EXTENSIONS = [".dcm", ".jpg", ".jpeg", ".png", ".tif", ".tiff"
 
 
 def platform_key(platform: Optional[str] = None) -> str:
-    """'windows', 'macos' or 'linux' for a sys.platform value (default: this one)."""
+    """'windows', 'macos' or 'linux' for a sys.platform value (default: this one) or a key."""
     p = sys.platform if platform is None else platform
+    if p in ("windows", "macos", "linux"):
+        return p
     if p.startswith("win"):
         return "windows"
     if p == "darwin":
@@ -242,8 +246,10 @@ def exe_options(platform: Optional[str] = None, build_dir: Optional[Path] = None
                 version: Optional[str] = None, root: Path = ROOT) -> dict:
     """Keyword arguments for EXE() on ``platform``: icon, version file, console, target arch.
 
-    Never UPX (it corrupts Qt/TF binaries and slows start-up); never strip (TF's shared
-    objects are already stripped and stripping the Python ones gains little).
+    Never UPX (it breaks Qt/TF binaries, slows every start and upsets virus scanners). Never
+    PyInstaller's blanket strip: it breaks the auditwheel-patched libraries of numpy and
+    Pillow ("ELF load command address/offset not page-aligned"); see
+    strip_tensorflow_binaries() for the targeted strip that is safe.
     """
     key = platform_key(platform)
     version = version or read_version(root)
@@ -265,6 +271,42 @@ def exe_options(platform: Optional[str] = None, build_dir: Optional[Path] = None
     else:
         opts["console"] = True  # Linux: a terminal shows output when started from one
     return opts
+
+
+STRIP_MIN_BYTES = 5 * 1024 * 1024
+STRIP_PREFIXES = ("tensorflow/",)
+
+
+def strip_tensorflow_binaries(binaries, work_dir, platform: Optional[str] = None, strip_cmd: str = "strip",
+                              min_bytes: int = STRIP_MIN_BYTES) -> tuple[list, int]:
+    """Linux: swap TensorFlow's large shared objects in ``binaries`` (Analysis.binaries, entries
+    (dest, src, typecode)) for copies stripped of their symbol tables; returns (entries, bytes saved).
+
+    TF's wheels ship libtensorflow_cc.so.2 and a few extensions unstripped: ~260 MB of the
+    1.7 GB bundle. ``strip --strip-unneeded`` keeps the dynamic symbols, so loading and
+    linking are unaffected (checked by the frozen self-test). Only files under tensorflow/:
+    stripping auditwheel-repaired libraries (numpy.libs/, pillow.libs/, ...) corrupts them.
+    Not on macOS (signed binaries) or Windows (PE files carry no such tables). The stripped
+    copies live in ``work_dir``/stripped and are reused while newer than their source.
+    """
+    entries = list(binaries)
+    if platform_key(platform) != "linux" or shutil.which(strip_cmd) is None:
+        return entries, 0
+    out, saved = [], 0
+    for entry in entries:
+        dest, src, typecode = entry[0], entry[1], entry[2]
+        if (typecode in ("BINARY", "EXTENSION") and dest.replace("\\", "/").startswith(STRIP_PREFIXES)
+                and os.path.isfile(src) and os.path.getsize(src) >= min_bytes):
+            target = Path(work_dir) / "stripped" / dest
+            if not target.is_file() or target.stat().st_mtime < os.path.getmtime(src):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                tmp = target.with_name(target.name + ".tmp")
+                subprocess.run([strip_cmd, "--strip-unneeded", "-o", str(tmp), os.path.realpath(src)], check=True)
+                os.replace(tmp, target)
+            saved += os.path.getsize(src) - target.stat().st_size
+            entry = (dest, str(target), typecode)
+        out.append(entry)
+    return out, saved
 
 
 def bundle_options(version: Optional[str] = None, root: Path = ROOT) -> dict:

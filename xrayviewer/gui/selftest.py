@@ -11,7 +11,9 @@ Checks, without a screen, that an installed or frozen app has everything it need
 5. training works: ``training.fit`` runs one epoch (a single step) on a tiny dataset made
    from the bundled samples, and saves the bundle in a temporary per-user folder;
 6. that saved model reloads and reproduces its own reference probability;
-7. the main window is created (offscreen where there is no display) and shown.
+7. the main window is created with ``xrayviewer.gui.app.create_main_window`` (offscreen where
+   there is no display) and shown; its own model thread loads the bundled model and scores
+   the reference sample, which must match as in step 4; then it closes.
 
 The report (versions, per-step timings, PASS/FAIL) goes to stdout (when there is one: a
 windowed Windows app has none) and to ``selftest-<time>.txt`` in the per-user log folder, or
@@ -39,6 +41,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence, TextIO
 
 TOLERANCE = 1e-3
+WINDOW_TIMEOUT = 180.0  # seconds for the window's model thread to load and score
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 
 
@@ -217,7 +220,9 @@ class SelfTest:
 
         model = bundled_model_path()
         problems = [f"missing {p}" for p in (model, metadata_path(model)) if not p.is_file()]
-        samples = sorted(p.name for p in samples_dir().glob("*")) if samples_dir().is_dir() else []
+        image_suffixes = (".jpeg", ".jpg", ".png", ".tif", ".tiff", ".bmp", ".dcm")
+        samples = sorted(p.name for p in samples_dir().glob("*")
+                         if p.suffix.lower() in image_suffixes) if samples_dir().is_dir() else []
         if not samples:
             problems.append(f"no sample images in {samples_dir()}")
         root = _bundle_root()
@@ -283,7 +288,7 @@ class SelfTest:
         dataset = make_tiny_dataset(work / "dataset")
         events = []
         cfg = TrainConfig(dataset_dir=str(dataset), out_dir=str(user_models_dir()), recipe="default",
-                          epochs=1, seed=0, name="selftest", val_fraction=0.34,
+                          epochs=1, seed=0, name="selftest", val_fraction=0.25,
                           cache_dir=str(work / "cache"), command="xrayviewer-gui --self-test")
         result = fit(cfg, on_progress=lambda p: events.append(p.stage))
         if not result.model_path.is_file():
@@ -310,10 +315,12 @@ class SelfTest:
         return self._check_reference(predictor, "retrained model")
 
     def main_window(self) -> str:
+        """The real window on the real app path: shown, its model thread loads the bundled
+        model, the reference sample opened from the command line is scored, then it closes."""
         if _needs_offscreen():
             os.environ["QT_QPA_PLATFORM"] = "offscreen"
         from PySide6 import __version__ as pyside_version
-        from PySide6.QtCore import qVersion
+        from PySide6.QtCore import QEventLoop, qVersion
         from PySide6.QtWidgets import QApplication
 
         try:
@@ -323,24 +330,69 @@ class SelfTest:
         create = getattr(gui_app, "create_main_window", None)
         if create is None:
             raise RuntimeError("xrayviewer.gui.app has no create_main_window()")
+        self.state.setdefault("versions", {}).update({"PySide6": pyside_version, "Qt": qVersion()})
         qapp = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "xrayviewer"])
-        window = create()
+        ref = self._reference_file()
+        window = create([str(ref[0])] if ref else [])
+        problems: list[str] = []
         try:
             window.show()
-            for _ in range(5):
-                qapp.processEvents()
-            title = window.windowTitle()
-            visible = window.isVisible()
-            size = window.size()
+            controller = getattr(window, "controller", None)
+            models = getattr(controller, "models", None)
+            t0 = time.perf_counter()
+            deadline = t0 + WINDOW_TIMEOUT
+            while time.perf_counter() < deadline:
+                qapp.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+                if controller is None or models is None:
+                    break
+                if getattr(models, "state", "") in ("ready", "failed") and controller.is_settled():
+                    break
+                time.sleep(0.01)
+            waited = time.perf_counter() - t0
+            title, size, visible = window.windowTitle(), window.size(), window.isVisible()
+            detail = f"'{title}' {size.width()}x{size.height()}, {QApplication.platformName()} platform"
+            if not visible:
+                problems.append("the window did not become visible")
+            if controller is None or models is None:
+                detail += "; no controller: model loading not checked"
+            else:
+                state = getattr(models, "state", "?")
+                if state != "ready":
+                    problems.append(f"the window's model thread ended in state {state!r} after {waited:.1f} s")
+                items = list(controller.worklist.items()) if hasattr(controller, "worklist") else []
+                scored = [i for i in items if getattr(i, "prediction", None) is not None]
+                detail += f"; model {state} and worklist settled in {waited:.1f} s"
+                if ref:
+                    if not scored:
+                        problems.append(f"the window did not score {ref[0].name} "
+                                        f"({[(i.name, i.status, i.error) for i in items]})")
+                    else:
+                        got = float(scored[0].prediction.probability)
+                        diff = abs(got - ref[1])
+                        detail += f"; scored {ref[0].name}: p={got:.6f} (|diff| {diff:.2e})"
+                        if not diff <= TOLERANCE:
+                            problems.append(f"the window scored {ref[0].name} {got:.6f}, expected {ref[1]:.6f}")
+            last_error = getattr(window, "last_error", ("", ""))
+            if last_error and any(last_error):
+                problems.append(f"the window showed an error: {last_error[0]}: {last_error[1]}")
         finally:
-            window.close()
+            window.close()  # stops the model thread and workers
             window.deleteLater()
             qapp.processEvents()
-        if not visible:
-            raise RuntimeError("the main window did not become visible")
-        self.state.setdefault("versions", {}).update({"PySide6": pyside_version, "Qt": qVersion()})
-        return (f"'{title}' {size.width()}x{size.height()} on Qt {qVersion()} "
-                f"({QApplication.platformName()} platform)")
+        if problems:
+            raise RuntimeError("; ".join(problems))
+        return detail
+
+    def _reference_file(self) -> Optional[tuple[Path, float]]:
+        """(bundled sample, expected probability) from the bundled model's metadata, if known."""
+        predictor = self.state.get("predictor")
+        ref = predictor.info.meta.get("reference_sample") if predictor is not None else None
+        if not ref:
+            return None
+        from ..paths import samples_dir
+
+        path = samples_dir() / ref.get("file", "")
+        return (path, float(ref["probability"])) if path.is_file() and "probability" in ref else None
 
     # ---- report --------------------------------------------------------------------------
     def header(self) -> None:
