@@ -39,9 +39,11 @@ FAILURE_MODES = [
     "are not detected; any abnormality may be called PNEUMONIA or NORMAL.",
     "It does not separate bacterial from viral pneumonia, and sees a 128 x 128 pixel version of the "
     "film: small or subtle opacities can be missed.",
-    "The threshold favours sensitivity, so many NORMAL films are flagged (see specificity): a "
-    "PNEUMONIA flag means 'look again', not 'pneumonia'.",
-    "Probabilities are calibrated to the validation split, where about three films in four show "
+    "The threshold is chosen for sensitivity (>= 95% on validation), not for balanced accuracy: it "
+    "accepts false alarms to miss fewer pneumonias, and on films unlike the validation split both "
+    "kinds of error grow. A PNEUMONIA flag means 'look again', not 'pneumonia'; a NORMAL flag does "
+    "not rule pneumonia out.",
+    "Probabilities are calibrated to the validation split, where {prevalence} of films show "
     "pneumonia. At the lower prevalence of most clinical settings a given probability overstates "
     "the chance of pneumonia, and the positive predictive value is much lower.",
     "Single-centre data invite shortcuts: a network can learn acquisition differences between the "
@@ -93,8 +95,20 @@ def _sections(info: ModelInfo) -> list[tuple[str, list[str]]]:
     sections.append(("Operating point", _operating_lines(info)))
     sections.append(("Calibration", _calibration_lines(m)))
     sections.append(("Out-of-distribution warning", _ood_lines(m)))
-    sections.append(("Known failure modes and limitations", list(FAILURE_MODES)))
+    sections.append(("Known failure modes and limitations",
+                      [line.format(prevalence=_prevalence(m)) for line in FAILURE_MODES]))
     return sections
+
+
+def _prevalence(m: dict) -> str:
+    card = m.get("validation_card")
+    if card and card.get("images"):
+        return _pct(card["positives"] / card["images"])
+    v = m.get("validation") or {}
+    n = v.get("n")
+    if n:
+        return _pct((v.get("tp", 0) + v.get("fn", 0)) / n)
+    return "about three quarters (the dataset's share)"
 
 
 def _pct(v) -> str:
@@ -211,11 +225,11 @@ def model_card_markdown(info: ModelInfo, title: Optional[str] = None) -> str:
                 block.append(line)
                 continue
             if block:
-                out += ["```", *block, "```", ""]
+                out += ["", "```", *block, "```", ""]
                 block = []
             if line:
                 out.append(f"- {line}")
         if block:
-            out += ["```", *block, "```"]
+            out += ["", "```", *block, "```"]
         out.append("")
     return "\n".join(out).rstrip() + "\n"

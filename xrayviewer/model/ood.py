@@ -13,8 +13,8 @@ with a shrunk covariance:
   still yields "chest-like" features, while its layout and histogram are plainly wrong.
 
 Each distance is divided by its own (1 - flag_rate) quantile on the validation X-rays, the
-score is the larger of the two, and the threshold is that score's (1 - flag_rate) quantile on
-validation: exactly ``flag_rate`` of real validation X-rays are flagged, whichever part flags
+score is the larger of the two, and the threshold is set on that score so that at most
+``flag_rate`` of real validation X-rays (floor(flag_rate * n)) are flagged, whichever part flags
 them. Everything is fitted on the training split inside ``training.fit`` and thresholded on its
 validation split; bundles made before the image part keep the feature distance alone.
 
@@ -55,6 +55,24 @@ def image_descriptor(images) -> np.ndarray:
     grad[:, :-1, :] += np.abs(np.diff(x, axis=1))
     edges = grad.reshape(n, _GRID, h // _GRID, _GRID, w // _GRID).mean(axis=(2, 4)).reshape(n, -1)
     return np.concatenate([thumb, hist, edges], axis=1).astype(np.float64)
+
+
+def _threshold_flagging_at_most(scores, rate: float) -> float:
+    """A threshold with at most k = floor(rate * n) validation scores above it, so "<= 5%
+    flagged" holds exactly on validation (an interpolated quantile flagged 40 of 785 = 5.1%).
+    It sits midway between the k-th and (k+1)-th largest scores, not on a score: the prediction
+    path (files, traced graph) reproduces fit()'s scores only to float precision."""
+    s = np.sort(np.asarray(scores, dtype=np.float64))
+    k = int(np.floor(rate * s.size + 1e-9))
+    if k >= s.size:
+        return float(s[0] - 1e-6 * max(abs(s[0]), 1.0))
+    if k == 0:
+        return float(s[-1] + 1e-6 * max(abs(s[-1]), 1.0))
+    return float((s[s.size - k - 1] + s[s.size - k]) / 2)
+
+
+def _stored(a: np.ndarray) -> np.ndarray:
+    return np.asarray(a, dtype=np.float32).astype(np.float64)
 
 
 def _descriptors(images, descriptors) -> Optional[np.ndarray]:
@@ -100,11 +118,15 @@ class OODStats:
             image_shrinkage: float = 0.1) -> "OODStats":
         """Fit on training features and, when given, the training inputs (``images``, or their
         ``image_descriptor`` rows computed batch by batch to save memory)."""
-        mean, precision = _fit_gaussian(features, shrinkage, diagonal_target=False)
+        # Rounded to float32 at once, as save() stores them: the validation threshold is then set
+        # with exactly the statistics a loaded bundle scores with (with float64 here and float32 in
+        # the file, a near-singular covariance moved scores across the threshold).
+        mean, precision = map(_stored, _fit_gaussian(features, shrinkage, diagonal_target=False))
         stats = cls(mean=mean, precision=precision)
         desc = _descriptors(images, descriptors)
         if desc is not None:
-            stats.image_mean, stats.image_precision = _fit_gaussian(desc, image_shrinkage, diagonal_target=True)
+            stats.image_mean, stats.image_precision = map(
+                _stored, _fit_gaussian(desc, image_shrinkage, diagonal_target=True))
         return stats
 
     @property
@@ -122,30 +144,34 @@ class OODStats:
     def score(self, features, images=None, descriptors=None) -> np.ndarray:
         """The OOD score, flagged above ``threshold``. Without ``images`` (or for an old bundle)
         only the feature part counts."""
-        c = self.components(features, images, descriptors)
-        s = c["features"] / self.feature_scale
-        if "image" in c:
-            s = np.maximum(s, c["image"] / self.image_scale)
+        return self.combine(self.components(features, images, descriptors))
+
+    def combine(self, components: dict[str, np.ndarray]) -> np.ndarray:
+        """The score from ``components()``: the larger of the scaled distances."""
+        s = components["features"] / self.feature_scale
+        if "image" in components:
+            s = np.maximum(s, components["image"] / self.image_scale)
         return s
 
     def set_threshold(self, validation_features, flag_rate: float = 0.05, validation_images=None,
                       validation_descriptors=None) -> float:
-        """Choose scales and threshold so that ``flag_rate`` of real validation X-rays are flagged."""
+        """Choose scales and threshold so that at most ``flag_rate`` of real validation X-rays
+        (floor(flag_rate * n) of them) score above the threshold."""
         q = 1.0 - flag_rate
         c = self.components(validation_features, validation_images, validation_descriptors)
         if "image" in c:
             self.feature_scale = float(max(np.quantile(c["features"], q), 1e-12))
             self.image_scale = float(max(np.quantile(c["image"], q), 1e-12))
         scores = self.score(validation_features, validation_images, validation_descriptors)
-        self.threshold = float(np.quantile(scores, q))
+        self.threshold = _threshold_flagging_at_most(scores, flag_rate)
         return self.threshold
 
     def save(self, path) -> None:
         arrays = dict(mean=self.mean.astype(np.float32), precision=self.precision.astype(np.float32),
                       threshold=np.float64(self.threshold))
         if self.has_image_model:
-            arrays.update(image_mean=self.image_mean.astype(np.float64),
-                          image_precision=self.image_precision.astype(np.float64),
+            arrays.update(image_mean=self.image_mean.astype(np.float32),
+                          image_precision=self.image_precision.astype(np.float32),
                           feature_scale=np.float64(self.feature_scale),
                           image_scale=np.float64(self.image_scale))
         np.savez_compressed(path, **arrays)

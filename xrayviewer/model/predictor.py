@@ -63,7 +63,7 @@ class Predictor:
         # A traced graph (any batch size) instead of eager layer-by-layer calls: a single
         # image goes from ~60 ms of Python overhead to a few ms on CPU.
         tf = _tf()
-        self._graph = tf.function(lambda x: self._dual(x, training=False), reduce_retracing=True,
+        self._graph = tf.function(lambda x: self._dual(x, training=False), reduce_retracing=True, autograph=False,
                                   input_signature=[tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)])
 
     @classmethod
@@ -98,7 +98,7 @@ class Predictor:
         cal = apply_temperature(raw, self.info.temperature, self.info.calibration_shift)
         if self._ood is not None:
             parts = self._ood.components(conv.mean(axis=(1, 2)), batch)
-            scores = self._ood.score(conv.mean(axis=(1, 2)), batch)
+            scores = self._ood.combine(parts)
         else:
             parts, scores = {}, [None] * len(raw)
         out = []
@@ -117,8 +117,7 @@ class Predictor:
         """Which part of the OOD score flagged input ``i``, in words."""
         image = parts.get("image")
         if image is not None and image[i] / self._ood.image_scale >= parts["features"][i] / self._ood.feature_scale:
-            return ("layout or grey levels unlike a chest X-ray (rotated, inverted, cropped, "
-                    "or not a radiograph?)")
+            return "layout or grey levels unlike a chest X-ray, e.g. rotated, inverted or not a radiograph"
         return "unlike the training X-rays"
 
     def predict_image(self, image: XRayImage) -> Prediction:

@@ -1,0 +1,106 @@
+"""The validation ROC stored in the metadata: for any threshold, the expected sensitivity and
+specificity; and the shipped threshold rule (highest threshold with sensitivity >= target)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from xrayviewer.model.bundle import ModelInfo
+from xrayviewer.model.metrics import (confusion, operating_point, operating_point_table,
+                                      table_threshold_for_sensitivity, threshold_for_sensitivity)
+from xrayviewer.training.fit import floor_threshold
+
+LABELS = np.array([0, 0, 1, 1, 0, 1])
+PROBS = np.array([0.10, 0.40, 0.35, 0.80, 0.60, 0.90])
+# Sorted: 0.10 N, 0.35 P, 0.40 N, 0.60 N, 0.80 P, 0.90 P
+
+
+@pytest.mark.parametrize("t, sens, spec", [
+    (0.00, 1.0, 0.0),
+    (0.10, 1.0, 0.0),
+    (0.11, 1.0, 1 / 3),
+    (0.35, 1.0, 1 / 3),
+    (0.36, 2 / 3, 1 / 3),
+    (0.40, 2 / 3, 1 / 3),
+    (0.41, 2 / 3, 2 / 3),
+    (0.60, 2 / 3, 2 / 3),
+    (0.61, 2 / 3, 1.0),
+    (0.80, 2 / 3, 1.0),
+    (0.85, 1 / 3, 1.0),
+    (0.90, 1 / 3, 1.0),
+    (0.95, 0.0, 1.0),
+    (1.00, 0.0, 1.0),
+])
+def test_operating_point_lookup_is_exact(t, sens, spec):
+    table = operating_point_table(LABELS, PROBS)
+    got = operating_point(table, t)
+    assert got == pytest.approx((sens, spec), abs=1e-6)
+
+
+def test_lookup_matches_the_confusion_matrix_everywhere():
+    rng = np.random.default_rng(0)
+    y = rng.random(400) < 0.7
+    p = np.clip(np.where(y, rng.beta(5, 2, 400), rng.beta(2, 5, 400)), 0, 1)
+    p[:50] = np.round(p[:50], 1)  # ties
+    table = operating_point_table(y, p)
+    for t in np.r_[np.linspace(0, 1, 57), p[:40], 1e-9, 0.999999]:
+        tn, fp, fn, tp = confusion(y, p, t)
+        assert operating_point(table, t) == pytest.approx((tp / (tp + fn), tn / (tn + fp)), abs=1e-6)
+
+
+def test_threshold_for_sensitivity_is_the_highest_that_reaches_it():
+    assert threshold_for_sensitivity(LABELS, PROBS, 0.95) == pytest.approx(0.35)
+    assert threshold_for_sensitivity(LABELS, PROBS, 0.6) == pytest.approx(0.80)
+    assert threshold_for_sensitivity(LABELS, PROBS, 0.3) == pytest.approx(0.90)
+    table = operating_point_table(LABELS, PROBS)
+    for target in (0.3, 0.6, 0.95, 1.0):
+        t = threshold_for_sensitivity(LABELS, PROBS, target)
+        assert table_threshold_for_sensitivity(table, target) == pytest.approx(t)
+        assert operating_point(table, t)[0] >= target - 1e-9
+        # Any higher threshold would miss the target.
+        assert operating_point(table, t + 1e-6)[0] < target
+
+
+def test_stored_threshold_is_rounded_down_never_up():
+    """Rounding the threshold up past the score it was chosen at would lose that case."""
+    rng = np.random.default_rng(1)
+    y = rng.random(300) < 0.7
+    p = rng.random(300)
+    t = threshold_for_sensitivity(y, p, 0.95)
+    stored = floor_threshold(t)
+    assert stored <= t and t - stored < 1e-6
+    tn, fp, fn, tp = confusion(y, p, stored)
+    assert tp / (tp + fn) >= 0.95
+    assert floor_threshold(0.1234567) == 0.123456 and floor_threshold(0.5) == 0.5
+
+
+def test_legacy_grid_table_is_interpolated():
+    grid = {"thresholds": [0.0, 0.5, 1.0], "sensitivity": [1.0, 0.8, 0.0], "specificity": [0.0, 0.6, 1.0]}
+    assert operating_point(grid, 0.25) == pytest.approx((0.9, 0.3))
+
+
+def test_model_info_operating_point():
+    table = operating_point_table(LABELS, PROBS)
+    info = ModelInfo(keras_path=Path("m.keras"), meta={"name": "m", "threshold": 0.35, "operating_points": table})
+    assert info.operating_point() == pytest.approx((1.0, 1 / 3))  # at its own threshold
+    assert info.operating_point(0.61) == pytest.approx((2 / 3, 1.0))
+    assert info.threshold_for_sensitivity(0.6) == pytest.approx(0.80)
+    bare = ModelInfo(keras_path=Path("m.keras"), meta={"name": "m", "threshold": 0.5})
+    assert bare.operating_point() is None and bare.threshold_for_sensitivity(0.9) is None
+    assert bare.temperature == 1.0 and bare.calibration_shift == 0.0
+
+
+def test_fitted_bundle_records_its_operating_point(tiny_model):
+    from xrayviewer.model import read_model_info
+
+    info = read_model_info(tiny_model)
+    table = info.meta["operating_points"]
+    assert table["kind"] == "roc"
+    assert table["positives"] + table["negatives"] == info.meta["split"]["val_images"]
+    sens, spec = info.operating_point()
+    v = info.meta["validation"]
+    assert sens == pytest.approx(v["sensitivity"], abs=1e-3) and spec == pytest.approx(v["specificity"], abs=1e-3)
+    assert sens >= 0.95  # the shipped rule
