@@ -44,6 +44,9 @@ class Controller(QObject):
         self.current_heat = None
         self.overlay_wanted = False
         self.remember_model_choice = False
+        # Counts load requests. A score request posted after load request N is answered by
+        # model N (the model thread works in order), so only older requests need redoing.
+        self._load_serial = 0
         self._images: OrderedDict = OrderedDict()  # key -> XRayImage, most recent last
         self._pending_scores: list = []
         self._decoding = 0
@@ -64,7 +67,8 @@ class Controller(QObject):
     # ---- start and stop -------------------------------------------------------------------
     def start(self, model_path=None) -> None:
         self.view.set_recent(self.settings.recent_files())
-        self.view.show_model_loading("the model")
+        self.view.show_model_loading("")
+        self._load_serial += 1
         self.models.load(model_path)
 
     def shutdown(self) -> None:
@@ -133,6 +137,7 @@ class Controller(QObject):
         v = progress.values
         key = v["key"]
         if "error" in v:
+            log.warning("Cannot read %s: %s", progress.message, v["error"])
             self.worklist.update(key, status=ERROR, error=v["error"])
             if key == self.current_key:
                 self._show_row_error(key)
@@ -149,9 +154,12 @@ class Controller(QObject):
     # ---- scoring --------------------------------------------------------------------------
     def _queue_score(self, key: int) -> None:
         if self.models.state == self.models.FAILED:
-            self.worklist.update(key, status=NO_MODEL)
+            item = self.worklist.update(key, status=NO_MODEL)
+            if key == self.current_key:
+                self._show_row_state(item)
             return
-        self.worklist.update(key, status=SCORING)
+        # "queued" while no model can answer yet, "scoring" once one can.
+        self.worklist.update(key, status=QUEUED if self.models.state == self.models.LOADING else SCORING)
         self._pending_scores.append(key)
         self._score_timer.start()
 
@@ -161,6 +169,7 @@ class Controller(QObject):
         for key in self._pending_scores:
             item = self.worklist.item(key)
             if item is not None and item.model_input is not None:
+                item.request_serial = self._load_serial
                 batch.append((key, item.model_input, item.colourfulness))
         self._pending_scores.clear()
         for start in range(0, len(batch), SCORE_BATCH):
@@ -225,10 +234,10 @@ class Controller(QObject):
     def _show_row_state(self, item) -> None:
         if item.status == DONE and item.prediction is not None:
             self.view.show_prediction(item.prediction, self.models.info)
-        elif item.status == NO_MODEL:
+        elif item.status == NO_MODEL or self.models.state == self.models.FAILED:
             self.view.show_pending("Not scored: no model is loaded.")
         elif self.models.state == self.models.LOADING:
-            self.view.show_pending("Waiting for the model to load…")
+            self.view.show_pending("Loading model… this image is queued and will be scored next.")
         else:
             self.view.show_pending("Scoring…")
 
@@ -299,7 +308,8 @@ class Controller(QObject):
     def switch_model(self, path) -> None:
         """Load another model bundle (None: the bundled one) and rescore the worklist with it."""
         self.remember_model_choice = True
-        self.view.show_model_loading(os.path.basename(str(path)) if path else "the bundled model")
+        self.view.show_model_loading(os.path.basename(str(path)) if path else "(bundled)")
+        self._load_serial += 1
         self.models.load(path)
 
     @Slot(str)
@@ -314,9 +324,13 @@ class Controller(QObject):
         self.view.show_status(f"Model ready: {info.display_name}")
         self.modelChanged.emit(info)
         # Every score and heatmap so far came from another model (or none): redo them.
-        rescored = [i.key for i in self.worklist.items() if i.model_input is not None]
-        for key in rescored:
-            self._queue_score(key)
+        for item in self.worklist.items():
+            if item.model_input is None or item.key in self._pending_scores:
+                continue
+            if item.request_serial < self._load_serial:
+                self._queue_score(item.key)  # scored by a replaced model, or never
+            elif item.status == QUEUED:
+                self.worklist.update(item.key, status=SCORING)  # already waiting in the model's queue
         item = self.worklist.item(self.current_key) if self.current_key is not None else None
         if item is not None and item.status != ERROR:
             self._show_row_state(item)
@@ -354,6 +368,8 @@ class Controller(QObject):
         return n
 
     def clear_worklist(self) -> None:
+        self.jobs.cancel_all()  # decoding of rows about to vanish
+        self._pending_scores.clear()
         self.worklist.clear()
         self._images.clear()
         self.current_key = self.current_image = self.current_heat = None

@@ -33,7 +33,7 @@ def shortcut_rows(actions: Iterable[QAction]) -> list[tuple[str, str]]:
     for action in actions:
         keys = [k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts() if not k.isEmpty()]
         if keys:
-            rows.append((action.text().replace("&", "").rstrip("."), ", ".join(keys)))
+            rows.append((action.text().replace("&", "").rstrip(".…"), ", ".join(keys)))
     return rows
 
 

@@ -19,7 +19,7 @@ def item_row(item: WorkItem) -> dict:
     error = item.error or ("" if p is not None else f"not scored ({item.status})")
     return {
         "path": item.path,
-        "probability": None if p is None else round(p.probability, 4),
+        "probability": None if p is None else round(p.probability, 6),
         "prediction": None if p is None else p.label,
         "error": error.replace("\n", " "),
         "ood_score": None if p is None or p.ood_score is None else round(p.ood_score, 2),

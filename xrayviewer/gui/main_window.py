@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QSlider, QSplitter, QVBoxLayout,
                                QWidget)
@@ -56,7 +56,7 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.image_view)
         self.splitter.addWidget(right)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([360, 760, 320])
+        self.splitter.setSizes([450, 680, 310])
         self.setCentralWidget(self.splitter)
         self.worklist_view: Optional[WorklistView] = None
         self.window_label = QLabel("")
@@ -71,7 +71,7 @@ class MainWindow(QMainWindow):
         self.worklist_view = WorklistView(controller.worklist)
         self.worklist_view.setMinimumWidth(260)
         self.splitter.replaceWidget(0, self.worklist_view)
-        self.splitter.setSizes([360, 760, 320])
+        self.splitter.setSizes([450, 680, 310])
         self.worklist_view.currentKeyChanged.connect(controller.select)
         self.filesDropped.connect(controller.open_paths)
         self._build_actions()
@@ -179,6 +179,8 @@ class MainWindow(QMainWindow):
         active_path = str(Path(active.keras_path).resolve()) if active is not None else None
         group = QActionGroup(menu)
         infos = list_models()
+        if active is not None and active_path not in {str(Path(i.keras_path).resolve()) for i in infos}:
+            infos.insert(0, active)  # opened with --model or Open Model File: still the one in use
         for info in infos:
             action = menu.addAction(info.display_name)
             action.setCheckable(True)
@@ -236,6 +238,7 @@ class MainWindow(QMainWindow):
             self.training_panel.useModelRequested.connect(self.controller.switch_model)
             self.controller.modelChanged.connect(self.training_panel.set_active_model)
             self.training_panel.set_active_model(self.controller.active_model)
+            log.info("Training panel opened")
         self.training_panel.show()
         self.training_panel.raise_()
         return self.training_panel
@@ -243,6 +246,8 @@ class MainWindow(QMainWindow):
     def _set_overlay(self, on: bool) -> None:
         self.image_view.set_overlay_visible(on)
         self.controller.set_overlay(on)
+        if not on:
+            self.statusBar().clearMessage()
 
     def _set_opacity(self, value: int) -> None:
         self.image_view.set_overlay_opacity(value / 100.0)
@@ -258,7 +263,7 @@ class MainWindow(QMainWindow):
 
     # ---- view interface (called by the controller) ----------------------------------------
     def show_model_loading(self, what: str) -> None:
-        self.probability_panel.show_message(f"Loading {what}…", "…")
+        self.probability_panel.show_message(f"Loading model {what}…" if what else "Loading model…", "…")
 
     def show_model_ready(self, info) -> None:
         self.probability_panel.set_model(info)
@@ -266,8 +271,9 @@ class MainWindow(QMainWindow):
             self.probability_panel.show_message("Model ready. Open or drop chest X-rays to score them.")
 
     def show_no_model(self, message: str) -> None:
-        self.probability_panel.set_model(None)
-        self.probability_panel.show_message(f"No model: {message}", "No model")
+        self.probability_panel.set_model(None, message)
+        self.probability_panel.show_message("Images are shown but not scored. Choose a model in the Model menu "
+                                            "(Open Model File…).")
         self.show_status("No model is loaded; images are shown but not scored.")
 
     def show_image(self, image) -> None:
@@ -323,8 +329,6 @@ class MainWindow(QMainWindow):
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if not self._started:
-            from PySide6.QtCore import QTimer
-
             QTimer.singleShot(0, self.start)  # after the first paint: the window is up first
 
     @staticmethod

@@ -1,9 +1,16 @@
-"""The model thread: one QThread owns the one Predictor, and only it touches TensorFlow.
+"""The model thread: one thread owns the one Predictor, and only it touches TensorFlow.
 
 Keras models are not thread-safe and importing TensorFlow takes seconds, so the GUI never
-calls the model: it posts requests (queued signals) to :class:`ModelWorker` living on the
-model thread and gets results back the same way. Requests posted while the model loads
-simply wait in the thread's event queue, so images opened meanwhile are queued, not refused.
+calls the model: it posts requests to the model thread's queue and gets results back as Qt
+signals, queued to the GUI thread. Requests posted while the model loads simply wait in the
+queue, so images opened meanwhile are queued, not refused.
+
+Why a request queue in ``QThread.run`` and not a worker QObject with slots: PySide gives
+every slot call on a QThread's event loop a fresh Python thread state, so ``threading.local``
+data does not survive from one call to the next. TensorFlow keeps its graph and eager
+context there; loading the model in one slot and predicting in another crashed the process
+(SIGSEGV while tracing, 4 runs in 10 here). One ``run()`` call for the thread's whole life
+keeps one thread state.
 
 Every result carries the *generation* of the model that produced it (bumped on each
 successful load), so the controller can drop results of a model it has since replaced.
@@ -13,6 +20,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import queue
 from typing import Optional
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -20,8 +28,93 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 log = logging.getLogger(__name__)
 
 
-class ModelWorker(QObject):
-    """Lives on the model thread. Slots run there, one at a time, in request order."""
+class ModelWorker:
+    """Runs on the model thread, one request at a time, in request order. ``out`` is the
+    object whose signals carry the results (emitted here, delivered on the GUI thread)."""
+
+    def __init__(self, out: "ModelService"):
+        self.out = out
+        self.predictor = None
+        self.generation = 0
+
+    def load(self, path) -> None:
+        from ..model import ModelLoadError, Predictor  # Keras itself is imported by Predictor.load
+
+        self.out.loading.emit(str(path) if path else "the bundled model")
+        try:
+            predictor = Predictor.load(path)
+        except ModelLoadError as exc:
+            log.warning("Model not loaded: %s", exc)
+            self.out._load_failed.emit(str(exc), self.predictor is not None)
+            return
+        except Exception as exc:  # TF errors are many; the user still gets a sentence
+            log.exception("Model load crashed")
+            self.out._load_failed.emit(f"The model could not be loaded ({type(exc).__name__}: {exc}).",
+                                       self.predictor is not None)
+            return
+        # Replace only once the new one works: a broken choice keeps the old model running.
+        self.predictor = predictor
+        self.generation += 1
+        gc.collect()  # the previous model's graph and weights
+        self.out._loaded.emit(predictor.info, self.generation)
+
+    def score(self, batch) -> None:
+        """``batch``: [(key, uint8 (128,128) model input, colourfulness)]."""
+        import numpy as np
+
+        from ..imaging import to_model_input
+
+        keys = [key for key, _, _ in batch]
+        if self.predictor is None:
+            self.out.unscored.emit(keys)
+            return
+        try:
+            x = np.stack([to_model_input(u8) for _, u8, _ in batch])
+            preds = self.predictor.predict_batch(x, [c for _, _, c in batch])
+        except Exception as exc:
+            log.exception("Scoring failed")
+            self.out.score_failed.emit(keys, f"Scoring failed ({type(exc).__name__}: {exc}).")
+            return
+        self.out.scored.emit(list(zip(keys, preds)), self.generation)
+
+    def explain(self, key, image) -> None:
+        if self.predictor is None:
+            self.out.explain_failed.emit(key, "No model is loaded.")
+            return
+        try:
+            heat = self.predictor.explain(image)
+        except Exception as exc:
+            log.exception("Grad-CAM failed")
+            self.out.explain_failed.emit(key, f"The heatmap could not be computed ({type(exc).__name__}).")
+            return
+        self.out.explained.emit(key, heat, self.generation)
+
+
+class _ModelThread(QThread):
+    def __init__(self, worker: ModelWorker, requests: "queue.Queue"):
+        super().__init__()
+        self.setObjectName("model")
+        self._worker, self._requests = worker, requests
+        self.stopping = False  # set by the GUI at shutdown; queued requests are then skipped
+
+    def run(self) -> None:
+        while True:
+            request = self._requests.get()
+            if request is None:
+                break
+            if self.stopping:
+                continue
+            name, args = request
+            try:
+                getattr(self._worker, name)(*args)
+            except Exception:  # each request reports its own failures; this is a bug guard
+                log.exception("Model request %s failed", name)
+        self._worker.predictor = None  # dropped on the thread that made it
+        gc.collect()
+
+
+class ModelService(QObject):
+    """The GUI side of the model thread: request methods, result signals, and the state."""
 
     loading = Signal(str)
     loaded = Signal(object, int)  # ModelInfo, generation
@@ -31,100 +124,8 @@ class ModelWorker(QObject):
     score_failed = Signal(object, str)  # [key], message
     explained = Signal(object, object, int)  # key, heatmap, generation
     explain_failed = Signal(object, str)
-
-    def __init__(self):
-        super().__init__()
-        self._predictor = None
-        self._generation = 0
-        # Set from the GUI thread at shutdown (a plain bool: reads and writes are atomic);
-        # requests still queued then return at once instead of delaying the exit.
-        self.stopping = False
-
-    @Slot(object)
-    def load(self, path) -> None:
-        if self.stopping:
-            return
-        from ..model import ModelLoadError, Predictor  # Keras itself is imported by Predictor.load
-
-        self.loading.emit(str(path) if path else "the bundled model")
-        try:
-            predictor = Predictor.load(path)
-        except ModelLoadError as exc:
-            log.warning("Model not loaded: %s", exc)
-            self.load_failed.emit(str(exc), self._predictor is not None)
-            return
-        except Exception as exc:  # TF errors are many; the user still gets a sentence
-            log.exception("Model load crashed")
-            self.load_failed.emit(f"The model could not be loaded ({type(exc).__name__}: {exc}).",
-                                  self._predictor is not None)
-            return
-        # Replace only once the new one works: a broken choice keeps the old model running.
-        self._predictor = predictor
-        self._generation += 1
-        gc.collect()  # the previous model's graph and weights
-        self.loaded.emit(predictor.info, self._generation)
-
-    @Slot(object)
-    def score(self, batch) -> None:
-        """``batch``: [(key, uint8 (128,128) model input, colourfulness)]."""
-        if self.stopping:
-            return
-        keys = [key for key, _, _ in batch]
-        if self._predictor is None:
-            self.unscored.emit(keys)
-            return
-        from ..imaging import to_model_input
-        import numpy as np
-
-        try:
-            x = np.stack([to_model_input(u8) for _, u8, _ in batch])
-            preds = self._predictor.predict_batch(x, [c for _, _, c in batch])
-        except Exception as exc:
-            log.exception("Scoring failed")
-            self.score_failed.emit(keys, f"Scoring failed ({type(exc).__name__}: {exc}).")
-            return
-        self.scored.emit(list(zip(keys, preds)), self._generation)
-
-    @Slot(object, object)
-    def explain(self, key, image) -> None:
-        if self.stopping:
-            return
-        if self._predictor is None:
-            self.explain_failed.emit(key, "No model is loaded.")
-            return
-        try:
-            heat = self._predictor.explain(image)
-        except Exception as exc:
-            log.exception("Grad-CAM failed")
-            self.explain_failed.emit(key, f"The heatmap could not be computed ({type(exc).__name__}).")
-            return
-        self.explained.emit(key, heat, self._generation)
-
-    @Slot()
-    def shutdown(self) -> None:
-        """Drop the model on its own thread, then end the thread (queued after the requests
-        already posted, which return at once because ``stopping`` is set)."""
-        self._predictor = None
-        gc.collect()
-        QThread.currentThread().quit()
-
-
-class ModelService(QObject):
-    """The GUI side of the model thread: request methods and relayed result signals."""
-
-    loading = Signal(str)
-    loaded = Signal(object, int)
-    load_failed = Signal(str, bool)
-    scored = Signal(object, int)
-    unscored = Signal(object)
-    score_failed = Signal(object, str)
-    explained = Signal(object, object, int)
-    explain_failed = Signal(object, str)
-
-    _request_load = Signal(object)
-    _request_score = Signal(object)
-    _request_explain = Signal(object, object)
-    _request_shutdown = Signal()
+    _loaded = Signal(object, int)  # from the model thread, to update the state below first
+    _load_failed = Signal(str, bool)
 
     LOADING, READY, FAILED, IDLE = "loading", "ready", "failed", "idle"
 
@@ -134,45 +135,35 @@ class ModelService(QObject):
         self.info = None
         self.generation = 0
         self._pending_loads = 0
-        self._thread = QThread()
-        self._thread.setObjectName("model")
-        self._worker = ModelWorker()
-        self._worker.moveToThread(self._thread)
-        # Requests: queued to the worker's thread (it lives there).
-        self._request_load.connect(self._worker.load)
-        self._request_score.connect(self._worker.score)
-        self._request_explain.connect(self._worker.explain)
-        self._request_shutdown.connect(self._worker.shutdown)
-        # Results: the worker's signals relayed through ours, delivered on the GUI thread.
-        self._worker.loading.connect(self.loading)
-        self._worker.loaded.connect(self._on_loaded)
-        self._worker.load_failed.connect(self._on_load_failed)
-        for name in ("scored", "unscored", "score_failed", "explained", "explain_failed"):
-            getattr(self._worker, name).connect(getattr(self, name))
+        self._requests: queue.Queue = queue.Queue()
+        self._thread = _ModelThread(ModelWorker(self), self._requests)
+        self._loaded.connect(self._on_loaded)
+        self._load_failed.connect(self._on_load_failed)
 
     def start(self) -> None:
-        if not self._thread.isRunning():
+        if not self._thread.isRunning() and not self._thread.isFinished():
             self._thread.start()
 
-    def load(self, path=None) -> None:
+    def _post(self, name: str, *args) -> None:
         self.start()
+        self._requests.put((name, args))
+
+    def load(self, path=None) -> None:
         self.state = self.LOADING
         self._pending_loads += 1
-        self._request_load.emit(str(path) if path else None)
+        self._post("load", str(path) if path else None)
 
     def score(self, batch) -> None:
-        self.start()
-        self._request_score.emit(list(batch))
+        self._post("score", list(batch))
 
     def explain(self, key, image) -> None:
-        self.start()
-        self._request_explain.emit(key, image)
+        self._post("explain", key, image)
 
     def stop(self, msecs: int = 60000) -> None:
-        """Finish the running request, drop the model and end the thread."""
+        """Skip queued requests, finish the running one, drop the model, end the thread."""
         if self._thread.isRunning():
-            self._worker.stopping = True
-            self._request_shutdown.emit()
+            self._thread.stopping = True
+            self._requests.put(None)
             if not self._thread.wait(msecs):
                 log.error("The model thread did not stop within %d s", msecs // 1000)
 

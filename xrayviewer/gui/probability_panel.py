@@ -97,6 +97,7 @@ class ProbabilityPanel(QFrame):
         self.disclaimer_label.setObjectName("disclaimer")
         self.prediction = None
         self.info = None
+        self.model_problem = ""
         self.show_message("Open an image to see the model's opinion.")
 
     @staticmethod
@@ -117,15 +118,20 @@ class ProbabilityPanel(QFrame):
         return label
 
     # ---- states ----------------------------------------------------------------------
-    def set_model(self, info) -> None:
+    def set_model(self, info, problem: str = "") -> None:
+        """The active model, or None with ``problem`` saying why there is none."""
         self.info = info
-        self.model_label.setText(wording.model_text(info))
+        self.model_problem = "" if info is not None else problem
+        self.model_label.setText(wording.model_text(info) + (f": {problem}" if self.model_problem else ""))
+        self.model_label.setStyleSheet(f"color: {WARNING_COLOUR};" if self.model_problem else "")
         self.operating_label.setText(wording.operating_point_text(info))
         self.operating_label.setVisible(info is not None)
 
-    def show_message(self, message: str, headline: str = "–") -> None:
+    def show_message(self, message: str, headline: Optional[str] = None) -> None:
         """No probability to show: loading, scoring, no model, unreadable file."""
         self.prediction = None
+        if headline is None:
+            headline = "No model" if self.model_problem else "–"
         self._set_percent(headline, NEUTRAL_COLOUR)
         self.bar.set_values(None, self.info.threshold if self.info else None, NEUTRAL_COLOUR)
         self.threshold_label.setText("")

@@ -3,6 +3,7 @@ radiologist reads is tested directly against fake predictions."""
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 DISCLAIMER = ("A second reader for pediatric chest X-rays, not a diagnosis. "
@@ -17,13 +18,13 @@ def percent(probability: Optional[float]) -> str:
     """A probability as a whole percentage; the panel shows no false precision."""
     if probability is None:
         return "–"
-    value = 100.0 * float(probability)
+    rounded = math.floor(100.0 * float(probability) + 0.5)  # half up, not Python's half-even
     # "0%" or "100%" would read as certainty the calibrated model never has.
-    if value < 0.5:
+    if rounded < 1:
         return "<1%"
-    if value >= 99.5:
+    if rounded > 99:
         return ">99%"
-    return f"{value:.0f}%"
+    return f"{rounded}%"
 
 
 def is_positive(prediction) -> bool:
@@ -44,8 +45,9 @@ def near_threshold_note(prediction) -> str:
 def ood_warning(prediction) -> str:
     if not prediction.out_of_distribution:
         return ""
-    reason = prediction.ood_reason.strip()
-    return OOD_WARNING + (f" (Detected: {reason}.)" if reason else "")
+    # The general sentence already says "unlike the training X-rays"; name only other causes.
+    extra = [r.strip() for r in prediction.ood_reason.split(";") if r.strip() and "unlike the training" not in r]
+    return OOD_WARNING + (f" (Detected: {'; '.join(extra)}.)" if extra else "")
 
 
 def operating_point_text(info) -> str:
@@ -69,13 +71,19 @@ def model_text(info) -> str:
 
 
 def worklist_verdict(prediction) -> str:
-    """The short verdict in a worklist row (the panel gives the long form)."""
-    text = "Pneumonia?" if is_positive(prediction) else "No pneumonia"
+    """One or two words for a worklist row; the panel and the row's tooltip give the long form.
+    A caveat replaces the verdict, since it is what the reader must see first."""
     if prediction.out_of_distribution:
-        text += " (unreliable)"
-    elif prediction.near_threshold:
-        text += " (borderline)"
-    return text
+        return "Unreliable"
+    if prediction.near_threshold:
+        return "Borderline"
+    return "Pneumonia?" if is_positive(prediction) else "No pneumonia"
+
+
+def worklist_tooltip(prediction) -> str:
+    lines = [f"{verdict(prediction)} ({percent(prediction.probability)}; threshold {percent(prediction.threshold)})"]
+    lines += [t for t in (near_threshold_note(prediction), ood_warning(prediction)) if t]
+    return "\n".join(lines)
 
 
 def human_size(num_bytes: int) -> str:

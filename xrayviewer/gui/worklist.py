@@ -23,14 +23,14 @@ from .qimage import grey_to_qimage
 
 QUEUED, SCORING, DONE, ERROR, NO_MODEL = "queued", "scoring", "done", "error", "no model"
 FINAL_STATUSES = (DONE, ERROR, NO_MODEL)
-COLUMNS = ("", "Name", "Probability", "Verdict", "Status")
+COLUMNS = ("", "Name", "Prob.", "Verdict", "Status")
 THUMB, NAME, PROBABILITY, VERDICT, STATUS = range(len(COLUMNS))
 KEY_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 ROW_HEIGHT = 56
 
 
-@dataclass
+@dataclass(eq=False)  # rows are identities; field-wise == would compare numpy arrays
 class WorkItem:
     key: int
     path: str
@@ -40,6 +40,7 @@ class WorkItem:
     thumbnail: Optional[QPixmap] = None
     model_input: Optional[np.ndarray] = None  # the model's uint8 input, kept to rescore cheaply
     colourfulness: float = 0.0
+    request_serial: int = -1  # the controller's load serial when this row was last sent for scoring
 
     @property
     def name(self) -> str:
@@ -131,7 +132,7 @@ class WorklistModel(QAbstractTableModel):
             if col == PROBABILITY:
                 # Unscored rows sort below every score (descending puts the riskiest first).
                 return -1.0 if p is None else float(p.probability)
-            return (item.name.lower(), "", "", self._verdict(item), item.status)[col]
+            return (item.name.lower(), item.name.lower(), "", self._verdict(item), item.status)[col]
         if role == Qt.ItemDataRole.DisplayRole:
             if col == NAME:
                 return item.name
@@ -144,7 +145,9 @@ class WorklistModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DecorationRole and col == THUMB:
             return item.thumbnail
         if role == Qt.ItemDataRole.ToolTipRole:
-            return item.error or item.path
+            if item.error:
+                return item.error
+            return item.path + ("\n" + wording.worklist_tooltip(p) if p is not None else "")
         if role == Qt.ItemDataRole.ForegroundRole:
             if item.status == ERROR:
                 return QColor(255, 120, 100)
@@ -182,6 +185,7 @@ class WorklistView(QTableView):
         self.setAlternatingRowColors(True)
         self.setShowGrid(False)
         self.setWordWrap(False)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keep both ends of long file names
         self.setIconSize(QSize(ROW_HEIGHT - 4, ROW_HEIGHT - 4))
         self.verticalHeader().setVisible(False)
         self.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
@@ -192,7 +196,7 @@ class WorklistView(QTableView):
         for col in (PROBABILITY, STATUS):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(VERDICT, QHeaderView.ResizeMode.Interactive)
-        self.setColumnWidth(VERDICT, 120)
+        self.setColumnWidth(VERDICT, 104)  # the short verdicts; an error's full text is in its tooltip
         self.setAcceptDrops(False)  # drops go to the main window
         self.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
 

@@ -1,0 +1,37 @@
+"""The worklist CSV is the `xrayviewer predict` CSV: same columns, same formatting."""
+
+from __future__ import annotations
+
+import csv
+
+from xrayviewer import cli
+from xrayviewer.gui import export
+from xrayviewer.gui.worklist import DONE, ERROR, SCORING, WorkItem
+from xrayviewer.model import FileResult, Prediction
+
+
+def test_columns_and_rows_match_the_cli(tmp_path):
+    assert export.CSV_COLUMNS == cli.CSV_COLUMNS
+    p1 = Prediction(0.812345, 0.7, 0.5, ood_score=12.3456, out_of_distribution=True, ood_reason="x")
+    p2 = Prediction(0.1, 0.2, 0.5, ood_score=None)
+    cases = [
+        (WorkItem(1, "/a/one.jpeg", status=DONE, prediction=p1), FileResult("/a/one.jpeg", p1)),
+        (WorkItem(2, "/a/two.png", status=DONE, prediction=p2), FileResult("/a/two.png", p2)),
+        (WorkItem(3, "/a/bad.jpeg", status=ERROR, error="bad.jpeg is empty\n(0 bytes)."),
+         FileResult("/a/bad.jpeg", error="bad.jpeg is empty\n(0 bytes).")),
+    ]
+    for item, result in cases:
+        assert export.item_row(item) == cli._result_row(result)
+
+    out = tmp_path / "w.csv"
+    assert export.write_csv(str(out), [i for i, _ in cases]) == 3
+    rows = list(csv.DictReader(out.open()))
+    assert rows[0] == {"path": "/a/one.jpeg", "probability": "0.812345", "prediction": "PNEUMONIA", "error": "",
+                       "ood_score": "12.35", "out_of_distribution": "true"}
+    assert rows[1]["ood_score"] == "" and rows[1]["out_of_distribution"] == "false"
+    assert rows[2]["probability"] == "" and rows[2]["error"] == "bad.jpeg is empty (0 bytes)."
+
+
+def test_unscored_rows_say_so():
+    row = export.item_row(WorkItem(4, "/a/later.jpeg", status=SCORING))
+    assert row["probability"] is None and row["error"] == "not scored (scoring)"

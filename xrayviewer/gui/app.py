@@ -1,0 +1,181 @@
+"""``xrayviewer-gui``: the QApplication, command-line flags, logging and the wiring.
+
+Importing this module imports Qt and the headless core, never TensorFlow: the model thread
+imports it after the window is on screen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Optional, Sequence
+
+from PySide6.QtCore import QEvent, QTimer, Signal
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from .. import __version__
+from ..paths import resources_dir
+
+log = logging.getLogger("xrayviewer.gui.app")  # not __name__: "__main__" under python -m
+
+
+class XRayApplication(QApplication):
+    """Adds macOS "open with" (QFileOpenEvent); files arriving before the window exists are
+    kept until :meth:`take_pending_files`."""
+
+    fileOpenRequested = Signal(str)
+
+    def __init__(self, argv):
+        super().__init__(argv)
+        self.pending_files: list[str] = []
+        self.window_ready = False
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.FileOpen:
+            path = event.file() or event.url().toLocalFile()
+            if path:
+                if self.window_ready:
+                    self.fileOpenRequested.emit(path)
+                else:
+                    self.pending_files.append(path)
+            return True
+        return super().event(event)
+
+    def take_pending_files(self) -> list[str]:
+        files, self.pending_files = self.pending_files, []
+        return files
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="xrayviewer-gui", description="XRay Viewer: chest X-rays with a pneumonia "
+                                "probability from a bundled model (a second reader, not a diagnosis).")
+    p.add_argument("files", nargs="*", help="images or folders to open as a worklist")
+    p.add_argument("--model", metavar="FILE", help="start with this model bundle (.keras)")
+    p.add_argument("--screenshot", metavar="OUT.png", help="save the window once the images are scored, then exit")
+    p.add_argument("--training-panel", action="store_true", help="open the (hidden) training panel")
+    p.add_argument("--no-single-instance", action="store_true", help="always open a new window")
+    p.add_argument("--version", action="version", version=f"XRay Viewer {__version__}")
+    return p.parse_args(list(argv))
+
+
+def create_main_window(argv_files: Sequence[str] = (), model_path=None, settings=None):
+    """Build the main window with its controller and model service, without showing it.
+
+    Nothing heavy happens yet: showing the window (or calling ``window.start()``) starts the
+    model thread, which loads ``model_path`` (else the model chosen in the Model menu, else
+    the bundled one); ``argv_files`` are opened then, queued behind the model load.
+    ``window.controller`` is the :class:`~.controller.Controller` (``settled`` signal,
+    ``worklist``, ``is_settled()``). Closing the window stops every thread.
+    """
+    from .controller import Controller
+    from .main_window import MainWindow
+    from .model_worker import ModelService
+    from .settings import Settings
+
+    settings = settings or Settings()
+    window = MainWindow(settings)
+    models = ModelService(window)
+    controller = Controller(window, models, settings, parent=window)
+    window.attach(controller)
+    chosen = model_path or _remembered_model(settings)
+    files = [os.fspath(f) for f in argv_files]
+
+    def start():
+        controller.start(chosen)
+        if files:
+            controller.open_paths(files)
+
+    window.set_start_callback(start)
+    return window
+
+
+def _remembered_model(settings) -> Optional[str]:
+    """The model last chosen in the Model menu, if it is still a readable bundle; otherwise
+    None (the bundled model), so a deleted or damaged user model never blocks start-up."""
+    path = settings.model_path
+    if not path:
+        return None
+    from ..model import ModelLoadError, read_model_info
+
+    try:
+        read_model_info(path, verify_checksum=False)
+    except ModelLoadError as exc:
+        log.warning("Ignoring the remembered model: %s", exc)
+        return None
+    return path
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--self-test" in argv:
+        from .selftest import main as self_test
+
+        return self_test(argv)
+    try:
+        args = parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+    from .errors import ErrorReporter, setup_logging
+    from .theme import apply_dark_theme
+
+    log_path = setup_logging()
+    log.info("XRay Viewer %s starting: %s", __version__, argv)
+    app = QApplication.instance() or XRayApplication([sys.argv[0] if sys.argv else "xrayviewer-gui"])
+    app.setApplicationName("XRay Viewer")
+    app.setOrganizationName("XRayViewer")
+    app.setApplicationVersion(__version__)
+
+    server = None
+    if not args.screenshot and not args.no_single_instance:
+        from . import single_instance
+
+        if single_instance.enabled():
+            if single_instance.send_to_running(args.files):
+                print("Handed over to the XRay Viewer window already open.")
+                return 0
+            server = single_instance.InstanceServer()
+            if not server.listen():
+                server = None
+
+    apply_dark_theme(app)
+    icon = resources_dir() / "icon.png"
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
+    reporter = ErrorReporter(log_path)
+    reporter.install()
+    window = create_main_window(args.files, args.model)
+    if isinstance(app, XRayApplication):
+        app.fileOpenRequested.connect(lambda p: window.controller.open_paths([p]))
+        pending = app.take_pending_files()
+        if pending:
+            QTimer.singleShot(0, lambda: window.controller.open_paths(pending))
+        app.window_ready = True
+    if server is not None:
+        server.filesReceived.connect(lambda paths: (window.controller.open_paths(paths), window.raise_(),
+                                                    window.activateWindow()))
+    taker = None
+    if args.screenshot:
+        from .screenshot import ScreenshotTaker
+
+        taker = ScreenshotTaker(window, args.screenshot)
+    window.show()  # the model thread starts on the next event-loop turn, after the first paint
+    if args.training_panel:
+        QTimer.singleShot(0, window.open_training_panel)
+    try:
+        rc = app.exec()
+    finally:
+        if server is not None:
+            server.close()
+        reporter.uninstall()
+    if taker is not None:
+        rc = taker.exit_code
+    log.info("XRay Viewer exiting (%s)", rc)
+    return int(rc)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
