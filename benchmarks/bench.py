@@ -139,7 +139,7 @@ def bench_gui(model: str | None, repeats: int) -> dict:
         env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"),
                    XRAYVIEWER_TIMING_FILE=str(timing), XRAYVIEWER_T0=repr(time.time()),
                    XRAYVIEWER_HOME=tempfile.mkdtemp(prefix="xv-bench-home-"), TF_CPP_MIN_LOG_LEVEL="2")
-        cmd = [sys.executable, "-m", "xrayviewer.gui.app", "--exit-when-scored", str(folder)]
+        cmd = [sys.executable, "-m", "xrayviewer.gui.app", "--no-single-instance", str(folder)]
         if model:
             cmd[3:3] = ["--model", model]
         subprocess.run(cmd, env=env, timeout=300, check=True, capture_output=True)

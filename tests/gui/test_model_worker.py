@@ -33,11 +33,8 @@ class FakePredictor:
 
 @pytest.fixture
 def service(monkeypatch):
-    import xrayviewer.model as model
-
     FakePredictor.threads = set()
-    monkeypatch.setattr(model, "Predictor", FakePredictor)
-    svc = ModelService()
+    svc = ModelService(predictor_factory=FakePredictor.load)
     yield svc
     svc.stop()
 

@@ -162,7 +162,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from .screenshot import ScreenshotTaker
 
         taker = ScreenshotTaker(window, args.screenshot)
+    from .timing import probe_from_environment
+
+    probe = probe_from_environment(window)  # benchmarks only (XRAYVIEWER_TIMING_FILE)
     window.show()  # the model thread starts on the next event-loop turn, after the first paint
+    if probe is not None:
+        probe.window_shown()
     if args.training_panel:
         QTimer.singleShot(0, window.open_training_panel)
     try:

@@ -1,4 +1,7 @@
-"""The model thread: one thread owns the one Predictor, and only it touches TensorFlow.
+"""The model thread: one thread owns the one Predictor, and only it talks to the model.
+
+By default the Predictor lives in a child process (``model.remote.RemotePredictor``): TF's
+import and tracing hold the GIL for seconds, which froze the window even from a thread.
 
 Keras models are not thread-safe and importing TensorFlow takes seconds, so the GUI never
 calls the model: it posts requests to the model thread's queue and gets results back as Qt
@@ -32,17 +35,19 @@ class ModelWorker:
     """Runs on the model thread, one request at a time, in request order. ``out`` is the
     object whose signals carry the results (emitted here, delivered on the GUI thread)."""
 
-    def __init__(self, out: "ModelService"):
+    def __init__(self, out: "ModelService", predictor_factory=None):
         self.out = out
         self.predictor = None
         self.generation = 0
+        self._factory = predictor_factory
 
     def load(self, path) -> None:
-        from ..model import ModelLoadError, Predictor  # Keras itself is imported by Predictor.load
+        from ..model import ModelLoadError
+        from ..model.remote import RemotePredictor
 
         self.out.loading.emit(str(path) if path else "the bundled model")
         try:
-            predictor = Predictor.load(path)
+            predictor = (self._factory or RemotePredictor.load)(path)
         except ModelLoadError as exc:
             log.warning("Model not loaded: %s", exc)
             self.out._load_failed.emit(str(exc), self.predictor is not None)
@@ -53,6 +58,7 @@ class ModelWorker:
                                        self.predictor is not None)
             return
         # Replace only once the new one works: a broken choice keeps the old model running.
+        self._close(self.predictor)
         self.predictor = predictor
         self.generation += 1
         gc.collect()  # the previous model's graph and weights
@@ -90,6 +96,13 @@ class ModelWorker:
         self.out.explained.emit(key, heat, self.generation)
 
 
+    @staticmethod
+    def _close(predictor) -> None:
+        close = getattr(predictor, "close", None)  # RemotePredictor: end its process
+        if close is not None:
+            close()
+
+
 class _ModelThread(QThread):
     def __init__(self, worker: ModelWorker, requests: "queue.Queue"):
         super().__init__()
@@ -109,6 +122,7 @@ class _ModelThread(QThread):
                 getattr(self._worker, name)(*args)
             except Exception:  # each request reports its own failures; this is a bug guard
                 log.exception("Model request %s failed", name)
+        ModelWorker._close(self._worker.predictor)
         self._worker.predictor = None  # dropped on the thread that made it
         gc.collect()
 
@@ -129,14 +143,16 @@ class ModelService(QObject):
 
     LOADING, READY, FAILED, IDLE = "loading", "ready", "failed", "idle"
 
-    def __init__(self, parent: Optional[QObject] = None):
+    def __init__(self, parent: Optional[QObject] = None, predictor_factory=None):
+        """``predictor_factory(path)`` returns a loaded predictor; default: a RemotePredictor
+        (tests pass an in-process fake)."""
         super().__init__(parent)
         self.state = self.IDLE
         self.info = None
         self.generation = 0
         self._pending_loads = 0
         self._requests: queue.Queue = queue.Queue()
-        self._thread = _ModelThread(ModelWorker(self), self._requests)
+        self._thread = _ModelThread(ModelWorker(self, predictor_factory), self._requests)
         self._loaded.connect(self._on_loaded)
         self._load_failed.connect(self._on_load_failed)
 

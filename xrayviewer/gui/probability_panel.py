@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
@@ -55,6 +55,8 @@ class ProbabilityBar(QWidget):
 
 
 class ProbabilityPanel(QFrame):
+    predictionShown = Signal(object)  # after a prediction is on screen (timing probe, tests)
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("probabilityPanel")
@@ -159,6 +161,7 @@ class ProbabilityPanel(QFrame):
                             (self.ood_label, wording.ood_warning(prediction))):
             label.setText(text)
             label.setVisible(bool(text))
+        self.predictionShown.emit(prediction)
 
     def _set_percent(self, text: str, colour: QColor) -> None:
         self.percent_label.setText(text)

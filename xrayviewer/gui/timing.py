@@ -1,0 +1,74 @@
+"""Start-up and responsiveness figures for benchmarks/bench.py.
+
+Active only when ``XRAYVIEWER_TIMING_FILE`` is set: records seconds from process start
+(``XRAYVIEWER_T0``, the launcher's ``time.time()``) to the window being shown and to the
+first probability on screen, and the longest gap between ticks of a 10 ms timer (an
+event-loop stall) until every image is scored; writes them as JSON and quits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Optional
+
+from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Slot
+from PySide6.QtWidgets import QApplication
+
+TICK_MS = 10
+
+
+class TimingProbe(QObject):
+    def __init__(self, window, out_path: str, t0: float):
+        super().__init__(window)
+        self.window, self.out_path, self.t0 = window, out_path, t0
+        self.result: dict[str, Optional[float]] = {"window_shown_s": None, "first_probability_s": None,
+                                                  "all_scored_s": None, "max_stall_ms": 0.0}
+        self._clock = QElapsedTimer()
+        self._ticker = QTimer(self)
+        self._ticker.setInterval(TICK_MS)
+        self._ticker.timeout.connect(self._tick)
+        window.probability_panel.predictionShown.connect(self._on_prediction)
+        window.controller.settled.connect(self._on_settled)
+
+    def window_shown(self) -> None:
+        """Call right after ``window.show()``: the mark is taken on the next event-loop turn,
+        once the first paint has been processed."""
+        QTimer.singleShot(0, self._mark_shown)
+
+    @Slot()
+    def _mark_shown(self) -> None:
+        self.result["window_shown_s"] = time.time() - self.t0
+        self._clock.start()
+        self._ticker.start()
+
+    @Slot()
+    def _tick(self) -> None:
+        gap = float(self._clock.restart() - TICK_MS)
+        if gap > (self.result["max_stall_ms"] or 0.0):
+            self.result["max_stall_ms"] = gap
+            self.result["max_stall_at_s"] = time.time() - self.t0  # when it ended: what caused it
+
+    @Slot(object)
+    def _on_prediction(self, _prediction) -> None:
+        if self.result["first_probability_s"] is None:
+            self.result["first_probability_s"] = time.time() - self.t0
+
+    @Slot()
+    def _on_settled(self) -> None:
+        if self.result["first_probability_s"] is None or self.result["all_scored_s"] is not None:
+            return
+        self.result["all_scored_s"] = time.time() - self.t0
+        self._ticker.stop()
+        with open(self.out_path, "w", encoding="utf-8") as fh:
+            json.dump(self.result, fh)
+        self.window.close()
+        QApplication.instance().exit(0)
+
+
+def probe_from_environment(window) -> Optional[TimingProbe]:
+    path = os.environ.get("XRAYVIEWER_TIMING_FILE")
+    if not path:
+        return None
+    return TimingProbe(window, path, float(os.environ.get("XRAYVIEWER_T0", time.time())))
