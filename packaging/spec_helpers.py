@@ -264,7 +264,7 @@ def exe_options(platform: Optional[str] = None, build_dir: Optional[Path] = None
     elif key == "macos":
         opts["console"] = False  # required for a .app
         opts["icon"] = icon(platform, root)
-        opts["target_arch"] = "arm64"  # Apple silicon only; see packaging/README_SECTIONS.md
+        opts["target_arch"] = "arm64"  # Apple silicon only; see README.md, "Install"
         # Ad-hoc signed here; packaging/macos/build_dmg.sh re-signs with a Developer ID when
         # the secrets are present.
         opts["entitlements_file"] = str(Path(root) / "packaging" / "macos" / "entitlements.plist")
