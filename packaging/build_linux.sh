@@ -93,7 +93,8 @@ install -m 0755 packaging/linux/install-desktop-entry.sh "$APP_DIR/install-deskt
 {
   echo "XRay Viewer $VERSION, Linux $ARCH bundle: $(du -sh "$APP_DIR" | cut -f1) in $(find "$APP_DIR" -type f | wc -l) files"
   echo "largest top-level entries of $APP_DIR/_internal (du -sh):"
-  du -sh "$APP_DIR"/_internal/* 2>/dev/null | sort -rh | head -30
+  # awk, not head: head exits early, sort gets SIGPIPE, and pipefail + set -e ended the build (141).
+  du -sh "$APP_DIR"/_internal/* 2>/dev/null | sort -rh | awk 'NR <= 30'
 } > dist/sizes-linux.txt
 cat dist/sizes-linux.txt
 

@@ -93,7 +93,7 @@ def _slow_fake_fit(config, on_progress, should_cancel, scan=None):
 def test_closing_mid_run_asks_then_stops_cleanly(window_factory, qtbot, tiny_dataset, monkeypatch):
     from xrayviewer.gui import training_panel
 
-    monkeypatch.setattr(training_panel, "fit", _slow_fake_fit)
+    monkeypatch.setattr(training_panel, "train", _slow_fake_fit)
     window = window_factory(wait_model=False)
     panel = _panel_scanned(window, qtbot, tiny_dataset, epochs=30)
     panel.start_training()

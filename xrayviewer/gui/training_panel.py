@@ -1,6 +1,7 @@
 """The hidden training panel (Ctrl+Shift+T or --training-panel): scan, train, compare, use.
 
-Training is ``training.fit`` run as a :class:`~.workers.Job`; this module only turns its
+Training is ``training.fit`` run in a child process (``training.child_process``) as a
+:class:`~.workers.Job`; this module only turns its
 progress into bars, times and curves, and its result into a comparison with the active
 model. The trained bundle goes to the per-user models folder, never into the installation.
 """
@@ -18,7 +19,8 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDoubleSpinBox, QFileDialog, 
                                QTableWidgetItem, QVBoxLayout, QHeaderView)
 
 from ..paths import user_models_dir
-from ..training import RECIPES, TrainConfig, fit, scan_dataset
+from ..training import RECIPES, TrainConfig, scan_dataset
+from ..training.child_process import fit_in_child_process as train  # memory back to the OS per run
 from .wording import duration
 from .workers import Job, JobGroup
 
@@ -278,7 +280,7 @@ class TrainingPanel(QDialog):
         self._clock = TrainingClock()
         self._set_running(True)
         log.info("Training %s for %d epochs on %s", config.recipe, config.epochs, config.dataset_dir)
-        job = Job(fit, config, scan=self.scan, name="train")
+        job = Job(train, config, scan=self.scan, name="train")
         job.progress.connect(self._on_progress)
         job.finished.connect(self._on_trained)
         job.failed.connect(self._on_failed)
