@@ -7,7 +7,6 @@ needs when it runs.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import signal
@@ -19,7 +18,15 @@ from . import __version__
 from .progress import CancelFlag, Progress
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-CSV_COLUMNS = ["path", "probability", "prediction", "error", "ood_score", "out_of_distribution"]
+
+
+def __getattr__(name: str):
+    """``cli.CSV_COLUMNS`` (the predict contract) without importing numpy for ``--help``."""
+    if name == "CSV_COLUMNS":
+        from .model.results_table import CSV_COLUMNS
+
+        return CSV_COLUMNS
+    raise AttributeError(name)
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -124,25 +131,16 @@ def cmd_predict(args) -> int:
         json.dump(rows, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        w = csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS, lineterminator="\n")
-        w.writeheader()
-        for row in rows:
-            w.writerow({k: "" if row[k] is None else (str(row[k]).lower() if isinstance(row[k], bool) else row[k])
-                        for k in CSV_COLUMNS})
+        from .model.results_table import write_csv_rows
+
+        write_csv_rows(sys.stdout, rows)
     return EXIT_OK
 
 
 def _result_row(r) -> dict:
-    """One output row; also used by the GUI's worklist export (same columns)."""
-    p = r.prediction
-    return {
-        "path": r.path,
-        "probability": None if p is None else round(p.probability, 6),
-        "prediction": None if p is None else p.label,
-        "error": r.error.replace("\n", " ") if r.error else "",
-        "ood_score": None if p is None or p.ood_score is None else round(p.ood_score, 2),
-        "out_of_distribution": None if p is None else p.out_of_distribution,
-    }
+    from .model.results_table import result_row
+
+    return result_row(r.path, r.prediction, r.error)
 
 
 def _write_heatmaps(predictor, results, folder) -> None:

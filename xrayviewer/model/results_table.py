@@ -1,0 +1,41 @@
+"""The one definition of a prediction row: `xrayviewer predict` and the GUI's worklist export
+write the same columns with the same formatting from here."""
+
+from __future__ import annotations
+
+import csv
+from typing import Iterable, Optional, TextIO
+
+#: Column order is a contract (scripts read it): new columns only ever go at the end.
+CSV_COLUMNS = ["path", "probability", "prediction", "error", "ood_score", "out_of_distribution"]
+
+
+def result_row(path: str, prediction=None, error: str = "") -> dict:
+    """A row as Python values (None where empty); probabilities with 6 decimals, the same
+    precision as stored thresholds, so the shown number and the verdict always agree."""
+    p: Optional[object] = prediction
+    return {
+        "path": path,
+        "probability": None if p is None else round(p.probability, 6),
+        "prediction": None if p is None else p.label,
+        "error": (error or "").replace("\n", " "),
+        "ood_score": None if p is None or p.ood_score is None else round(p.ood_score, 2),
+        "out_of_distribution": None if p is None else p.out_of_distribution,
+    }
+
+
+def csv_cell(value) -> str:
+    if value is None:
+        return ""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def write_csv_rows(fh: TextIO, rows: Iterable[dict]) -> int:
+    """Header plus rows; returns how many rows."""
+    writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    n = 0
+    for row in rows:
+        writer.writerow({k: csv_cell(row[k]) for k in CSV_COLUMNS})
+        n += 1
+    return n
