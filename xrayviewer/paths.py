@@ -28,18 +28,20 @@ def samples_dir() -> Path:
     return resources_dir() / "samples"
 
 
-def _user_root() -> Path | None:
+def _user_dir(kind: str) -> Path:
+    """``$XRAYVIEWER_HOME/<kind>`` when set, else the platform's per-user folder of that kind."""
     home = os.environ.get("XRAYVIEWER_HOME")
-    return Path(home) if home else None
+    if home:
+        return Path(home) / kind
+    import platformdirs
+
+    finder = {"data": platformdirs.user_data_dir, "cache": platformdirs.user_cache_dir,
+              "logs": platformdirs.user_log_dir}[kind]
+    return Path(finder(APP_NAME, APP_AUTHOR))
 
 
 def user_data_dir() -> Path:
-    root = _user_root()
-    if root is not None:
-        return root / "data"
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir(APP_NAME, APP_AUTHOR))
+    return _user_dir("data")
 
 
 def user_models_dir() -> Path:
@@ -47,18 +49,8 @@ def user_models_dir() -> Path:
 
 
 def user_cache_dir() -> Path:
-    root = _user_root()
-    if root is not None:
-        return root / "cache"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir(APP_NAME, APP_AUTHOR))
+    return _user_dir("cache")
 
 
 def user_log_dir() -> Path:
-    root = _user_root()
-    if root is not None:
-        return root / "logs"
-    import platformdirs
-
-    return Path(platformdirs.user_log_dir(APP_NAME, APP_AUTHOR))
+    return _user_dir("logs")
