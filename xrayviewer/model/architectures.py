@@ -85,6 +85,14 @@ def build_default():
     return keras.Model(inputs, outputs, name="default")
 
 
+def with_last_conv_output(model):
+    """The same network returning (probability, last conv activations): one forward pass
+    gives the probability and the pooled OOD features. Used by prediction, fit and
+    recalibration alike."""
+    keras = import_keras()
+    return keras.Model(model.input, [model.output, model.get_layer(GRADCAM_LAYER).output])
+
+
 def build_model(recipe: str):
     if recipe == "seed":
         return build_seed()

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..imaging import ImageLoadError, XRayImage, load_image, preprocess
 from ..progress import CancelCheck, Progress, ProgressCallback, check_cancel, no_progress
-from .architectures import GRADCAM_LAYER
+from .architectures import GRADCAM_LAYER, with_last_conv_output
 from .bundle import ModelInfo, ModelLoadError, bundled_model_path, read_model_info
 from .calibration import apply_temperature
 from .ood import COLOURFULNESS_LIMIT
@@ -53,12 +53,11 @@ class FileResult:
 
 class Predictor:
     def __init__(self, model, info: ModelInfo):
-        keras = _keras()
         self.model = model
         self.info = info
         # One forward pass gives the probability and the last conv activations (for the OOD
         # features and Grad-CAM); no second model call.
-        self._dual = keras.Model(model.input, [model.output, model.get_layer(GRADCAM_LAYER).output])
+        self._dual = with_last_conv_output(model)
         self._ood = info.ood_stats()
         # A traced graph (any batch size) instead of eager layer-by-layer calls: a single
         # image goes from ~60 ms of Python overhead to a few ms on CPU.

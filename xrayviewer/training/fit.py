@@ -211,7 +211,7 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
         should_cancel: Optional[CancelCheck] = None, scan: Optional[DatasetScan] = None) -> FitResult:
     """Train, calibrate, choose the threshold, fit OOD statistics, save. Raises Cancelled on
     cancel (nothing written), DatasetError for a bad folder, ModelSaveError if saving fails."""
-    from ..model.architectures import GRADCAM_LAYER, build_model
+    from ..model.architectures import build_model, with_last_conv_output
     from ..model.bundle import save_bundle
     from ..model.runtime import import_keras, versions
     from .sequence import CachedBatches
@@ -263,7 +263,7 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
         if bridge.best_weights is not None:
             model.set_weights(bridge.best_weights)
 
-        dual = keras.Model(model.input, [model.output, model.get_layer(GRADCAM_LAYER).output])
+        dual = with_last_conv_output(model)
         fields, ood = calibrate_and_describe(dual, prepared, bool(recipe.class_weights), config.sensitivity_target,
                                              config.ood_flag_rate, on_progress=on_progress,
                                              should_cancel=should_cancel)

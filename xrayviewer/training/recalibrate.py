@@ -22,7 +22,7 @@ def recalibrate_bundle(model_path, dataset_dir, out_dir, name: Optional[str] = N
     """Save ``out_dir/name.keras`` (+ .json, .ood.npz): the same weights with recomputed
     calibration, threshold, operating points, OOD statistics and card figures. Raises
     DatasetError when ``dataset_dir`` is not the folder the model was trained on."""
-    from ..model.architectures import GRADCAM_LAYER
+    from ..model.architectures import with_last_conv_output
     from ..model.bundle import read_model_info, save_bundle
     from ..model.runtime import import_keras
 
@@ -43,7 +43,7 @@ def recalibrate_bundle(model_path, dataset_dir, out_dir, name: Optional[str] = N
                            f"{split['val_images']}: the split cannot be reproduced.")
     keras = import_keras()
     model = keras.saving.load_model(info.keras_path, compile=False)
-    dual = keras.Model(model.input, [model.output, model.get_layer(GRADCAM_LAYER).output])
+    dual = with_last_conv_output(model)
     recipe = get_recipe(meta.get("recipe", "default"))
     fields, ood = calibrate_and_describe(
         dual, prepared, bool(recipe.class_weights), float(config.get("sensitivity_target", 0.95)),
