@@ -321,6 +321,27 @@ def test_rgb_dicom_shows_luminance(tmp_path):
     im = load_image(path)
     assert im.pixels.shape == (8, 12)
     assert np.abs(im.display().astype(int) - grey).max() <= 1
+    assert im.colourfulness < 1.0  # grey stored as RGB is still a radiograph
+
+
+def test_colour_dicom_keeps_its_colourfulness(tmp_path):
+    # A colour photograph wrapped in DICOM (secondary capture) must trip the same colour rule
+    # as a colour JPEG, although the viewer shows its luminance.
+    import pydicom
+
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, size=(64, 64, 3), dtype=np.uint8)
+    path = write_dicom(tmp_path / "photo.dcm", rgb[..., 0], photometric="RGB")
+    ds = pydicom.dcmread(path)
+    ds.SamplesPerPixel = 3
+    ds.PlanarConfiguration = 0
+    ds.PixelData = rgb.tobytes()
+    ds.save_as(path)
+    jpeg = tmp_path / "photo.png"
+    Image.fromarray(rgb).save(jpeg)
+    from_dicom, from_png = load_image(path).colourfulness, load_image(jpeg).colourfulness
+    assert from_dicom > 30.0
+    assert abs(from_dicom - from_png) < 0.2 * from_png
 
 
 def test_dicom_jpeg2000_lossless_decodes(tmp_path):

@@ -8,7 +8,7 @@ import numpy as np
 
 from .errors import ImageLoadError
 from .image import DicomInfo, XRayImage
-from .raster import MAX_PIXELS
+from .raster import MAX_PIXELS, colourfulness_of_array
 from .windowing import full_range_window
 
 
@@ -75,10 +75,14 @@ def load_dicom(path: str) -> XRayImage:
             raise ImageLoadError(
                 f"{name} is compressed as '{syntax_name}', which XRay Viewer cannot decode. "
                 "Export it uncompressed or as JPEG baseline from the PACS.", path) from exc
-        # A decoder exists but failed: the compressed data itself is broken.
+        # A decoder for this transfer syntax exists but failed. Either the data is broken or it
+        # uses a variant the bundled decoders lack (Pillow's JPEG decodes 8-bit, not 12-bit,
+        # "JPEG Extended"); pydicom's error does not say which, so the message names both.
         raise ImageLoadError(
-            f"{name}: the DICOM image data ('{syntax_name}') is damaged or incomplete. "
-            "Export it again from the PACS.", path) from None
+            f"{name}: the compressed DICOM image data ('{syntax_name}') could not be decoded. "
+            "It is damaged, or uses a variant of this compression that XRay Viewer does not "
+            "support (such as 12-bit JPEG). Export it again, uncompressed, from the PACS.",
+            path) from None
     except Exception:  # pydicom raises many types for broken pixel data
         raise ImageLoadError(
             f"{name}: the DICOM image data is damaged or incomplete. Export it again from the PACS.",
@@ -87,7 +91,12 @@ def load_dicom(path: str) -> XRayImage:
     if frames > 1:
         arr = arr[0]  # a radiograph is one frame; show the first of a multi-frame object
     photometric = _text(ds, "PhotometricInterpretation").upper()
+    chroma = 0.0
     if arr.ndim == 3:  # colour DICOM (RGB, YBR already converted by pydicom): show its luminance
+        # Keep how colourful it was: a colour picture is not a radiograph, and the model's
+        # out-of-distribution rule needs to know even though the display is grey.
+        stored_bits = int(ds.get("BitsStored", 8) or 8)
+        chroma = colourfulness_of_array(arr, float(2 ** stored_bits - 1))
         arr = (arr[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
     if arr.ndim != 2 or arr.size == 0:
         raise ImageLoadError(f"{name} holds no usable picture.", path)
@@ -136,4 +145,5 @@ def load_dicom(path: str) -> XRayImage:
         original_mode=photometric,
         dicom=info,
         file_size=os.path.getsize(path),
+        colourfulness=chroma,
     )

@@ -24,7 +24,17 @@ MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 
 def colourfulness(rgb: Image.Image) -> float:
     """Hasler & Suesstrunk (2003) colourfulness, on a small copy (0 for grey pictures)."""
-    small = np.asarray(rgb.reduce(max(1, min(rgb.size) // 128)), dtype=np.float32)
+    return colourfulness_of_array(np.asarray(rgb.reduce(max(1, min(rgb.size) // 128)), dtype=np.float32))
+
+
+def colourfulness_of_array(rgb: np.ndarray, max_value: float = 255.0) -> float:
+    """The same measure for an (H, W, 3+) array whose channels span 0..``max_value``.
+
+    Used for colour DICOM, whose samples may be 16-bit: they are put on the 8-bit scale first
+    so one threshold serves every source.
+    """
+    step = max(1, min(rgb.shape[:2]) // 128)
+    small = rgb[::step, ::step, :3].astype(np.float32) * (255.0 / max_value)
     rg = small[..., 0] - small[..., 1]
     yb = 0.5 * (small[..., 0] + small[..., 1]) - small[..., 2]
     return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
