@@ -164,3 +164,56 @@ def test_gradcam_overlay_is_computed_off_the_gui_thread_and_shown(window_factory
     assert heat.shape == (image.height, image.width)
     window.act["overlay"].setChecked(False)
     assert not window.image_view.overlay_shown
+
+
+def test_file_dialogs_open_files_and_folders_remember_the_folder_and_export(window_factory, qtbot, image_dir,
+                                                                           tmp_path, monkeypatch):
+    """File > Open, Open Folder and Export go through the native dialogs; the dialogs are the
+    only part replaced here (they would block an offscreen test), the wiring behind them is real."""
+    from PySide6.QtWidgets import QFileDialog
+
+    window = window_factory()
+    files = sorted(str(p) for p in image_dir.iterdir())
+    seen_start_dirs = []
+
+    def open_files(parent, caption, start, filters):
+        seen_start_dirs.append(start)
+        assert "*.dcm" in filters and "*.jpeg" in filters
+        return files[:2], ""
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(open_files))
+    window.act["open"].trigger()
+    qtbot.waitUntil(lambda: len(window.controller.worklist.items()) == 2, timeout=20_000)
+    assert window.settings.last_dir == str(image_dir)
+
+    other = tmp_path / "second_folder"
+    other.mkdir()
+    shutil.copy(files[2], other / "third.jpeg")
+
+    def open_folder(parent, caption, start):
+        seen_start_dirs.append(start)
+        return str(other)
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(open_folder))
+    window.act["open_folder"].trigger()
+    qtbot.waitUntil(lambda: len(window.controller.worklist.items()) == 3, timeout=20_000)
+    assert seen_start_dirs[1] == str(image_dir)  # the next dialog starts where the last one ended
+    wait_settled(qtbot, window)
+
+    # A cancelled dialog (empty answer) changes nothing.
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(lambda *a: ([], "")))
+    window.act["open"].trigger()
+    assert len(window.controller.worklist.items()) == 3
+
+    out = tmp_path / "exported.csv"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a: (str(out), "CSV (*.csv)")))
+    window.act["export"].trigger()
+    assert len(list(csv.DictReader(out.open()))) == 3
+
+    # Exporting into a folder that does not exist: a message, no traceback, nothing lost.
+    bad = tmp_path / "missing" / "worklist.csv"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a: (str(bad), "CSV (*.csv)")))
+    window.act["export"].trigger()
+    assert window.last_error is not None and window.last_error[0] == "Export failed"
+    assert str(bad) in window.last_error[1]
+    assert len(window.controller.worklist.items()) == 3
