@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 
 from xrayviewer.gui.worklist import DONE, ERROR, PROBABILITY, STATUS, VERDICT, WorklistModel, WorklistView
 from xrayviewer.model import Prediction
@@ -65,3 +65,38 @@ def test_duplicates_are_not_added_twice_and_thumbnails_show(qtbot):
     assert again == [] and [i.key for i in existing] == [new[0].key] * 2
     model.update(new[0].key, thumbnail_array=np.full((10, 8), 200, np.uint8))
     assert not view.proxy.index(0, 0).data(Qt.ItemDataRole.DecorationRole).isNull()
+
+
+def test_header_says_which_column_is_sorted_and_which_way(qtbot):
+    # Qt's own arrow points up for a descending sort in the Fusion style, which reads as
+    # "lowest first" on a list sorted riskiest first; the header text says it instead.
+    model, view = make(qtbot)
+    header = lambda col, role=Qt.ItemDataRole.DisplayRole: view.proxy.headerData(col, Qt.Orientation.Horizontal, role)
+    assert header(PROBABILITY) == "Prob. ↓"
+    assert header(PROBABILITY, Qt.ItemDataRole.ToolTipRole) == "Sorted by probability, highest first"
+    assert header(1) == "Name"
+    assert not view.horizontalHeader().isSortIndicatorShown()
+
+    view.sortByColumn(PROBABILITY, Qt.SortOrder.AscendingOrder)
+    assert header(PROBABILITY) == "Prob. ↑"
+    assert header(PROBABILITY, Qt.ItemDataRole.ToolTipRole) == "Sorted by probability, lowest first"
+    view.sortByColumn(1, Qt.SortOrder.AscendingOrder)
+    assert header(PROBABILITY) == "Prob."
+    assert header(1) == "Name ↑"
+    # A first click on the probability column sorts riskiest first again.
+    assert header(PROBABILITY, Qt.ItemDataRole.InitialSortOrderRole) == Qt.SortOrder.DescendingOrder
+
+
+def test_clicking_the_probability_header_puts_the_riskiest_first(qtbot):
+    model, view = make(qtbot)
+    new, _ = model.add_paths(["/x/a.jpeg", "/x/b.jpeg"])
+    for item, p in zip(new, (0.1, 0.9)):
+        model.update(item.key, status=DONE, prediction=Prediction(p, p, 0.5))
+    view.show()
+    hv = view.horizontalHeader()
+    click = lambda col: qtbot.mouseClick(hv.viewport(), Qt.MouseButton.LeftButton,
+                                         pos=QPoint(hv.sectionViewportPosition(col) + 5, 5))
+    click(1)  # by name
+    assert names(view) == ["a.jpeg", "b.jpeg"]
+    click(PROBABILITY)
+    assert names(view) == ["b.jpeg", "a.jpeg"]

@@ -53,6 +53,7 @@ class WorklistModel(QAbstractTableModel):
         self._items: list[WorkItem] = []
         self._row_of: dict[int, int] = {}
         self._keys = itertools.count(1)
+        self._sorted_by: tuple[int, Qt.SortOrder] = (PROBABILITY, Qt.SortOrder.DescendingOrder)
 
     # ---- rows ---------------------------------------------------------------------------
     def add_paths(self, paths: Iterable[str]) -> tuple[list[WorkItem], list[WorkItem]]:
@@ -116,9 +117,31 @@ class WorklistModel(QAbstractTableModel):
     def columnCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(COLUMNS)
 
+    def set_sort_marker(self, section: int, order: Qt.SortOrder) -> None:
+        """Name the sorted column and its direction in the header text.
+
+        Qt's own sort arrow is style-dependent (Fusion draws an up-pointing arrow for a
+        descending sort), which reads as "lowest first" on a risk-sorted list; a text arrow
+        plus a tooltip says the same thing on every platform.
+        """
+        self._sorted_by = (section, order)
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(COLUMNS) - 1)
+
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
+            return None
+        sorted_section, order = self._sorted_by
+        descending = order == Qt.SortOrder.DescendingOrder
+        if role == Qt.ItemDataRole.DisplayRole:
+            if section == sorted_section and COLUMNS[section]:
+                return f"{COLUMNS[section]} {'↓' if descending else '↑'}"
             return COLUMNS[section]
+        if role == Qt.ItemDataRole.ToolTipRole and section == sorted_section and COLUMNS[section]:
+            if section == PROBABILITY:
+                return "Sorted by probability, " + ("highest first" if descending else "lowest first")
+            return f"Sorted by {COLUMNS[section].lower()}, " + ("Z to A" if descending else "A to Z")
+        if role == Qt.ItemDataRole.InitialSortOrderRole and section == PROBABILITY:
+            return Qt.SortOrder.DescendingOrder  # a first click on the column puts the riskiest on top
         return None
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
@@ -178,6 +201,9 @@ class WorklistView(QTableView):
         self.proxy.setDynamicSortFilter(True)
         self.setModel(self.proxy)
         self.setSortingEnabled(True)
+        header = self.horizontalHeader()
+        header.sortIndicatorChanged.connect(model.set_sort_marker)
+        header.setSortIndicatorShown(False)  # the header text carries the direction instead
         self.sortByColumn(PROBABILITY, Qt.SortOrder.DescendingOrder)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
