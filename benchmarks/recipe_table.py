@@ -42,7 +42,36 @@ def main(argv: list[str]) -> int:
               f"{len(metas)} | {_fmt([m['training']['seconds'] / 60 for m in metas], 1)} | "
               f"{_fmt([x['auc'] for x in v])} | {_fmt([x['accuracy'] for x in v])} | "
               f"{_fmt([x['sensitivity'] for x in v])} | {_fmt([x['specificity'] for x in v])} |")
+    _print_paired(groups)
     return 0
+
+
+def _print_paired(groups: dict[tuple, list[dict]]) -> None:
+    """Recipe differences on the same patient split (the seed draws the split), run by run.
+
+    The splits differ in how hard their patients are, so a paired difference removes that part
+    of the spread from the comparison; each row is one split, and the last the mean +/- SD.
+    """
+    by_recipe = {key: {m["split"]["seed"]: m for m in metas} for key, metas in groups.items()}
+    keys = sorted(by_recipe)
+    for i, a in enumerate(keys):
+        for b in keys[i + 1:]:
+            shared = sorted(set(by_recipe[a]) & set(by_recipe[b]))
+            if len(shared) < 2:
+                continue
+            print(f"\nPaired on the same split: {a[0]} ({a[1]} epochs max) minus {b[0]} ({b[1]} epochs max)\n")
+            print("| split seed | validation images | delta AUC | delta accuracy | delta specificity | false alarms (of normals) |")
+            print("|---:|---:|---:|---:|---:|---|")
+            deltas: dict[str, list[float]] = defaultdict(list)
+            for seed in shared:
+                va, vb = by_recipe[a][seed]["validation"], by_recipe[b][seed]["validation"]
+                row = {k: va[k] - vb[k] for k in ("auc", "accuracy", "specificity")}
+                for k, d in row.items():
+                    deltas[k].append(d)
+                print(f"| {seed} | {va['n']} | {row['auc']:+.4f} | {row['accuracy']:+.4f} | {row['specificity']:+.4f} | "
+                      f"{va['fp']} vs {vb['fp']} of {va['fp'] + va['tn']} |")
+            print(f"| mean ± SD | | {_fmt(deltas['auc'], 4)} | {_fmt(deltas['accuracy'], 4)} | "
+                  f"{_fmt(deltas['specificity'], 4)} | |")
 
 
 if __name__ == "__main__":
