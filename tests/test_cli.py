@@ -274,3 +274,32 @@ def test_evaluate_bad_folder_is_a_clear_failure(tiny_model, tmp_path, capsys):
     captured = capsys.readouterr()
     assert rc == 1
     assert "NORMAL" in captured.err and "Traceback" not in captured.err
+
+
+def test_train_on_a_full_disk_is_a_clear_failure(tiny_model, tiny_dataset, tmp_path, capsys, monkeypatch):
+    # The first thing training writes is its cache of prepared images (16 KB each) in the
+    # per-user folder; a full disk there must read as a full disk, and touch no model.
+    import errno
+
+    import xrayviewer.training.cache as cache_module
+
+    real_open = open
+
+    def full_disk_open(path, mode="r", *args, **kwargs):
+        if "w" in mode and ".tmp" in str(path):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(cache_module, "open", full_disk_open, raising=False)
+    out = tmp_path / "models"
+    out.mkdir()
+    for f in tiny_model.parent.glob("tiny.*"):
+        shutil.copy(f, out / f.name)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    rc = main(["train", str(tiny_dataset), "--out", str(out), "--epochs", "1", "--name", "fresh"])
+    captured = capsys.readouterr()
+    assert rc == 1
+    assert "is full" in captured.err and "no model was changed" in captured.err
+    assert "Traceback" not in captured.err and "Errno" not in captured.err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert not list(cache_module.Path(os.environ["XRAYVIEWER_HOME"]).rglob("*.tmp*"))  # no half-written cache

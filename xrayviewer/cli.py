@@ -213,7 +213,7 @@ class _TextProgress:
 def cmd_train(args) -> int:
     from .model import ModelSaveError
     from .progress import Cancelled
-    from .training import DatasetError, TrainConfig, fit
+    from .training import CacheWriteError, DatasetError, TrainConfig, fit
 
     flag = CancelFlag()
     previous = signal.getsignal(signal.SIGINT)
@@ -234,7 +234,7 @@ def cmd_train(args) -> int:
     except Cancelled:
         print("Training cancelled; no model was written.", file=sys.stderr)
         return 130
-    except (DatasetError, ModelSaveError, ValueError) as exc:
+    except (DatasetError, CacheWriteError, ModelSaveError, ValueError) as exc:
         raise _UserError(str(exc)) from None
     finally:
         signal.signal(signal.SIGINT, previous)

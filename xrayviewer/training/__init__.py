@@ -1,9 +1,10 @@
 """Dataset scanning, patient split, training and evaluation. Keras is imported inside fit()."""
 
+from .cache import CacheWriteError
 from .dataset import CLASSES, DatasetError, DatasetScan, Sample, patient_id, scan_dataset
 from .fit import FitResult, TrainConfig, fit
 from .recipes import RECIPES, get_recipe
 from .split import patient_split
 
-__all__ = ["CLASSES", "DatasetError", "DatasetScan", "Sample", "patient_id", "scan_dataset",
+__all__ = ["CacheWriteError", "CLASSES", "DatasetError", "DatasetScan", "Sample", "patient_id", "scan_dataset",
            "FitResult", "TrainConfig", "fit", "RECIPES", "get_recipe", "patient_split"]

@@ -7,6 +7,7 @@ so the process's memory stays flat however large the dataset is.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -20,6 +21,19 @@ from ..progress import CancelCheck, Progress, ProgressCallback, check_cancel, no
 from .dataset import Sample
 
 ITEM_BYTES = INPUT_SIZE * INPUT_SIZE
+
+
+class CacheWriteError(Exception):
+    """The input cache could not be written (disk full, no permission); no model was touched."""
+
+
+def _write_message(exc: OSError, folder: Path) -> str:
+    if exc.errno == errno.ENOSPC:
+        return (f"The disk holding {folder} is full, so the prepared training images could not be "
+                "stored there. Free some space and start again; no model was changed.")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"XRay Viewer may not write its prepared training images to {folder}; no model was changed."
+    return f"The prepared training images could not be stored in {folder} ({exc.strerror or exc}); no model was changed."
 
 
 def _key(samples: Sequence[Sample]) -> str:
@@ -61,7 +75,10 @@ def build_cache(samples: Sequence[Sample], cache_dir, on_progress: ProgressCallb
     did not (they are skipped, never fatal).
     """
     cache_dir = Path(cache_dir)
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CacheWriteError(_write_message(exc, cache_dir)) from None
     key = _key(samples)
     data_path = cache_dir / f"inputs-{key}.u8"
     index_path = cache_dir / f"inputs-{key}.json"
@@ -89,6 +106,10 @@ def build_cache(samples: Sequence[Sample], cache_dir, on_progress: ProgressCallb
                     on_progress(Progress("cache", i + 1, len(samples), "Preparing images"))
         os.replace(tmp, data_path)
         index_path.write_text(json.dumps({"ok": ok, "bad": bad}))
+    except OSError as exc:
+        # Disk full (~16 KB per image) or no permission: say so instead of a traceback. A
+        # half-written index is harmless: a cache is only reused when both files check out.
+        raise CacheWriteError(_write_message(exc, cache_dir)) from None
     finally:
         if tmp.exists():
             tmp.unlink()
