@@ -40,7 +40,7 @@ def main(argv: list[str]) -> int:
         runs = "/".join(str(m["training"]["epochs_run"]) for m in metas)
         print(f"| {recipe} | {metas[0]['preprocessing']} | {metas[0]['training']['params']:,} | {epochs} / {runs} | "
               f"{len(metas)} | {_fmt([m['training']['seconds'] / 60 for m in metas], 1)} | "
-              f"{_fmt([x['auc'] for x in v])} | {_fmt([x['accuracy'] for x in v])} | "
+              f"{_fmt([x['auc'] for x in v], 4)} | {_fmt([x['accuracy'] for x in v])} | "
               f"{_fmt([x['sensitivity'] for x in v])} | {_fmt([x['specificity'] for x in v])} |")
     _print_paired(groups)
     return 0
