@@ -213,18 +213,27 @@ def test_train_bad_folder_is_a_clear_failure(tmp_path, capsys):
     assert "nowhere" in captured.err and "Traceback" not in captured.err
 
 
-def test_train_refuses_existing_name_before_training(tiny_model, tiny_dataset, tmp_path, capsys):
-    out = tmp_path / "models"
+def _folder_with_tiny_model(tiny_model, out):
+    """A models folder that already holds a bundle, to check a failed run leaves it intact."""
     out.mkdir()
     for f in tiny_model.parent.glob("tiny.*"):
         shutil.copy(f, out / f.name)
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    return out
+
+
+def _snapshot(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_train_refuses_existing_name_before_training(tiny_model, tiny_dataset, tmp_path, capsys):
+    out = _folder_with_tiny_model(tiny_model, tmp_path / "models")
+    before = _snapshot(out)
     rc = main(["train", str(tiny_dataset), "--out", str(out), "--epochs", "1", "--name", "tiny"])
     captured = capsys.readouterr()
     assert rc == 1
     assert "already exists" in captured.err
     assert "epoch" not in captured.err  # refused up front, not after the whole training run
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert _snapshot(out) == before
 
 
 def test_model_info_text_and_json(tiny_model, capsys):
@@ -291,15 +300,12 @@ def test_train_on_a_full_disk_is_a_clear_failure(tiny_model, tiny_dataset, tmp_p
         return real_open(path, mode, *args, **kwargs)
 
     monkeypatch.setattr(cache_module, "open", full_disk_open, raising=False)
-    out = tmp_path / "models"
-    out.mkdir()
-    for f in tiny_model.parent.glob("tiny.*"):
-        shutil.copy(f, out / f.name)
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    out = _folder_with_tiny_model(tiny_model, tmp_path / "models")
+    before = _snapshot(out)
     rc = main(["train", str(tiny_dataset), "--out", str(out), "--epochs", "1", "--name", "fresh"])
     captured = capsys.readouterr()
     assert rc == 1
     assert "is full" in captured.err and "no model was changed" in captured.err
     assert "Traceback" not in captured.err and "Errno" not in captured.err
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert _snapshot(out) == before
     assert not list(cache_module.Path(os.environ["XRAYVIEWER_HOME"]).rglob("*.tmp*"))  # no half-written cache
