@@ -1,0 +1,181 @@
+"""Acquisition-shift validation: each model on its own patient-level validation split, clean
+and under image changes that mimic a different site, machine or exposure.
+
+Why: clean validation is saturated (AUC 0.996-0.999; recipes differ by one or two false alarms
+of ~200 normals), so it cannot rank recipes, while the project's independent test split is
+known to differ from train in acquisition (harder normals, another class mix). How a model
+holds up when the same validation films are rendered differently is a validation-only measure
+of what should transfer. The shifts and the summary below were fixed before any model was run
+through this script (see the commit that added it); do not tune them against its output.
+
+    python benchmarks/shift_probes.py /tmp/runs/default-s0.keras /tmp/runs/seed-s0-e20.keras ... \\
+        --dataset ../shared/data/chest_xray [--json out.json]
+
+Each model's validation split is rebuilt from its metadata (split seed, val fraction), exactly
+as fit() made it, from the cached 128 x 128 grey inputs; every shift is applied to that grey
+image, then ``to_model_input`` (the shared preprocessing's last step). Random parts of a shift
+draw from a generator seeded by the image's index, so every model sees identical shifted images.
+Probabilities are the bundle's calibrated ones and "at threshold" means its shipped threshold.
+
+Shifts (two groups):
+
+- trained_for: kinds of change the default recipe's augmentation layer draws from (so the
+  seed recipe, which has no augmentation, is at a disadvantage by design): rotation 10 deg,
+  shift 8 %, zoom in 15 % (crop), zoom out 15 % (border), contrast x0.7, brightness +0.10.
+- held_out: kinds of change no recipe trains on: gamma 0.7 and 1.5 (non-linear exposure),
+  Gaussian blur (sigma 1 px at 128 px: a softer detector), Gaussian noise (SD 8 grey levels:
+  quantum mottle), unsharp masking (strong edge enhancement, as many CR/DR processors apply),
+  histogram equalisation (another vendor's tone curve).
+
+Summary per model (printed, and the last line is one JSON object): AUC and accuracy /
+sensitivity / specificity at threshold, clean and per shift, and the means over each group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFilter, ImageOps
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from xrayviewer.imaging import to_model_input  # noqa: E402
+from xrayviewer.model.calibration import apply_temperature  # noqa: E402
+from xrayviewer.model.metrics import confusion, roc_auc  # noqa: E402
+
+
+def _affine(img: Image.Image, rng, *, rotate=0.0, shift=0.0, zoom=1.0) -> Image.Image:
+    """Rotate by +/-rotate degrees, shift by +/-shift of the side (random signs), zoom about the
+    centre (>1 crops in, <1 shrinks into a black border, as a collimated film would show)."""
+    w, h = img.size
+    out = img
+    if rotate:
+        out = out.rotate(rotate * rng.choice([-1, 1]), resample=Image.BILINEAR, fillcolor=0)
+    if shift:
+        dx, dy = (shift * w * rng.choice([-1, 1]), shift * h * rng.choice([-1, 1]))
+        out = out.transform((w, h), Image.AFFINE, (1, 0, dx, 0, 1, dy), resample=Image.BILINEAR, fillcolor=0)
+    if zoom != 1.0:
+        a = 1.0 / zoom
+        cx, cy = w / 2, h / 2
+        out = out.transform((w, h), Image.AFFINE, (a, 0, cx - a * cx, 0, a, cy - a * cy),
+                            resample=Image.BILINEAR, fillcolor=0)
+    return out
+
+
+def _tone(u8: np.ndarray, fn) -> np.ndarray:
+    return np.clip(np.rint(fn(u8.astype(np.float32) / 255.0) * 255.0), 0, 255).astype(np.uint8)
+
+
+def _pil(fn):
+    return lambda u8, rng: np.asarray(fn(Image.fromarray(u8), rng), dtype=np.uint8)
+
+
+SHIFTS = {
+    "trained_for": {
+        "rotate_10deg": _pil(lambda im, rng: _affine(im, rng, rotate=10)),
+        "shift_8pct": _pil(lambda im, rng: _affine(im, rng, shift=0.08)),
+        "zoom_in_15pct": _pil(lambda im, rng: _affine(im, rng, zoom=1.15)),
+        "zoom_out_15pct": _pil(lambda im, rng: _affine(im, rng, zoom=1 / 1.15)),
+        "contrast_x0.7": lambda u8, rng: _tone(u8, lambda x: (x - x.mean()) * 0.7 + x.mean()),
+        "brightness_+0.10": lambda u8, rng: _tone(u8, lambda x: x + 0.10),
+    },
+    "held_out": {
+        "gamma_0.7": lambda u8, rng: _tone(u8, lambda x: x ** 0.7),
+        "gamma_1.5": lambda u8, rng: _tone(u8, lambda x: x ** 1.5),
+        "blur_1px": _pil(lambda im, rng: im.filter(ImageFilter.GaussianBlur(1.0))),
+        "noise_sd8": lambda u8, rng: np.clip(np.rint(u8 + rng.normal(0, 8, u8.shape)), 0, 255).astype(np.uint8),
+        "unsharp_mask": _pil(lambda im, rng: im.filter(ImageFilter.UnsharpMask(radius=4, percent=150, threshold=0))),
+        "equalize": _pil(lambda im, rng: ImageOps.equalize(im)),
+    },
+}
+
+
+def apply_shift(fn, grey: np.ndarray, first_index: int) -> np.ndarray:
+    """``fn`` on each (128, 128) uint8 image; image i's randomness comes from seed i."""
+    return np.stack([fn(g, np.random.default_rng(first_index + i)) for i, g in enumerate(grey)])
+
+
+def _scores(model, info, grey: np.ndarray, batch: int = 128) -> np.ndarray:
+    raw = []
+    for s in range(0, len(grey), batch):
+        raw.append(np.asarray(model(to_model_input(grey[s:s + batch]), training=False)).reshape(-1))
+    return apply_temperature(np.concatenate(raw), info.temperature, info.calibration_shift)
+
+
+def _row(y: np.ndarray, p: np.ndarray, threshold: float) -> dict:
+    tn, fp, fn, tp = confusion(y, p, threshold)
+    return {"auc": round(float(roc_auc(y, p)), 4), "accuracy": round((tp + tn) / len(y), 4),
+            "sensitivity": round(tp / max(1, tp + fn), 4), "specificity": round(tn / max(1, tn + fp), 4),
+            "false_alarms": int(fp), "missed": int(fn)}
+
+
+def probe_model(keras_path: Path, dataset: Path, cache_dir=None) -> dict:
+    from xrayviewer.model.bundle import read_model_info
+    from xrayviewer.model.runtime import import_keras
+    from xrayviewer.training.dataset import scan_dataset
+    from xrayviewer.training.fit import prepare_split
+
+    info = read_model_info(keras_path)
+    config, split = info.meta.get("config") or {}, info.meta.get("split") or {}
+    seed = int(config.get("seed", split.get("seed", 0)))
+    prepared = prepare_split(scan_dataset(dataset), config.get("max_images"),
+                             float(config.get("val_fraction", 0.15)), seed, cache_dir)
+    if split.get("val_images") not in (None, len(prepared.val)):
+        raise SystemExit(f"{keras_path}: rebuilt {len(prepared.val)} validation images, metadata says "
+                         f"{split['val_images']}; wrong dataset folder?")
+    y = np.array([s.label for s in prepared.val], dtype=np.float32)
+    grey = prepared.cache.read(np.asarray(prepared.val_idx))
+    model = import_keras().saving.load_model(info.keras_path, compile=False)
+    t = info.threshold
+    out = {"model": str(keras_path), "recipe": info.meta.get("recipe"), "split_seed": seed,
+           "val_images": int(len(y)), "val_normals": int((y == 0).sum()), "threshold": t,
+           "clean": _row(y, _scores(model, info, grey), t), "shifts": {}}
+    for group, shifts in SHIFTS.items():
+        for name, fn in shifts.items():
+            out["shifts"][name] = dict(_row(y, _scores(model, info, apply_shift(fn, grey, 0)), t), group=group)
+    for group in SHIFTS:
+        rows = [r for r in out["shifts"].values() if r["group"] == group]
+        out[f"mean_{group}"] = {k: round(float(np.mean([r[k] for r in rows])), 4)
+                                for k in ("auc", "accuracy", "sensitivity", "specificity")}
+    return out
+
+
+def _print_table(results: list[dict]) -> None:
+    names = ["clean"] + [n for g in SHIFTS.values() for n in g] + [f"mean_{g}" for g in SHIFTS]
+    head = " | ".join(f"{Path(r['model']).stem} (split {r['split_seed']})" for r in results)
+    print(f"| shift | {head} |")
+    print("|---|" + "---:|" * len(results))
+    print("AUC / accuracy / specificity / sensitivity at the shipped threshold")
+    for n in names:
+        cells = []
+        for r in results:
+            row = r["clean"] if n == "clean" else r["shifts"].get(n) or r[n]
+            cells.append(f"{row['auc']:.4f} / {row['accuracy']:.3f} / {row['specificity']:.3f} / {row['sensitivity']:.3f}")
+        print(f"| {n} | " + " | ".join(cells) + " |")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("models", nargs="+", type=Path, help="model bundles (.keras with their .json)")
+    ap.add_argument("--dataset", type=Path, required=True, help="the dataset folder the models were trained on")
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    args = ap.parse_args(argv)
+    results = []
+    for m in args.models:
+        t0 = time.perf_counter()
+        results.append(probe_model(m, args.dataset))
+        print(f"{m}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    _print_table(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
