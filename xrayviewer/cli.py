@@ -57,7 +57,7 @@ def _build_parser() -> argparse.ArgumentParser:
     tr = sub.add_parser("train", help="train a model from a dataset folder")
     tr.add_argument("dataset", metavar="DATASET_DIR")
     tr.add_argument("--out", required=True, metavar="DIR")
-    tr.add_argument("--recipe", choices=["seed", "default"], default="default")
+    tr.add_argument("--recipe", choices=["seed", "default", "default-tone"], default="default")
     tr.add_argument("--epochs", type=int)
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--name", help="model name (default: <recipe>-<timestamp>)")

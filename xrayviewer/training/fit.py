@@ -242,7 +242,7 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
     keras = import_keras()
     keras.utils.set_random_seed(config.seed)
     check_cancel(should_cancel)
-    model = build_model(config.recipe)
+    model = build_model(recipe.network)
     steps = int(np.ceil(len(train) / recipe.batch_size))
     lr = (keras.optimizers.schedules.CosineDecay(recipe.learning_rate, decay_steps=max(1, steps * epochs))
           if recipe.cosine_decay else recipe.learning_rate)
@@ -254,7 +254,11 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
         n, pos = len(y_train), float(y_train.sum())
         class_weight = {0: n / (2 * (n - pos)), 1: n / (2 * pos)}
     bridge = _Bridge(keras, on_progress, should_cancel, epochs, steps, recipe.patience)
-    train_seq = CachedBatches(cache, train_idx, y_train, recipe.batch_size, shuffle=True, seed=config.seed)
+    augment = None
+    if recipe.tone_augment:
+        from .augment import tone_and_sharpness as augment
+    train_seq = CachedBatches(cache, train_idx, y_train, recipe.batch_size, shuffle=True, seed=config.seed,
+                              augment=augment)
     val_seq = CachedBatches(cache, val_idx, y_val, 64, shuffle=False)
     try:
         model.fit(train_seq, validation_data=val_seq, epochs=epochs, class_weight=class_weight,

@@ -15,6 +15,12 @@ class Recipe:
     cosine_decay: bool
     patience: int  # epochs without validation-AUC gain before stopping early (0: never)
     description: str
+    architecture: str = ""  # model.architectures builder; "" means the recipe's own name
+    tone_augment: bool = False  # training.augment.tone_and_sharpness on every training batch
+
+    @property
+    def network(self) -> str:
+        return self.architecture or self.name
 
 
 RECIPES = {
@@ -25,6 +31,10 @@ RECIPES = {
                       cosine_decay=True, patience=6,
                       description="Separable-conv CNN with global pooling, augmentation, class "
                                   "weights, cosine learning rate, early stopping on validation AUC."),
+    "default-tone": Recipe("default-tone", epochs=24, batch_size=32, learning_rate=2e-3, class_weights=True,
+                           cosine_decay=True, patience=6, architecture="default", tone_augment=True,
+                           description="The default recipe plus tone and sharpness augmentation (gamma, "
+                                       "blur or edge enhancement, partial histogram equalisation)."),
 }
 
 

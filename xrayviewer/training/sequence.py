@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable, Optional
+
 import numpy as np
 
 from ..imaging import to_model_input
@@ -14,7 +16,8 @@ keras = import_keras()
 class CachedBatches(keras.utils.PyDataset):
     """Batches of (model input, label) for the given cache indices; reshuffled every epoch."""
 
-    def __init__(self, cache: InputCache, indices, labels, batch_size: int, shuffle: bool, seed: int = 0):
+    def __init__(self, cache: InputCache, indices, labels, batch_size: int, shuffle: bool, seed: int = 0,
+                 augment: Optional[Callable[[np.ndarray, np.random.Generator], np.ndarray]] = None):
         super().__init__(workers=1, use_multiprocessing=False)
         self.cache = cache
         self.indices = np.asarray(indices)
@@ -22,6 +25,8 @@ class CachedBatches(keras.utils.PyDataset):
         self.batch_size = batch_size
         self.shuffle = shuffle
         self._rng = np.random.default_rng(seed)
+        self.augment = augment
+        self._augment_rng = np.random.default_rng([seed, 1])
         self._order = np.arange(len(self.indices))
         if shuffle:
             self._rng.shuffle(self._order)
@@ -33,7 +38,10 @@ class CachedBatches(keras.utils.PyDataset):
         pick = self._order[i * self.batch_size:(i + 1) * self.batch_size]
         # Read in file order (faster), then restore the shuffled order.
         idx = self.indices[pick]
-        x = to_model_input(self.cache.read(idx))
+        grey = self.cache.read(idx)
+        if self.augment is not None:
+            grey = self.augment(grey, self._augment_rng)
+        x = to_model_input(grey)
         return x, self.labels[pick]
 
     def on_epoch_end(self):

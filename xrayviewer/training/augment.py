@@ -1,0 +1,43 @@
+"""Tone and sharpness augmentation, applied to the cached grey inputs of training batches.
+
+The default recipe's Keras augmentation layer varies geometry, contrast and brightness. The
+shift benchmark (benchmarks/shift_probes.py) showed what it leaves out: a film processed with a
+different tone curve (gamma, histogram equalisation) or edge enhancement (unsharp masking, as
+many CR/DR consoles apply) keeps its ranking (AUC ~0.99) but loses 10-25 points of sensitivity
+at the shipped threshold. Sites differ in exactly these processing steps, so training sees them.
+
+Works on uint8 grey (n, 128, 128) before ``to_model_input``: numpy and Pillow only, no new
+layers in the saved model (bundles stay loadable by any version of the app).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageFilter, ImageOps
+
+GAMMA_LOG_RANGE = 0.4  # gamma in [e^-0.4, e^0.4] = [0.67, 1.49]
+P_SHARPNESS = 0.5  # half the images get a random blur or edge enhancement
+P_EQUALIZE = 0.25  # a quarter are blended toward their histogram-equalised version
+
+
+def _one(grey: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    im = Image.fromarray(grey)
+    if rng.random() < P_SHARPNESS:
+        if rng.random() < 0.5:
+            im = im.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 1.2))))
+        else:
+            im = im.filter(ImageFilter.UnsharpMask(radius=float(rng.uniform(1.5, 4.0)),
+                                                   percent=int(rng.uniform(40, 160)), threshold=0))
+    x = np.asarray(im, dtype=np.float32) / 255.0
+    if rng.random() < P_EQUALIZE:
+        eq = np.asarray(ImageOps.equalize(im), dtype=np.float32) / 255.0
+        a = float(rng.uniform(0.2, 1.0))
+        x = (1 - a) * x + a * eq
+    x = np.clip(x, 0.0, 1.0) ** float(np.exp(rng.uniform(-GAMMA_LOG_RANGE, GAMMA_LOG_RANGE)))
+    return np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8)
+
+
+def tone_and_sharpness(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A randomly re-processed copy of a uint8 (n, H, W) batch: gamma always, blur or unsharp
+    masking for half the images, a partial histogram equalisation for a quarter."""
+    return np.stack([_one(g, rng) for g in batch]) if len(batch) else batch
