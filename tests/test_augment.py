@@ -1,0 +1,89 @@
+"""Tone and sharpness augmentation (the default-tone recipe): training batches vary the way
+another site's processing would; validation and prediction inputs never do."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from xrayviewer.training import RECIPES
+from xrayviewer.training.augment import tone_and_sharpness
+from xrayviewer.training.cache import build_cache
+from xrayviewer.training.dataset import scan_dataset
+
+from conftest import TINY_DATASET
+
+
+def _ramp_batch(n=16):
+    """Smooth test pictures with structure (a gradient and a bright disc)."""
+    yy, xx = np.mgrid[:128, :128]
+    base = 40 + xx * 1.2 + 80 * (((yy - 64) ** 2 + (xx - 64) ** 2) < 30 ** 2)
+    return np.stack([np.clip(base + 3 * i, 0, 255) for i in range(n)]).astype(np.uint8)
+
+
+def test_augmentation_keeps_shape_and_type_and_is_reproducible():
+    batch = _ramp_batch()
+    a = tone_and_sharpness(batch, np.random.default_rng(7))
+    b = tone_and_sharpness(batch, np.random.default_rng(7))
+    assert a.shape == batch.shape and a.dtype == np.uint8
+    assert np.array_equal(a, b), "the same seed must give the same training run"
+    assert not np.array_equal(a, tone_and_sharpness(batch, np.random.default_rng(8)))
+    assert tone_and_sharpness(batch[:0], np.random.default_rng(0)).shape == (0, 128, 128)
+
+
+def test_augmentation_changes_tone_but_keeps_the_picture():
+    batch = _ramp_batch(64)
+    out = tone_and_sharpness(batch, np.random.default_rng(0)).astype(np.float32)
+    src = batch.astype(np.float32)
+    changed = np.abs(out - src).mean(axis=(1, 2))
+    assert (changed > 1.0).mean() > 0.8, "most images should be visibly re-processed"
+    # Still the same picture: bright disc brighter than the dark corner, strongly correlated.
+    assert (out[:, 64, 64] > out[:, 5, 5]).all()
+    corr = [np.corrcoef(o.ravel(), s.ravel())[0, 1] for o, s in zip(out, src)]
+    assert min(corr) > 0.9
+
+
+def test_only_training_batches_are_augmented(tmp_path):
+    from xrayviewer.imaging import to_model_input
+    from xrayviewer.training.sequence import CachedBatches
+
+    scan = scan_dataset(TINY_DATASET)
+    cache, ok, _ = build_cache(scan.samples, tmp_path)
+    idx = np.array(ok[:8])
+    labels = np.zeros(len(idx))
+    plain = to_model_input(cache.read(idx))
+    val = CachedBatches(cache, idx, labels, 8, shuffle=False)
+    train = CachedBatches(cache, idx, labels, 8, shuffle=False, augment=tone_and_sharpness)
+    assert np.array_equal(val[0][0], plain)
+    assert not np.array_equal(train[0][0], plain)
+    assert train[0][0].shape == plain.shape and train[0][0].dtype == np.float32
+
+
+def test_default_tone_uses_the_default_network_with_augmentation():
+    r = RECIPES["default-tone"]
+    assert r.network == "default" and r.tone_augment
+    assert RECIPES["default"].network == "default" and not RECIPES["default"].tone_augment
+    assert RECIPES["seed"].network == "seed"
+
+
+def test_cli_offers_every_recipe():
+    out = subprocess.run([sys.executable, "-m", "xrayviewer", "train", "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    for name in RECIPES:
+        assert name in out
+
+
+@pytest.mark.slow
+def test_fit_default_tone_one_epoch(tiny_dataset, tmp_path):
+    from xrayviewer.training import TrainConfig, fit
+
+    cfg = TrainConfig(dataset_dir=str(tiny_dataset), out_dir=str(tmp_path / "m"), recipe="default-tone", epochs=1,
+                      seed=0, name="tone", val_fraction=0.35, cache_dir=str(tmp_path / "cache"))
+    result = fit(cfg)
+    meta = json.loads(result.model_path.with_suffix(".json").read_text())
+    assert meta["recipe"] == "default-tone"
+    assert meta["training"]["params"] == 139905  # the default network
