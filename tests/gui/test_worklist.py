@@ -100,3 +100,41 @@ def test_clicking_the_probability_header_puts_the_riskiest_first(qtbot):
     assert names(view) == ["a.jpeg", "b.jpeg"]
     click(PROBABILITY)
     assert names(view) == ["b.jpeg", "a.jpeg"]
+
+
+def test_the_row_being_read_stays_put_while_scores_arrive(qtbot):
+    """Scores arriving re-sort the list; the selected row keeps its place on screen (the rest
+    of the list moves around it), so a reader is not chased across the list."""
+    model, view = make(qtbot)
+    view.resize(400, 10 * view.verticalHeader().defaultSectionSize() + 40)
+    view.show()
+    qtbot.waitExposed(view)
+    new, _ = model.add_paths([f"/x/{i:02d}.png" for i in range(60)])  # 20 stay unscored
+    for i, item in enumerate(new[:20]):  # half scored: 0.02 ... 0.40
+        model.update(item.key, status=DONE, prediction=Prediction(0.02 * (i + 1), 0.02 * (i + 1), 0.5))
+    reading = new[5]  # p = 0.12: row 14 of the riskiest-first list
+    view.select_key(reading.key)
+    view.scrollTo(view.currentIndex(), view.ScrollHint.PositionAtCenter)
+    top_before = view.visualRect(view.currentIndex()).top()
+    assert view.viewport().rect().contains(view.visualRect(view.currentIndex()))
+
+    for i, item in enumerate(new[20:40]):  # riskier images arrive and sort above it
+        model.update(item.key, status=DONE, prediction=Prediction(0.5 + 0.02 * i, 0.5 + 0.02 * i, 0.5))
+    assert view.current_key() == reading.key
+    assert view.proxy.mapToSource(view.currentIndex()).row() == 5  # still the same image
+    assert view.currentIndex().row() == 34  # 20 riskier rows now above it
+    assert view.visualRect(view.currentIndex()).top() == top_before
+
+
+def test_rows_scrolled_away_from_are_not_pulled_back(qtbot):
+    """A selected row the reader has scrolled away from is left where it goes."""
+    model, view = make(qtbot)
+    view.resize(400, 10 * view.verticalHeader().defaultSectionSize() + 40)
+    view.show()
+    qtbot.waitExposed(view)
+    new, _ = model.add_paths([f"/x/{i:02d}.png" for i in range(40)])
+    view.select_key(new[0].key)
+    view.verticalScrollBar().setValue(view.verticalScrollBar().maximum())  # reading the bottom
+    before = view.verticalScrollBar().value()
+    model.update(new[39].key, status=DONE, prediction=Prediction(0.9, 0.9, 0.5))
+    assert view.verticalScrollBar().value() == before

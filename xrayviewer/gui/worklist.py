@@ -225,6 +225,25 @@ class WorklistView(QTableView):
         self.setColumnWidth(VERDICT, 104)  # the short verdicts; an error's full text is in its tooltip
         self.setAcceptDrops(False)  # drops go to the main window
         self.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
+        # Scores arriving re-sort the rows; keep the one being read at its place on screen.
+        self._pinned_offset: Optional[int] = None
+        self.proxy.layoutAboutToBeChanged.connect(self._remember_current_row_offset)
+        self.proxy.layoutChanged.connect(self._restore_current_row_offset)
+
+    def _remember_current_row_offset(self, *_args) -> None:
+        """Where the current row sits in the viewport (pixels from its top), if it is in view."""
+        index = self.currentIndex()
+        rect = self.visualRect(index) if index.isValid() else None
+        self._pinned_offset = rect.top() if rect is not None and self.viewport().rect().intersects(rect) else None
+
+    def _restore_current_row_offset(self, *_args) -> None:
+        index = self.currentIndex()
+        if self._pinned_offset is not None and index.isValid():
+            moved = self.visualRect(index).top() - self._pinned_offset
+            bar = self.verticalScrollBar()
+            per_pixel = self.verticalScrollMode() == QAbstractItemView.ScrollMode.ScrollPerPixel
+            bar.setValue(bar.value() + (moved if per_pixel else round(moved / max(1, self.rowHeight(index.row())))))
+        self._pinned_offset = None
 
     def current_key(self) -> Optional[int]:
         index = self.currentIndex()
