@@ -107,3 +107,19 @@ def test_closing_mid_run_asks_then_stops_cleanly(window_factory, qtbot, tiny_dat
     window.close()  # "Yes": cancels and waits for the thread
     assert answers == ["asked", "asked"] and not window.isVisible()
     assert not job.is_running() and job.cancel_requested
+
+
+def test_unwritable_cache_folder_is_one_line_and_keeps_the_window_usable(window_factory, qtbot, tiny_dataset,
+                                                                         user_home):
+    """The real training process, failing where a full or read-only disk would: the panel says
+    why in one line, trains nothing, and can start again."""
+    (user_home / "cache").write_text("a file where the cache folder should be")
+    window = window_factory(wait_model=False)
+    panel = _panel_scanned(window, qtbot, tiny_dataset, epochs=1)
+    panel.start_training()
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=TRAIN_TIMEOUT_MS)
+    text = panel.stage_label.text()
+    assert "Training failed" in text and "could not be stored" in text and "no model was changed" in text
+    assert "Traceback" not in text and "\n" not in text
+    assert panel.result is None and not any(n.endswith(".keras") for n in _saved_models())
+    assert panel.start_button.isEnabled() and not panel.cancel_button.isEnabled()
