@@ -10,6 +10,7 @@ through this script (see the commit that added it); do not tune them against its
 
     python benchmarks/shift_probes.py /tmp/runs/default-s0.keras /tmp/runs/seed-s0-e20.keras ... \\
         --dataset ../shared/data/chest_xray [--json out.json]
+    python benchmarks/shift_probes.py --from-json out.json   # the tables again, no models run
 
 Each model's validation split is rebuilt from its metadata (split seed, val fraction), exactly
 as fit() made it, from the cached 128 x 128 grey inputs; every shift is applied to that grey
@@ -188,23 +189,82 @@ def _print_table(results: list[dict]) -> None:
     for n in names:
         cells = []
         for r in results:
-            row = r["clean"] if n == "clean" else r["shifts"].get(n) or r[n]
+            row = r["clean"] if n == "clean" else r["shifts"].get(n) or r.get(n)
+            if row is None:  # a group this (older) result was not run with
+                cells.append("–")
+                continue
             cells.append(f"{row['auc']:.4f} / {row['accuracy']:.3f} / {row['specificity']:.3f} / {row['sensitivity']:.3f}")
         print(f"| {n} | " + " | ".join(cells) + " |")
 
 
+def _mean_sd(values: list[float], digits: int) -> str:
+    if len(values) < 2:
+        return f"{values[0]:.{digits}f}"
+    return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f}"
+
+
+def _group_row(r: dict, group: str):
+    return r["clean"] if group == "clean" else r.get(f"mean_{group}")
+
+
+def _print_summary(results: list[dict], baseline: str = "seed") -> None:
+    """Per recipe, mean +/- SD over splits of each group's means; then each recipe minus the
+    baseline recipe on the same split (the split's difficulty cancels)."""
+    groups = ["clean"] + list(SHIFTS)
+    by_recipe: dict[str, dict[int, dict]] = {}
+    for r in results:
+        by_recipe.setdefault(r["recipe"], {})[r["split_seed"]] = r
+    print("\nPer recipe, mean ± SD over splits (AUC / accuracy / sensitivity / specificity at the shipped threshold)\n")
+    print("| recipe | splits | " + " | ".join(groups) + " |")
+    print("|---|---|" + "---|" * len(groups))
+    for recipe, runs in sorted(by_recipe.items()):
+        cells = []
+        for g in groups:
+            rows = [_group_row(r, g) for r in runs.values()]
+            if None in rows:
+                cells.append("–")
+                continue
+            cells.append(" / ".join(_mean_sd([x[k] for x in rows], d) for k, d in
+                                    (("auc", 4), ("accuracy", 3), ("sensitivity", 3), ("specificity", 3))))
+        print(f"| {recipe} | {','.join(map(str, sorted(runs)))} | " + " | ".join(cells) + " |")
+    if baseline not in by_recipe:
+        return
+    print(f"\nPaired by split: recipe minus {baseline} (AUC / accuracy at the shipped threshold)\n")
+    print("| recipe | split | " + " | ".join(groups) + " |")
+    print("|---|---:|" + "---|" * len(groups))
+    for recipe, runs in sorted(by_recipe.items()):
+        if recipe == baseline:
+            continue
+        shared = sorted(set(runs) & set(by_recipe[baseline]))
+        for seed in shared:
+            a, b = runs[seed], by_recipe[baseline][seed]
+            cells = []
+            for g in groups:
+                ra, rb = _group_row(a, g), _group_row(b, g)
+                cells.append("–" if ra is None or rb is None else
+                             f"{ra['auc'] - rb['auc']:+.4f} / {ra['accuracy'] - rb['accuracy']:+.3f}")
+            print(f"| {recipe} | {seed} | " + " | ".join(cells) + " |")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("models", nargs="+", type=Path, help="model bundles (.keras with their .json)")
-    ap.add_argument("--dataset", type=Path, required=True, help="the dataset folder the models were trained on")
+    ap.add_argument("models", nargs="*", type=Path, help="model bundles (.keras with their .json)")
+    ap.add_argument("--dataset", type=Path, help="the dataset folder the models were trained on")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--from-json", type=Path, action="append", default=[],
+                    help="summarise results saved earlier with --json instead of (or as well as) running models")
     args = ap.parse_args(argv)
-    results = []
+    if args.models and args.dataset is None:
+        ap.error("--dataset is needed to rebuild the models' validation splits")
+    results = [r for f in args.from_json for r in json.loads(f.read_text())]
     for m in args.models:
         t0 = time.perf_counter()
         results.append(probe_model(m, args.dataset))
         print(f"{m}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    if not results:
+        ap.error("give model bundles or --from-json")
     _print_table(results)
+    _print_summary(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     print(json.dumps(results))
