@@ -33,7 +33,8 @@ Shifts (two groups):
   resolution, large-radius local contrast enhancement (radius 16 px), an S-shaped tone curve.
 
 Summary per model (printed, and the last line is one JSON object): AUC and accuracy /
-sensitivity / specificity at threshold, clean and per shift, and the means over each group.
+sensitivity / specificity at threshold, clean and per shift, the means over each group, and
+"all": the mean over clean plus every shift.
 """
 
 from __future__ import annotations
@@ -204,13 +205,16 @@ def _mean_sd(values: list[float], digits: int) -> str:
 
 
 def _group_row(r: dict, group: str):
+    if group == "all":  # clean plus every shift, each counted once
+        rows = [r["clean"], *r["shifts"].values()]
+        return {k: float(np.mean([x[k] for x in rows])) for k in ("auc", "accuracy", "sensitivity", "specificity")}
     return r["clean"] if group == "clean" else r.get(f"mean_{group}")
 
 
 def _print_summary(results: list[dict], baseline: str = "seed") -> None:
     """Per recipe, mean +/- SD over splits of each group's means; then each recipe minus the
     baseline recipe on the same split (the split's difficulty cancels)."""
-    groups = ["clean"] + list(SHIFTS)
+    groups = ["clean"] + list(SHIFTS) + ["all"]
     by_recipe: dict[str, dict[int, dict]] = {}
     for r in results:
         by_recipe.setdefault(r["recipe"], {})[r["split_seed"]] = r
