@@ -102,7 +102,7 @@ def bench_train(recipe: str, images: int, steps: int) -> dict:
         import numpy as np
         from xrayviewer.training import scan_dataset, get_recipe
         from xrayviewer.training.cache import build_cache
-        from xrayviewer.training.sequence import CachedBatches
+        from xrayviewer.training.sequence import training_batches
         from xrayviewer.model.architectures import build_model
         from xrayviewer.model.runtime import import_keras
         keras = import_keras()
@@ -111,8 +111,8 @@ def bench_train(recipe: str, images: int, steps: int) -> dict:
         cache, ok, bad = build_cache(samples, os.environ["BENCH_CACHE"])
         r = get_recipe({recipe!r})
         labels = np.array([samples[i].label for i in ok], np.float32)
-        seq = CachedBatches(cache, ok, labels, r.batch_size, shuffle=True)
-        m = build_model({recipe!r})
+        seq = training_batches(r, cache, ok, labels)
+        m = build_model(r.network)
         m.compile(keras.optimizers.Adam(1e-3), "binary_crossentropy")
         m.fit(seq, epochs=1, steps_per_epoch=3, verbose=0)  # warm-up / tracing
         steps = min({steps}, len(seq))

@@ -214,7 +214,7 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
     from ..model.architectures import build_model, with_last_conv_output
     from ..model.bundle import save_bundle
     from ..model.runtime import import_keras, versions
-    from .sequence import CachedBatches
+    from .sequence import CachedBatches, training_batches
 
     t0 = time.perf_counter()
     recipe = get_recipe(config.recipe)
@@ -254,11 +254,7 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
         n, pos = len(y_train), float(y_train.sum())
         class_weight = {0: n / (2 * (n - pos)), 1: n / (2 * pos)}
     bridge = _Bridge(keras, on_progress, should_cancel, epochs, steps, recipe.patience)
-    augment = None
-    if recipe.tone_augment:
-        from .augment import tone_and_sharpness as augment
-    train_seq = CachedBatches(cache, train_idx, y_train, recipe.batch_size, shuffle=True, seed=config.seed,
-                              augment=augment)
+    train_seq = training_batches(recipe, cache, train_idx, y_train, seed=config.seed)
     val_seq = CachedBatches(cache, val_idx, y_val, 64, shuffle=False)
     try:
         model.fit(train_seq, validation_data=val_seq, epochs=epochs, class_weight=class_weight,

@@ -47,3 +47,11 @@ class CachedBatches(keras.utils.PyDataset):
     def on_epoch_end(self):
         if self.shuffle:
             self._rng.shuffle(self._order)
+
+
+def training_batches(recipe, cache: InputCache, indices, labels, seed: int = 0) -> CachedBatches:
+    """The shuffled, augmented batches a recipe trains on (fit() and the benchmark share this)."""
+    augment = None
+    if recipe.tone_augment:
+        from .augment import tone_and_sharpness as augment
+    return CachedBatches(cache, indices, labels, recipe.batch_size, shuffle=True, seed=seed, augment=augment)
