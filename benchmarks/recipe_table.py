@@ -15,6 +15,10 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from xrayviewer.training.recipes import recipe_of  # noqa: E402  (old runs recorded "default" for default-v1)
+
 
 def _fmt(values: list[float], digits: int = 3) -> str:
     if len(values) == 1:
@@ -32,7 +36,7 @@ def main(argv: list[str]) -> int:
         meta = json.loads(f.read_text())
         if "recipe" not in meta or "validation" not in meta:
             continue
-        groups[(meta["recipe"], meta["training"]["epochs_max"])].append(meta)
+        groups[(recipe_of(meta), meta["training"]["epochs_max"])].append(meta)
     print("| recipe | input | params | epochs (max / run) | seeds | train time (min) | val AUC | val accuracy | val sensitivity | val specificity |")
     print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|")
     for (recipe, epochs), metas in sorted(groups.items()):

@@ -155,6 +155,7 @@ def probe_model(keras_path: Path, dataset: Path, cache_dir=None) -> dict:
     from xrayviewer.model.runtime import import_keras
     from xrayviewer.training.dataset import scan_dataset
     from xrayviewer.training.fit import prepare_split
+    from xrayviewer.training.recipes import recipe_of
 
     info = read_model_info(keras_path)
     config, split = info.meta.get("config") or {}, info.meta.get("split") or {}
@@ -168,7 +169,7 @@ def probe_model(keras_path: Path, dataset: Path, cache_dir=None) -> dict:
     grey = prepared.cache.read(np.asarray(prepared.val_idx))
     model = import_keras().saving.load_model(info.keras_path, compile=False)
     t = info.threshold
-    out = {"model": str(keras_path), "recipe": info.meta.get("recipe"), "split_seed": seed,
+    out = {"model": str(keras_path), "recipe": recipe_of(info.meta), "split_seed": seed,
            "val_images": int(len(y)), "val_normals": int((y == 0).sum()), "threshold": t,
            "clean": _row(y, _scores(model, info, grey), t), "shifts": {}}
     for group, shifts in SHIFTS.items():

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from xrayviewer.training import RECIPES
+from xrayviewer.training import DEFAULT_RECIPE, RECIPES, get_recipe, recipe_of
 from xrayviewer.training.augment import tone_and_sharpness
 from xrayviewer.training.cache import build_cache
 from xrayviewer.training.dataset import scan_dataset
@@ -63,17 +63,24 @@ def test_only_training_batches_are_augmented(tmp_path):
     assert train[0][0].shape == plain.shape and train[0][0].dtype == np.float32
 
 
-def test_default_tone_uses_the_default_network_with_augmentation():
+def test_default_means_default_tone_and_old_bundles_keep_their_recipe():
     r = RECIPES["default-tone"]
     assert r.network == "default" and r.tone_augment
-    assert RECIPES["default"].network == "default" and not RECIPES["default"].tone_augment
+    assert get_recipe("default") is r and DEFAULT_RECIPE == "default-tone"
+    assert RECIPES["default-v1"].network == "default" and not RECIPES["default-v1"].tone_augment
     assert RECIPES["seed"].network == "seed"
+    # Bundles written while "default" was the un-augmented recipe still say which one they are.
+    assert recipe_of({"recipe": "default"}) == "default-v1"
+    assert recipe_of({"recipe": "default-tone"}) == "default-tone"
+    assert recipe_of({"recipe": "seed"}) == "seed"
+    with pytest.raises(ValueError, match="Unknown recipe"):
+        get_recipe("tone")
 
 
 def test_cli_offers_every_recipe():
     out = subprocess.run([sys.executable, "-m", "xrayviewer", "train", "--help"], capture_output=True,
                          text=True, check=True).stdout
-    for name in RECIPES:
+    for name in ["default", *RECIPES]:
         assert name in out
 
 
@@ -87,3 +94,13 @@ def test_fit_default_tone_one_epoch(tiny_dataset, tmp_path):
     meta = json.loads(result.model_path.with_suffix(".json").read_text())
     assert meta["recipe"] == "default-tone"
     assert meta["training"]["params"] == 139905  # the default network
+
+
+
+def test_epoch_plan_caps_the_shipped_run_but_not_an_override():
+    from xrayviewer.training.recipes import epoch_plan
+
+    assert epoch_plan(get_recipe("default")) == (21, 24)  # stops before its schedule ends
+    assert epoch_plan(get_recipe("default"), 3) == (3, 3)  # a short run still anneals fully
+    assert epoch_plan(get_recipe("seed")) == (20, 20)
+    assert epoch_plan(get_recipe("default-v1")) == (24, 24)

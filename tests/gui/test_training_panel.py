@@ -123,3 +123,16 @@ def test_unwritable_cache_folder_is_one_line_and_keeps_the_window_usable(window_
     assert "Traceback" not in text and "\n" not in text
     assert panel.result is None and not any(n.endswith(".keras") for n in _saved_models())
     assert panel.start_button.isEnabled() and not panel.cancel_button.isEnabled()
+
+
+def test_panel_follows_the_recipes_epoch_plan_unless_told_otherwise(window_factory, qtbot, tiny_dataset):
+    """Left at the recipe's epochs, the panel trains exactly what `xrayviewer train` would
+    (no override, so the schedule may span more epochs than run); a changed count overrides."""
+    from xrayviewer.training import get_recipe
+
+    window = window_factory(wait_model=False)
+    panel = _panel_scanned(window, qtbot, tiny_dataset, epochs=get_recipe("default").epochs)
+    assert panel.recipe_combo.currentData() == "default-tone"
+    assert panel.config().epochs is None
+    panel.epochs_spin.setValue(3)
+    assert panel.config().epochs == 3

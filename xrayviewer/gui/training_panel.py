@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDoubleSpinBox, QFileDialog, 
                                QTableWidgetItem, QVBoxLayout, QHeaderView)
 
 from ..paths import user_models_dir
-from ..training import RECIPES, TrainConfig, scan_dataset
+from ..training import DEFAULT_RECIPE, RECIPES, TrainConfig, scan_dataset
 from ..training.child_process import fit_in_child_process as train  # memory back to the OS per run
 from .wording import duration
 from .workers import Job, JobGroup
@@ -117,9 +117,9 @@ class TrainingPanel(QDialog):
         form = QFormLayout(settings_box)
         self.recipe_combo = QComboBox()
         for name, recipe in RECIPES.items():
-            self.recipe_combo.addItem(name, name)
+            self.recipe_combo.addItem(f"{name} (shipped)" if name == DEFAULT_RECIPE else name, name)
             self.recipe_combo.setItemData(self.recipe_combo.count() - 1, recipe.description, Qt.ItemDataRole.ToolTipRole)
-        self.recipe_combo.setCurrentIndex(self.recipe_combo.findData("default"))
+        self.recipe_combo.setCurrentIndex(self.recipe_combo.findData(DEFAULT_RECIPE))
         self.recipe_combo.currentIndexChanged.connect(self._on_recipe_changed)
         self.epochs_spin = QSpinBox()
         self.epochs_spin.setRange(1, 500)
@@ -258,8 +258,12 @@ class TrainingPanel(QDialog):
 
     # ---- training -------------------------------------------------------------------------
     def config(self) -> TrainConfig:
-        return TrainConfig(dataset_dir=self.scan.root, out_dir=str(user_models_dir()),
-                           recipe=self.recipe_combo.currentData(), epochs=self.epochs_spin.value(),
+        recipe = self.recipe_combo.currentData()
+        # The recipe's own epoch count is no override: the run then follows the recipe's plan
+        # exactly as `xrayviewer train` does (its schedule may span more epochs than it runs).
+        epochs = self.epochs_spin.value()
+        return TrainConfig(dataset_dir=self.scan.root, out_dir=str(user_models_dir()), recipe=recipe,
+                           epochs=None if epochs == RECIPES[recipe].epochs else epochs,
                            seed=self.seed_spin.value(), val_fraction=round(self.val_spin.value(), 3),
                            max_images=self.max_spin.value() or None, command="xrayviewer-gui training panel")
 
@@ -272,14 +276,14 @@ class TrainingPanel(QDialog):
         self.compare_table.setRowCount(0)
         self.result_label.setText("")
         self.plot.clear()
-        self.epoch_bar.setRange(0, config.epochs)
+        self.epoch_bar.setRange(0, self.epochs_spin.value())
         self.epoch_bar.setValue(0)
         self.batch_bar.setRange(0, 1)
         self.batch_bar.setValue(0)
         self.stage_label.setText("Starting…")
         self._clock = TrainingClock()
         self._set_running(True)
-        log.info("Training %s for %d epochs on %s", config.recipe, config.epochs, config.dataset_dir)
+        log.info("Training %s for %s epochs on %s", config.recipe, config.epochs or "the recipe's", config.dataset_dir)
         job = Job(train, config, scan=self.scan, name="train")
         job.progress.connect(self._on_progress)
         job.finished.connect(self._on_trained)

@@ -3,8 +3,8 @@
 from .cache import CacheWriteError
 from .dataset import CLASSES, DatasetError, DatasetScan, Sample, patient_id, scan_dataset
 from .fit import FitResult, TrainConfig, fit
-from .recipes import RECIPES, get_recipe
+from .recipes import DEFAULT_RECIPE, RECIPES, get_recipe, recipe_of
 from .split import patient_split
 
 __all__ = ["CacheWriteError", "CLASSES", "DatasetError", "DatasetScan", "Sample", "patient_id", "scan_dataset",
-           "FitResult", "TrainConfig", "fit", "RECIPES", "get_recipe", "patient_split"]
+           "FitResult", "TrainConfig", "fit", "DEFAULT_RECIPE", "RECIPES", "get_recipe", "recipe_of", "patient_split"]

@@ -26,7 +26,7 @@ from ..paths import samples_dir, user_cache_dir
 from ..progress import Cancelled, CancelCheck, Progress, ProgressCallback, check_cancel, no_progress
 from .cache import build_cache
 from .dataset import DatasetScan, scan_dataset
-from .recipes import get_recipe
+from .recipes import epoch_plan, get_recipe
 from .split import patient_split
 
 
@@ -34,7 +34,7 @@ from .split import patient_split
 class TrainConfig:
     dataset_dir: str
     out_dir: str
-    recipe: str = "default"
+    recipe: str = "default"  # a name in training.recipes.RECIPES, or "default" for the shipped one
     epochs: Optional[int] = None  # None: the recipe's
     seed: int = 0
     val_fraction: float = 0.15
@@ -218,7 +218,7 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
 
     t0 = time.perf_counter()
     recipe = get_recipe(config.recipe)
-    epochs = config.epochs or recipe.epochs
+    epochs, schedule_epochs = epoch_plan(recipe, config.epochs)
     if config.name and not config.overwrite and (Path(config.out_dir) / f"{config.name}.keras").exists():
         # Say so now, not after an hour of training (save_bundle would refuse it then).
         from ..model.bundle import ModelSaveError
@@ -244,7 +244,7 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
     check_cancel(should_cancel)
     model = build_model(recipe.network)
     steps = int(np.ceil(len(train) / recipe.batch_size))
-    lr = (keras.optimizers.schedules.CosineDecay(recipe.learning_rate, decay_steps=max(1, steps * epochs))
+    lr = (keras.optimizers.schedules.CosineDecay(recipe.learning_rate, decay_steps=max(1, steps * schedule_epochs))
           if recipe.cosine_decay else recipe.learning_rate)
     model.compile(optimizer=keras.optimizers.Adam(lr, beta_1=0.9, beta_2=0.999),
                   loss="binary_crossentropy",
@@ -271,16 +271,16 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
 
         cal = fields["calibration"]
         reference = _reference_sample(dual, cal["temperature"], cal["shift"])
-        name = config.name or f"{config.recipe}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
+        name = config.name or f"{recipe.name}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
         meta = {
-            "recipe": config.recipe,
+            "recipe": recipe.name,  # "default" resolved: the name keeps its meaning
             "recipe_description": recipe.description,
             **fields,
             "split": {"method": "patient-level stratified", "val_fraction": config.val_fraction,
                       "seed": config.seed, "train_images": len(train), "val_images": len(val),
                       "train_patients": len({s.patient for s in train}),
                       "val_patients": len({s.patient for s in val})},
-            "training": {"epochs_run": len(bridge.history), "epochs_max": epochs,
+            "training": {"epochs_run": len(bridge.history), "epochs_max": epochs, "schedule_epochs": schedule_epochs,
                          "best_epoch": bridge.best_epoch, "batch_size": recipe.batch_size,
                          "seconds": round(train_seconds, 1), "params": int(model.count_params()),
                          "history": bridge.history, "seed": config.seed},

@@ -13,7 +13,7 @@ from typing import Optional
 from ..progress import CancelCheck, ProgressCallback, no_progress
 from .dataset import DatasetError, scan_dataset
 from .fit import _reference_sample, calibrate_and_describe, prepare_split
-from .recipes import get_recipe
+from .recipes import get_recipe, recipe_of
 
 
 def recalibrate_bundle(model_path, dataset_dir, out_dir, name: Optional[str] = None, cache_dir=None,
@@ -44,7 +44,7 @@ def recalibrate_bundle(model_path, dataset_dir, out_dir, name: Optional[str] = N
     keras = import_keras()
     model = keras.saving.load_model(info.keras_path, compile=False)
     dual = with_last_conv_output(model)
-    recipe = get_recipe(meta.get("recipe", "default"))
+    recipe = get_recipe(recipe_of(meta))
     fields, ood = calibrate_and_describe(
         dual, prepared, bool(recipe.class_weights), float(config.get("sensitivity_target", 0.95)),
         float(config.get("ood_flag_rate", 0.05)), on_progress=on_progress, should_cancel=should_cancel)
