@@ -104,3 +104,18 @@ def test_fitted_bundle_records_its_operating_point(tiny_model):
     v = info.meta["validation"]
     assert sens == pytest.approx(v["sensitivity"], abs=1e-3) and spec == pytest.approx(v["specificity"], abs=1e-3)
     assert sens >= 0.95  # the shipped rule
+
+
+def test_no_false_alarm_does_not_read_as_certainty():
+    """0 false alarms of 202 normals: the percentile bootstrap would say [100%, 100%]; the
+    card must give the exact interval instead (lower bound 0.025^(1/202) = 98.2%)."""
+    from xrayviewer.model.metrics import bootstrap_intervals
+
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(202), np.ones(583)]
+    p = np.r_[rng.uniform(0, 0.4, 202), rng.uniform(0.3, 1.0, 583)]
+    ci = bootstrap_intervals(y, p, threshold=0.5, n_boot=200)
+    lo, hi = ci["specificity"]
+    assert hi == 1.0 and abs(lo - 0.025 ** (1 / 202)) < 1e-9 and lo < 0.99
+    s_lo, s_hi = ci["sensitivity"]  # errors on both sides: still the bootstrap interval
+    assert s_lo < s_hi < 1.0

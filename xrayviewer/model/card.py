@@ -123,7 +123,8 @@ def _metrics_lines(info: ModelInfo) -> list[str]:
         lines = [f"On the patient-level validation split: {card['images']} images from {card.get('patients', '?')} "
                  f"patients ({card['negatives']} NORMAL, {card['positives']} PNEUMONIA), at threshold "
                  f"{card['threshold']:.4f}. 95% intervals: bootstrap over patients "
-                 f"({b.get('resamples', '?')} resamples, percentile).", ""]
+                 f"({b.get('resamples', '?')} resamples, percentile); a rate with no errors at all gets the "
+                 "exact (Clopper-Pearson) interval instead, since every resample would repeat it.", ""]
         names = {"auc": "AUC (ROC)", "sensitivity": "Sensitivity", "specificity": "Specificity",
                  "accuracy": "Accuracy"}
         for key in ("auc", "sensitivity", "specificity", "accuracy"):

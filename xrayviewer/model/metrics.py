@@ -186,4 +186,16 @@ def bootstrap_intervals(labels, probs, threshold: float, n_boot: int = 1000, see
         r = binary_report(y[idx], p[idx], threshold)
         for k in stats:
             stats[k].append(getattr(r, k))
-    return {k: (float(np.nanpercentile(v, 2.5)), float(np.nanpercentile(v, 97.5))) for k, v in stats.items()}
+    out = {k: (float(np.nanpercentile(v, 2.5)), float(np.nanpercentile(v, 97.5))) for k, v in stats.items()}
+    # With no errors at all (e.g. 0 false alarms), every resample also has none and the
+    # percentile interval collapses to [1, 1], which reads as certainty. Use the exact
+    # (Clopper-Pearson) interval for that boundary case instead: [(0.025)^(1/n), 1].
+    full = binary_report(y, p, threshold)
+    counts = {"accuracy": (full.tp + full.tn, y.size), "sensitivity": (full.tp, full.tp + full.fn),
+              "specificity": (full.tn, full.tn + full.fp)}
+    for k, (hits, n) in counts.items():
+        if n and hits == n:
+            out[k] = (float(0.025 ** (1.0 / n)), 1.0)
+        elif n and hits == 0:
+            out[k] = (0.0, float(1.0 - 0.025 ** (1.0 / n)))
+    return out
