@@ -67,3 +67,15 @@ def test_sizes_and_durations():
     assert wording.human_size(46_757) == "45.7 KB"
     assert wording.duration(75) == "1:15" and wording.duration(3725) == "1:02:05"
     assert wording.duration(None) == "–"
+
+
+def test_a_near_certain_pneumonia_is_not_borderline_when_the_threshold_is_high():
+    """The bundled model's threshold is 0.98: a >99.9% film is a clear call, not borderline;
+    what lies just either side of 0.98 still is."""
+    assert wording.worklist_verdict(pred(0.9999, threshold=0.9814)) == "Pneumonia?"
+    assert wording.worklist_verdict(pred(0.40, threshold=0.9814)) == "No pneumonia"
+    assert wording.worklist_verdict(pred(0.985, threshold=0.9814)) == "Borderline"
+    assert wording.worklist_verdict(pred(0.975, threshold=0.9814)) == "Borderline"
+    # The same rule at a low threshold.
+    assert wording.worklist_verdict(pred(0.04, threshold=0.05)) == "Borderline"
+    assert wording.worklist_verdict(pred(0.30, threshold=0.05)) == "Pneumonia?"

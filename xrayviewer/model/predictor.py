@@ -5,6 +5,7 @@ Not thread-safe by design: the GUI keeps one Predictor on one worker thread.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +20,11 @@ from .bundle import ModelInfo, ModelLoadError, bundled_model_path, read_model_in
 from .calibration import apply_temperature
 from .ood import COLOURFULNESS_LIMIT
 
-#: Within this distance of the threshold a verdict is called "near the threshold".
-NEAR_THRESHOLD_MARGIN = 0.10
+#: Within this distance of the threshold, in log-odds, a verdict is called "near the threshold".
+#: At a threshold of 0.5 it spans 0.40-0.60. Measured in log-odds (not probability points) so it
+#: means the same small change in evidence at any threshold: at 0.98, 0.10 probability points
+#: would have called every film from 0.88 to 1.00, the most certain pneumonias, borderline.
+NEAR_THRESHOLD_LOGIT_MARGIN = 0.4
 POSITIVE, NEGATIVE = "PNEUMONIA", "NORMAL"
 
 
@@ -39,7 +43,12 @@ class Prediction:
 
     @property
     def near_threshold(self) -> bool:
-        return abs(self.probability - self.threshold) < NEAR_THRESHOLD_MARGIN
+        return abs(_logit(self.probability) - _logit(self.threshold)) < NEAR_THRESHOLD_LOGIT_MARGIN
+
+
+def _logit(p: float) -> float:
+    p = min(max(float(p), 1e-9), 1 - 1e-9)
+    return math.log(p / (1 - p))
 
 
 @dataclass(frozen=True)
