@@ -33,11 +33,11 @@ RECIPES = {
     "seed": Recipe("seed", epochs=20, batch_size=16, learning_rate=1e-3, class_weights=False,
                    cosine_decay=False, patience=0,
                    description="The research notebook's CNN and optimiser, unchanged."),
-    # At most 21 epochs, on a cosine schedule that spans 24: an epoch takes ~78 s on the
-    # reference 2-core CPU, so 24 (31-33 min measured) overran the 30-minute budget and 21
-    # (~28 min) leaves room for a slower run. The last three epochs' learning rate is under 4%
-    # of the peak; in the three runs that chose this recipe (24 epochs allowed) the best epoch
-    # was 11, 21 and 19, so stopping after 21 gives the same restored weights.
+    # At most 21 epochs, on a cosine schedule that spans 24: an epoch takes ~70-80 s on the
+    # reference 2-core CPU, so 24 (31-33 min measured) overran the 30-minute budget; 21 took
+    # 25.8 min end to end. The last three epochs' learning rate is under 4% of the peak; in the
+    # three runs that chose this recipe (24 epochs allowed) the best epoch was 11, 21 and 19,
+    # and the capped rerun of split 2 restored bit-identical weights.
     "default-tone": Recipe("default-tone", epochs=21, schedule_epochs=24, batch_size=32, learning_rate=2e-3,
                            class_weights=True, cosine_decay=True, patience=6, architecture="default", tone_augment=True,
                            description="Separable-conv CNN with global pooling; geometric, contrast, tone and "
