@@ -153,18 +153,16 @@ def _row(y: np.ndarray, p: np.ndarray, threshold: float) -> dict:
 def probe_model(keras_path: Path, dataset: Path, cache_dir=None) -> dict:
     from xrayviewer.model.bundle import read_model_info
     from xrayviewer.model.runtime import import_keras
-    from xrayviewer.training.dataset import scan_dataset
-    from xrayviewer.training.fit import prepare_split
+    from xrayviewer.training.dataset import DatasetError
+    from xrayviewer.training.recalibrate import reproduce_split
     from xrayviewer.training.recipes import recipe_of
 
     info = read_model_info(keras_path)
-    config, split = info.meta.get("config") or {}, info.meta.get("split") or {}
-    seed = int(config.get("seed", split.get("seed", 0)))
-    prepared = prepare_split(scan_dataset(dataset), config.get("max_images"),
-                             float(config.get("val_fraction", 0.15)), seed, cache_dir)
-    if split.get("val_images") not in (None, len(prepared.val)):
-        raise SystemExit(f"{keras_path}: rebuilt {len(prepared.val)} validation images, metadata says "
-                         f"{split['val_images']}; wrong dataset folder?")
+    try:
+        prepared = reproduce_split(info, dataset, cache_dir)
+    except DatasetError as exc:
+        raise SystemExit(f"{keras_path}: {exc}") from None
+    seed = int((info.meta.get("split") or {}).get("seed", 0))
     y = np.array([s.label for s in prepared.val], dtype=np.float32)
     grey = prepared.cache.read(np.asarray(prepared.val_idx))
     model = import_keras().saving.load_model(info.keras_path, compile=False)

@@ -16,18 +16,12 @@ from .fit import _reference_sample, calibrate_and_describe, prepare_split
 from .recipes import get_recipe, recipe_of
 
 
-def recalibrate_bundle(model_path, dataset_dir, out_dir, name: Optional[str] = None, cache_dir=None,
-                       overwrite: bool = False, on_progress: ProgressCallback = no_progress,
-                       should_cancel: Optional[CancelCheck] = None) -> Path:
-    """Save ``out_dir/name.keras`` (+ .json, .ood.npz): the same weights with recomputed
-    calibration, threshold, operating points, OOD statistics and card figures. Raises
-    DatasetError when ``dataset_dir`` is not the folder the model was trained on."""
-    from ..model.architectures import with_last_conv_output
-    from ..model.bundle import read_model_info, save_bundle
-    from ..model.runtime import import_keras
-
-    info = read_model_info(model_path)
-    meta = dict(info.meta)
+def reproduce_split(info, dataset_dir, cache_dir=None, on_progress: ProgressCallback = no_progress,
+                    should_cancel: Optional[CancelCheck] = None):
+    """The PreparedSplit (cache, train and validation samples) that fit() made for the bundle
+    ``info``, rebuilt from its metadata. Raises DatasetError when ``dataset_dir`` is not the
+    folder it was trained on or the split comes out different."""
+    meta = info.meta
     scan = scan_dataset(dataset_dir, on_progress=on_progress, should_cancel=should_cancel)
     trained_on = (meta.get("data") or {}).get("list_sha256")
     if trained_on and trained_on != scan.fingerprint()["list_sha256"]:
@@ -41,6 +35,23 @@ def recalibrate_bundle(model_path, dataset_dir, out_dir, name: Optional[str] = N
     if split.get("val_images") not in (None, len(prepared.val)):
         raise DatasetError(f"Reproduced {len(prepared.val)} validation images, but model {info.name} recorded "
                            f"{split['val_images']}: the split cannot be reproduced.")
+    return prepared
+
+
+def recalibrate_bundle(model_path, dataset_dir, out_dir, name: Optional[str] = None, cache_dir=None,
+                       overwrite: bool = False, on_progress: ProgressCallback = no_progress,
+                       should_cancel: Optional[CancelCheck] = None) -> Path:
+    """Save ``out_dir/name.keras`` (+ .json, .ood.npz): the same weights with recomputed
+    calibration, threshold, operating points, OOD statistics and card figures. Raises
+    DatasetError when ``dataset_dir`` is not the folder the model was trained on."""
+    from ..model.architectures import with_last_conv_output
+    from ..model.bundle import read_model_info, save_bundle
+    from ..model.runtime import import_keras
+
+    info = read_model_info(model_path)
+    meta = dict(info.meta)
+    config = meta.get("config") or {}
+    prepared = reproduce_split(info, dataset_dir, cache_dir, on_progress, should_cancel)
     keras = import_keras()
     model = keras.saving.load_model(info.keras_path, compile=False)
     dual = with_last_conv_output(model)
