@@ -1,0 +1,170 @@
+"""Does test-time augmentation (averaging a few views of each film) make a model hold up better
+under acquisition shift? A validation-only experiment, on each model's own patient-level
+validation split, clean and under the shifts of shift_probes.py.
+
+Why: the issue on the bundled model lists "averaging a few models or test-time augmentations if
+the cost stays low" among what transfers to the independent test split. Training more models
+does not fit the 30-minute recipe budget; views of one film cost only a few forward passes of a
+140 k-weight network. This script decides, on validation only, whether the app should do it.
+
+    python benchmarks/tta_probe.py /tmp/runs/default-tone-s{0,1,2}.keras \\
+        --dataset ../shared/data/chest_xray [--json out.json]
+
+For every model and every image set (clean plus the 17 shifts), two scorings:
+
+- ``single``: the film as the app scores it today;
+- ``tta5``: the mean log-odds of five views of the 128 x 128 input: itself, zoomed in and out
+  by 6 %, and rotated by +4 and -4 degrees. All five lie well inside what the training
+  augmentation draws (rotation +/-9 deg, zoom +/-12 %); no flips (the heart's side).
+
+Each scoring gets its own threshold, chosen on the clean validation films by the shipped rule
+(the highest threshold with sensitivity >= 0.95); the shifted sets are scored at that threshold.
+The views and the decision rule below were committed before this script was first run.
+
+Decision rule (adopt TTA in the app only if all hold, over the three default-tone splits):
+1. mean clean AUC with TTA >= mean clean AUC without - 0.0005;
+2. mean "all" AUC (clean + every shift) and mean "all" accuracy both higher with TTA;
+3. mean over splits of the worst shift's sensitivity higher with TTA;
+4. the app's prediction budgets still hold (benchmarks/bench.py: predict_ms_fullres <= 60).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from shift_probes import SHIFTS, apply_shift  # noqa: E402
+from xrayviewer.imaging import to_model_input  # noqa: E402
+from xrayviewer.model.metrics import confusion, roc_auc  # noqa: E402
+
+SENSITIVITY_TARGET = 0.95
+
+
+def _zoom(im: Image.Image, zoom: float) -> Image.Image:
+    w, h = im.size
+    a = 1.0 / zoom
+    return im.transform((w, h), Image.AFFINE, (a, 0, w / 2 - a * w / 2, 0, a, h / 2 - a * h / 2),
+                        resample=Image.BILINEAR, fillcolor=0)
+
+
+VIEWS = {
+    "identity": lambda im: im,
+    "zoom_in_6pct": lambda im: _zoom(im, 1.06),
+    "zoom_out_6pct": lambda im: _zoom(im, 1 / 1.06),
+    "rotate_+4deg": lambda im: im.rotate(4, resample=Image.BILINEAR, fillcolor=0),
+    "rotate_-4deg": lambda im: im.rotate(-4, resample=Image.BILINEAR, fillcolor=0),
+}
+
+
+def _logits(model, grey: np.ndarray, batch: int = 128) -> np.ndarray:
+    out = []
+    for s in range(0, len(grey), batch):
+        p = np.asarray(model(to_model_input(grey[s:s + batch]), training=False), dtype=np.float64).reshape(-1)
+        p = np.clip(p, 1e-7, 1 - 1e-7)
+        out.append(np.log(p / (1 - p)))
+    return np.concatenate(out)
+
+
+def score_sets(model, grey: np.ndarray) -> dict[str, np.ndarray]:
+    """Per view, the log-odds of every image."""
+    return {name: _logits(model, np.stack([np.asarray(fn(Image.fromarray(g)), dtype=np.uint8) for g in grey]))
+            for name, fn in VIEWS.items()}
+
+
+def threshold_in_logits(y, scores, target: float) -> float:
+    """The shipped rule (the highest threshold whose sensitivity reaches ``target``) on log-odds:
+    sigmoid and temperature are monotonic, so it picks the same films as on calibrated
+    probabilities, without their saturation at 1.0."""
+    positives = np.sort(np.asarray(scores)[np.asarray(y) == 1])[::-1]
+    k = int(np.ceil(target * len(positives) - 1e-9))
+    return float(positives[max(k, 1) - 1])
+
+
+def _row(y, s, t) -> dict:
+    tn, fp, fn, tp = confusion(y, s, t)
+    return {"auc": round(float(roc_auc(y, s)), 4), "accuracy": round((tp + tn) / len(y), 4),
+            "sensitivity": round(tp / max(1, tp + fn), 4), "specificity": round(tn / max(1, tn + fp), 4)}
+
+
+def probe(keras_path: Path, dataset: Path) -> dict:
+    from xrayviewer.model.bundle import read_model_info
+    from xrayviewer.model.runtime import import_keras
+    from xrayviewer.training.recalibrate import reproduce_split
+
+    info = read_model_info(keras_path)
+    prepared = reproduce_split(info, dataset)
+    y = np.array([s.label for s in prepared.val], dtype=np.float32)
+    grey = prepared.cache.read(np.asarray(prepared.val_idx))
+    model = import_keras().saving.load_model(info.keras_path, compile=False)
+    sets = {"clean": grey}
+    for shifts in SHIFTS.values():
+        for name, fn in shifts.items():
+            sets[name] = apply_shift(fn, grey, 0)
+    scores = {}
+    for name, images in sets.items():
+        views = score_sets(model, images)
+        scores[name] = {"single": views["identity"], "tta5": np.mean(list(views.values()), axis=0)}
+    out = {"model": str(keras_path), "split_seed": int(info.meta["split"]["seed"]), "scorings": {}}
+    for scoring in ("single", "tta5"):
+        t_logit = threshold_in_logits(y, scores["clean"][scoring], SENSITIVITY_TARGET)
+        rows = {name: _row(y, s[scoring], t_logit) for name, s in scores.items()}
+        out["scorings"][scoring] = {
+            "threshold_logit": round(t_logit, 4), "rows": rows,
+            "all": {k: round(float(np.mean([r[k] for r in rows.values()])), 4)
+                    for k in ("auc", "accuracy", "sensitivity", "specificity")},
+            "worst_sensitivity": min(r["sensitivity"] for r in rows.values()),
+            "worst_specificity": min(r["specificity"] for r in rows.values()),
+        }
+    return out
+
+
+def summarise(results: list[dict]) -> None:
+    names = list(results[0]["scorings"]["single"]["rows"])
+    for r in results:
+        print(f"\n{Path(r['model']).stem} (split {r['split_seed']}): AUC / acc / sens / spec, single | tta5")
+        for n in names:
+            a, b = r["scorings"]["single"]["rows"][n], r["scorings"]["tta5"]["rows"][n]
+            fmt = lambda x: f"{x['auc']:.4f} / {x['accuracy']:.3f} / {x['sensitivity']:.3f} / {x['specificity']:.3f}"
+            print(f"  {n:20s} {fmt(a)} | {fmt(b)}")
+    print("\nMeans over splits (single -> tta5):")
+    for key, pick in (("clean AUC", lambda s: s["rows"]["clean"]["auc"]), ("all AUC", lambda s: s["all"]["auc"]),
+                      ("all accuracy", lambda s: s["all"]["accuracy"]),
+                      ("all sensitivity", lambda s: s["all"]["sensitivity"]),
+                      ("all specificity", lambda s: s["all"]["specificity"]),
+                      ("worst sensitivity", lambda s: s["worst_sensitivity"]),
+                      ("worst specificity", lambda s: s["worst_specificity"])):
+        a = [pick(r["scorings"]["single"]) for r in results]
+        b = [pick(r["scorings"]["tta5"]) for r in results]
+        per = ", ".join(f"{x:.4f}->{z:.4f}" for x, z in zip(a, b))
+        print(f"  {key:18s} {np.mean(a):.4f} -> {np.mean(b):.4f}   ({per})")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("models", nargs="*", type=Path)
+    ap.add_argument("--dataset", type=Path)
+    ap.add_argument("--json", type=Path)
+    ap.add_argument("--from-json", type=Path)
+    args = ap.parse_args(argv)
+    results = json.loads(args.from_json.read_text()) if args.from_json else []
+    for m in args.models:
+        t0 = time.perf_counter()
+        results.append(probe(m, args.dataset))
+        print(f"{m}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    summarise(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
