@@ -1,0 +1,48 @@
+"""Recalibration rebuilds a bundle's validation split from its metadata and refits what fit()
+fits after the weights; the model card and the shift benchmark rely on both being exact."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import TINY_DATASET
+
+
+def _meta(path):
+    return json.loads(path.with_suffix(".json").read_text())
+
+
+def test_recalibrating_an_unchanged_bundle_gives_back_its_numbers(tiny_model, tmp_path):
+    from xrayviewer.training.recalibrate import recalibrate_bundle
+
+    out = recalibrate_bundle(tiny_model, TINY_DATASET, tmp_path, name="again")
+    before, after = _meta(tiny_model), _meta(out)
+    assert after["threshold"] == before["threshold"]
+    assert after["calibration"] == pytest.approx(before["calibration"])
+    assert after["operating_points"] == before["operating_points"]
+    assert after["split"] == before["split"]
+    assert after["recalibrated"]["from_sha256"] == before["sha256"]
+
+
+def test_reproduced_split_is_the_one_fit_recorded(tiny_model):
+    from xrayviewer.model.bundle import read_model_info
+    from xrayviewer.training.recalibrate import reproduce_split
+
+    info = read_model_info(tiny_model)
+    prepared = reproduce_split(info, TINY_DATASET)
+    assert len(prepared.val) == info.meta["split"]["val_images"]
+    # No patient on both sides: the split is by patient, as fit() made it.
+    assert not {s.patient for s in prepared.val} & {s.patient for s in prepared.train}
+
+
+def test_another_dataset_is_refused_with_a_reason(tiny_model, tiny_dataset):
+    from xrayviewer.model.bundle import read_model_info
+    from xrayviewer.training.dataset import DatasetError
+    from xrayviewer.training.recalibrate import reproduce_split
+
+    victim = next((tiny_dataset / "NORMAL").iterdir())
+    victim.unlink()
+    with pytest.raises(DatasetError, match="not the dataset"):
+        reproduce_split(read_model_info(tiny_model), tiny_dataset)
