@@ -104,3 +104,37 @@ def test_epoch_plan_caps_the_shipped_run_but_not_an_override():
     assert epoch_plan(get_recipe("default"), 3) == (3, 3)  # a short run still anneals fully
     assert epoch_plan(get_recipe("seed")) == (20, 20)
     assert epoch_plan(get_recipe("default-v1")) == (24, 24)
+
+
+def test_mixup_batches_blend_inputs_labels_and_class_weights_alike(tmp_path):
+    from xrayviewer.training.sequence import training_batches
+
+    scan = scan_dataset(TINY_DATASET)
+    cache, ok, _ = build_cache(scan.samples, tmp_path)
+    idx = np.array(ok[:16])
+    labels = np.array([s.label for s in np.asarray(scan.samples, dtype=object)[idx]], dtype=np.float32)
+    assert 0 < labels.sum() < len(labels)
+    recipe = RECIPES["default-mix"]
+    x, y, w = training_batches(recipe, cache, idx, labels, seed=3)[0]
+    assert x.shape == (16, 128, 128, 3) and x.dtype == np.float32
+    assert ((y >= 0) & (y <= 1)).all() and ((y > 0.01) & (y < 0.99)).any()  # some labels are blends
+    # The class weights follow the labels: a blend's weight lies between the two classes' weights
+    # in the same proportion as its label between 0 and 1.
+    n, pos = len(labels), labels.sum()
+    w0, w1 = n / (2 * (n - pos)), n / (2 * pos)
+    np.testing.assert_allclose(w, w0 + (w1 - w0) * y, rtol=1e-5)
+    # Every blend is a mixture of two real (tone-augmented) films, not noise: within [0, 1].
+    assert x.min() >= 0 and x.max() <= 1
+    # Without mixup nothing changes: the recipe it extends yields (input, label) pairs.
+    plain = training_batches(RECIPES["default-tone"], cache, idx, labels, seed=3)[0]
+    assert len(plain) == 2 and set(np.unique(plain[1])) <= {0.0, 1.0}
+
+
+@pytest.mark.slow
+def test_fit_default_mix_one_epoch(tiny_dataset, tmp_path):
+    from xrayviewer.training import TrainConfig, fit
+
+    cfg = TrainConfig(dataset_dir=str(tiny_dataset), out_dir=str(tmp_path / "m"), recipe="default-mix", epochs=1,
+                      seed=0, name="mix", val_fraction=0.35, cache_dir=str(tmp_path / "cache"))
+    meta = json.loads(fit(cfg).model_path.with_suffix(".json").read_text())
+    assert meta["recipe"] == "default-mix" and 0 < meta["threshold"] <= 1

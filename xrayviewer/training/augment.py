@@ -41,3 +41,18 @@ def tone_and_sharpness(batch: np.ndarray, rng: np.random.Generator) -> np.ndarra
     """A randomly re-processed copy of a uint8 (n, H, W) batch: gamma always, blur or unsharp
     masking for half the images, a partial histogram equalisation for a quarter."""
     return np.stack([_one(g, rng) for g in batch]) if len(batch) else batch
+
+
+def mixup(x: np.ndarray, y: np.ndarray, w: np.ndarray, rng: np.random.Generator, alpha: float):
+    """Mixup (Zhang et al., 2018): each input becomes a convex blend of itself and another of
+    the batch, and so do its label and loss weight. A network trained on blends cannot draw
+    sharp boundaries around single training films; it is a general regulariser for small,
+    single-centre datasets. Works on the float model input (n, H, W, C)."""
+    n = len(x)
+    if n < 2 or alpha <= 0:
+        return x, y, w
+    lam = rng.beta(alpha, alpha, size=n).astype(np.float32)
+    partner = rng.permutation(n)
+    blend = lam.reshape((n,) + (1,) * (x.ndim - 1))
+    return (blend * x + (1 - blend) * x[partner], lam * y + (1 - lam) * y[partner],
+            lam * w + (1 - lam) * w[partner])

@@ -214,7 +214,7 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
     from ..model.architectures import build_model, with_last_conv_output
     from ..model.bundle import save_bundle
     from ..model.runtime import import_keras, versions
-    from .sequence import CachedBatches, training_batches
+    from .sequence import CachedBatches, class_weights_for, training_batches
 
     t0 = time.perf_counter()
     recipe = get_recipe(config.recipe)
@@ -250,9 +250,9 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
                   loss="binary_crossentropy",
                   metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")])
     class_weight = None
-    if recipe.class_weights:
-        n, pos = len(y_train), float(y_train.sum())
-        class_weight = {0: n / (2 * (n - pos)), 1: n / (2 * pos)}
+    if recipe.class_weights and not recipe.mixup_alpha:  # mixup batches carry their own weights
+        w0, w1 = class_weights_for(y_train)
+        class_weight = {0: w0, 1: w1}
     bridge = _Bridge(keras, on_progress, should_cancel, epochs, steps, recipe.patience)
     train_seq = training_batches(recipe, cache, train_idx, y_train, seed=config.seed)
     val_seq = CachedBatches(cache, val_idx, y_val, 64, shuffle=False)

@@ -23,6 +23,7 @@ class Recipe:
     architecture: str = ""  # model.architectures builder; "" means the recipe's own name
     tone_augment: bool = False  # training.augment.tone_and_sharpness on every training batch
     schedule_epochs: int = 0  # epochs the cosine schedule spans when longer than ``epochs`` (0: epochs)
+    mixup_alpha: float = 0.0  # training.augment.mixup with Beta(alpha, alpha) blends (0: none)
 
     @property
     def network(self) -> str:
@@ -44,6 +45,12 @@ RECIPES = {
                                        "sharpness augmentation (gamma, blur or edge enhancement, partial histogram "
                                        "equalisation); class weights, cosine learning rate, early stopping on "
                                        "validation AUC."),
+    # Under evaluation (3 splits) against default-tone; see model_weights/README.md.
+    "default-mix": Recipe("default-mix", epochs=21, schedule_epochs=24, batch_size=32, learning_rate=2e-3,
+                          class_weights=True, cosine_decay=True, patience=6, architecture="default", tone_augment=True,
+                          mixup_alpha=0.2,
+                          description="default-tone plus mixup (alpha 0.2): every training input, label and "
+                                      "class weight is blended with another of its batch."),
     "default-v1": Recipe("default-v1", epochs=24, batch_size=32, learning_rate=2e-3, class_weights=True,
                          cosine_decay=True, patience=6, architecture="default",
                          description="The first shipped recipe: default-tone without tone and sharpness "

@@ -17,7 +17,8 @@ class CachedBatches(keras.utils.PyDataset):
     """Batches of (model input, label) for the given cache indices; reshuffled every epoch."""
 
     def __init__(self, cache: InputCache, indices, labels, batch_size: int, shuffle: bool, seed: int = 0,
-                 augment: Optional[Callable[[np.ndarray, np.random.Generator], np.ndarray]] = None):
+                 augment: Optional[Callable[[np.ndarray, np.random.Generator], np.ndarray]] = None,
+                 class_weights: Optional[tuple[float, float]] = None, mixup_alpha: float = 0.0):
         super().__init__(workers=1, use_multiprocessing=False)
         self.cache = cache
         self.indices = np.asarray(indices)
@@ -27,6 +28,11 @@ class CachedBatches(keras.utils.PyDataset):
         self._rng = np.random.default_rng(seed)
         self.augment = augment
         self._augment_rng = np.random.default_rng([seed, 1])
+        # With mixup the labels are blends, which Keras' class_weight cannot map to a class:
+        # such batches carry their own loss weights, (normal, pneumonia), blended alike.
+        self.class_weights = class_weights
+        self.mixup_alpha = float(mixup_alpha)
+        self._mixup_rng = np.random.default_rng([seed, 2])
         self._order = np.arange(len(self.indices))
         if shuffle:
             self._rng.shuffle(self._order)
@@ -42,16 +48,35 @@ class CachedBatches(keras.utils.PyDataset):
         if self.augment is not None:
             grey = self.augment(grey, self._augment_rng)
         x = to_model_input(grey)
-        return x, self.labels[pick]
+        y = self.labels[pick]
+        if self.class_weights is None and not self.mixup_alpha:
+            return x, y
+        w0, w1 = self.class_weights or (1.0, 1.0)
+        w = np.where(y > 0.5, w1, w0).astype(np.float32)
+        if self.mixup_alpha:
+            from .augment import mixup
+
+            x, y, w = mixup(x, y, w, self._mixup_rng, self.mixup_alpha)
+        return x, y, w
 
     def on_epoch_end(self):
         if self.shuffle:
             self._rng.shuffle(self._order)
 
 
+def class_weights_for(labels) -> tuple[float, float]:
+    """(normal, pneumonia) loss weights inversely proportional to class frequency."""
+    y = np.asarray(labels, dtype=np.float32)
+    n, pos = len(y), float(y.sum())
+    return n / (2 * (n - pos)), n / (2 * pos)
+
+
 def training_batches(recipe, cache: InputCache, indices, labels, seed: int = 0) -> CachedBatches:
-    """The shuffled, augmented batches a recipe trains on (fit() and the benchmark share this)."""
+    """The shuffled, augmented batches a recipe trains on (fit() and the benchmark share this).
+    A mixup recipe's batches carry their class weights (fit() then passes none to Keras)."""
     augment = None
     if recipe.tone_augment:
         from .augment import tone_and_sharpness as augment
-    return CachedBatches(cache, indices, labels, recipe.batch_size, shuffle=True, seed=seed, augment=augment)
+    weights = class_weights_for(labels) if recipe.mixup_alpha and recipe.class_weights else None
+    return CachedBatches(cache, indices, labels, recipe.batch_size, shuffle=True, seed=seed, augment=augment,
+                         class_weights=weights, mixup_alpha=recipe.mixup_alpha)
