@@ -1,0 +1,132 @@
+"""Which sensitivity target should the threshold rule use? A validation-only experiment on the
+shipped recipe's three patient-level validation splits, clean and under the 17 shifts of
+shift_probes.py.
+
+Why: fit() sets the threshold to the highest one with validation sensitivity >= 0.95. On clean
+validation that leaves no false alarms at all (specificity 1.000), but under the simulated
+acquisition shifts nearly every error the shipped recipe makes is a miss: specificity stays >=
+0.96 while sensitivity falls to 0.88-0.91 under gamma, equalisation, unsharp masking and local
+contrast. The product's requirement is sensitivity >= 0.93 and specificity >= 0.85 (issue #3),
+and a second reader for pneumonia should lean towards sensitivity. This measures, for a few
+candidate targets, how far each model stays above both requirements on its worst image set.
+
+    python benchmarks/operating_point_probe.py /tmp/runs/default-tone-s{0,1,2}.keras \\
+        --dataset ../shared/data/chest_xray [--json out.json]
+    python benchmarks/operating_point_probe.py --from-json out.json
+
+For each model, target and image set (clean plus 17 shifts): threshold chosen on clean
+validation by the rule, then the margin min(sensitivity - 0.93, specificity - 0.85).
+
+Decision rule (committed before the first run), applied to the three runs of the recipe that
+`default` names when the rule is run:
+- Candidates: sensitivity targets 0.95 (today's), 0.97, 0.98 and 0.99.
+- A candidate is eligible only if its clean validation specificity is >= 0.97 on every split:
+  the issue warns that the independent test split's normals are harder than train's, which no
+  simulated shift captures, so specificity keeps a wide margin on clean films.
+- Score: the mean over splits of the worst image set's margin.
+- The target changes from 0.95 only to the eligible candidate with the best score, and only if
+  that score beats 0.95's by at least 0.01 (one point); otherwise it stays 0.95.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from shift_probes import SHIFTS, apply_shift  # noqa: E402
+from tta_probe import threshold_in_logits  # noqa: E402
+from xrayviewer.imaging import to_model_input  # noqa: E402
+from xrayviewer.model.metrics import confusion  # noqa: E402
+
+TARGETS = (0.95, 0.97, 0.98, 0.99)
+BAR_SENSITIVITY, BAR_SPECIFICITY = 0.93, 0.85
+MIN_CLEAN_SPECIFICITY = 0.97
+MIN_GAIN = 0.01
+
+
+def _logits(model, grey: np.ndarray, batch: int = 128) -> np.ndarray:
+    out = []
+    for s in range(0, len(grey), batch):
+        p = np.asarray(model(to_model_input(grey[s:s + batch]), training=False), dtype=np.float64).reshape(-1)
+        p = np.clip(p, 1e-7, 1 - 1e-7)
+        out.append(np.log(p / (1 - p)))
+    return np.concatenate(out)
+
+
+def probe(keras_path: Path, dataset: Path) -> dict:
+    from xrayviewer.model.bundle import read_model_info
+    from xrayviewer.model.runtime import import_keras
+    from xrayviewer.training.recalibrate import reproduce_split
+
+    info = read_model_info(keras_path)
+    prepared = reproduce_split(info, dataset)
+    y = np.array([s.label for s in prepared.val], dtype=np.float32)
+    grey = prepared.cache.read(np.asarray(prepared.val_idx))
+    model = import_keras().saving.load_model(info.keras_path, compile=False)
+    scores = {"clean": _logits(model, grey)}
+    for shifts in SHIFTS.values():
+        for name, fn in shifts.items():
+            scores[name] = _logits(model, apply_shift(fn, grey, 0))
+    out = {"model": str(keras_path), "split_seed": int(info.meta["split"]["seed"]), "targets": {}}
+    for target in TARGETS:
+        t = threshold_in_logits(y, scores["clean"], target)
+        rows = {}
+        for name, s in scores.items():
+            tn, fp, fn, tp = confusion(y, s, t)
+            sens, spec = tp / max(1, tp + fn), tn / max(1, tn + fp)
+            rows[name] = {"sensitivity": round(sens, 4), "specificity": round(spec, 4),
+                          "margin": round(min(sens - BAR_SENSITIVITY, spec - BAR_SPECIFICITY), 4)}
+        worst = min(rows, key=lambda n: rows[n]["margin"])
+        out["targets"][str(target)] = {"threshold_logit": round(t, 4), "rows": rows, "worst_set": worst,
+                                       "worst_margin": rows[worst]["margin"]}
+    return out
+
+
+def decide(results: list[dict]) -> float:
+    """Print the table and return the sensitivity target the rule picks."""
+    print("| target | clean spec (per split) | worst set's margin (per split) | mean worst margin | eligible |")
+    print("|---:|---|---|---:|---|")
+    score, eligible = {}, {}
+    for target in TARGETS:
+        rows = [r["targets"][str(target)] for r in results]
+        clean_spec = [x["rows"]["clean"]["specificity"] for x in rows]
+        worst = [x["worst_margin"] for x in rows]
+        score[target] = float(np.mean(worst))
+        eligible[target] = min(clean_spec) >= MIN_CLEAN_SPECIFICITY
+        per = ", ".join(f"{w:+.3f} ({x['worst_set']})" for w, x in zip(worst, rows))
+        print(f"| {target} | {', '.join(f'{c:.3f}' for c in clean_spec)} | {per} | {score[target]:+.4f} | "
+              f"{'yes' if eligible[target] else 'no'} |")
+    best = max((t for t in TARGETS if eligible[t]), key=lambda t: score[t])
+    chosen = best if score[best] >= score[0.95] + MIN_GAIN else 0.95
+    print(f"\nbest eligible: {best} ({score[best]:+.4f}); today's 0.95: {score[0.95]:+.4f}; rule picks {chosen}")
+    return chosen
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("models", nargs="*", type=Path)
+    ap.add_argument("--dataset", type=Path)
+    ap.add_argument("--json", type=Path)
+    ap.add_argument("--from-json", type=Path)
+    args = ap.parse_args(argv)
+    results = json.loads(args.from_json.read_text()) if args.from_json else []
+    for m in args.models:
+        t0 = time.perf_counter()
+        results.append(probe(m, args.dataset))
+        print(f"{m}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    decide(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
