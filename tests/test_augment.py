@@ -138,3 +138,20 @@ def test_fit_default_mix_one_epoch(tiny_dataset, tmp_path):
                       seed=0, name="mix", val_fraction=0.35, cache_dir=str(tmp_path / "cache"))
     meta = json.loads(fit(cfg).model_path.with_suffix(".json").read_text())
     assert meta["recipe"] == "default-mix" and 0 < meta["threshold"] <= 1
+
+
+def test_mixup_training_accuracy_scores_blends_against_their_dominant_label():
+    # Otherwise the training panel's accuracy curve would sit near 0.5 for a network that learns.
+    from xrayviewer.model.runtime import import_keras
+    from xrayviewer.training.fit import _training_metrics
+
+    keras = import_keras()
+    y_true, y_pred = np.array([[0.8], [0.1], [0.97], [0.3]]), np.array([[0.9], [0.2], [0.7], [0.6]])
+    plain, _ = _training_metrics(keras, hard_labels=False)
+    mixed, auc = _training_metrics(keras, hard_labels=True)
+    plain.update_state(y_true, y_pred)
+    mixed.update_state(y_true, y_pred)
+    auc.update_state(y_true, y_pred)
+    assert float(plain.result()) == 0.0  # blended labels never equal a 0/1 prediction
+    assert float(mixed.result()) == 0.75  # 3 of 4 on the side of their dominant label
+    assert float(auc.result()) == pytest.approx(1.0, abs=0.01)  # both positives above both negatives
