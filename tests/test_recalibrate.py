@@ -46,3 +46,20 @@ def test_another_dataset_is_refused_with_a_reason(tiny_model, tiny_dataset):
     victim.unlink()
     with pytest.raises(DatasetError, match="not the dataset"):
         reproduce_split(read_model_info(tiny_model), tiny_dataset)
+
+
+def test_recalibrating_for_another_sensitivity_moves_only_the_threshold(tiny_model, tmp_path):
+    from xrayviewer.model.bundle import read_model_info
+    from xrayviewer.model.metrics import operating_point
+    from xrayviewer.training.recalibrate import recalibrate_bundle
+
+    before = _meta(tiny_model)
+    out = recalibrate_bundle(tiny_model, TINY_DATASET, tmp_path, name="sens", sensitivity_target=1.0)
+    after = _meta(out)
+    assert after["config"]["sensitivity_target"] == 1.0
+    assert "1.0" in after["threshold_rule"]
+    assert after["calibration"] == pytest.approx(before["calibration"])  # the same probabilities
+    assert after["operating_points"] == before["operating_points"]
+    # The new threshold catches every validation pneumonia, as asked.
+    assert operating_point(after["operating_points"], after["threshold"])[0] == 1.0
+    assert read_model_info(out).threshold == after["threshold"]

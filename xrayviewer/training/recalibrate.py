@@ -39,18 +39,24 @@ def reproduce_split(info, dataset_dir, cache_dir=None, on_progress: ProgressCall
 
 
 def recalibrate_bundle(model_path, dataset_dir, out_dir, name: Optional[str] = None, cache_dir=None,
-                       overwrite: bool = False, on_progress: ProgressCallback = no_progress,
+                       overwrite: bool = False, sensitivity_target: Optional[float] = None,
+                       on_progress: ProgressCallback = no_progress,
                        should_cancel: Optional[CancelCheck] = None) -> Path:
     """Save ``out_dir/name.keras`` (+ .json, .ood.npz): the same weights with recomputed
-    calibration, threshold, operating points, OOD statistics and card figures. Raises
-    DatasetError when ``dataset_dir`` is not the folder the model was trained on."""
+    calibration, threshold, operating points, OOD statistics and card figures. The threshold
+    rule's sensitivity target is the bundle's own unless ``sensitivity_target`` is given (then
+    it is recorded in the metadata's config, as fit() records it). Raises DatasetError when
+    ``dataset_dir`` is not the folder the model was trained on."""
     from ..model.architectures import with_last_conv_output
     from ..model.bundle import read_model_info, save_bundle
     from ..model.runtime import import_keras
 
     info = read_model_info(model_path)
     meta = dict(info.meta)
-    config = meta.get("config") or {}
+    config = dict(meta.get("config") or {})
+    if sensitivity_target is not None:
+        config["sensitivity_target"] = float(sensitivity_target)
+        meta["config"] = config
     prepared = reproduce_split(info, dataset_dir, cache_dir, on_progress, should_cancel)
     keras = import_keras()
     model = keras.saving.load_model(info.keras_path, compile=False)
