@@ -70,8 +70,8 @@ def test_sizes_and_durations():
 
 
 def test_a_near_certain_pneumonia_is_not_borderline_when_the_threshold_is_high():
-    """The bundled model's threshold is 0.98: a >99.9% film is a clear call, not borderline;
-    what lies just either side of 0.98 still is."""
+    """At a threshold of 0.98 (the bundled model's until its rule moved to sensitivity 0.98), a
+    >99.9% film is a clear call, not borderline; what lies just either side of 0.98 still is."""
     assert wording.worklist_verdict(pred(0.9999, threshold=0.9814)) == "Pneumonia?"
     assert wording.worklist_verdict(pred(0.40, threshold=0.9814)) == "No pneumonia"
     assert wording.worklist_verdict(pred(0.985, threshold=0.9814)) == "Borderline"

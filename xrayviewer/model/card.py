@@ -39,7 +39,7 @@ FAILURE_MODES = [
     "are not detected; any abnormality may be called PNEUMONIA or NORMAL.",
     "It does not separate bacterial from viral pneumonia, and sees a 128 x 128 pixel version of the "
     "film: small or subtle opacities can be missed.",
-    "The threshold is chosen for sensitivity (>= 95% on validation), not for balanced accuracy: it "
+    "The threshold is chosen for sensitivity (>= {target} on validation), not for balanced accuracy: it "
     "accepts false alarms to miss fewer pneumonias, and on films unlike the validation split both "
     "kinds of error grow. A PNEUMONIA flag means 'look again', not 'pneumonia'; a NORMAL flag does "
     "not rule pneumonia out.",
@@ -96,8 +96,13 @@ def _sections(info: ModelInfo) -> list[tuple[str, list[str]]]:
     sections.append(("Calibration", _calibration_lines(m)))
     sections.append(("Out-of-distribution warning", _ood_lines(m)))
     sections.append(("Known failure modes and limitations",
-                      [line.format(prevalence=_prevalence(m)) for line in FAILURE_MODES]))
+                      [line.format(prevalence=_prevalence(m), target=_target(m)) for line in FAILURE_MODES]))
     return sections
+
+
+def _target(m: dict) -> str:
+    """The threshold rule's sensitivity target, as recorded (bundles before it was recorded: 95%)."""
+    return f"{float((m.get('config') or {}).get('sensitivity_target', 0.95)):.0%}"
 
 
 def _prevalence(m: dict) -> str:
