@@ -2,7 +2,7 @@
 shipped recipe's three patient-level validation splits, clean and under the 17 shifts of
 shift_probes.py.
 
-Why: fit() sets the threshold to the highest one with validation sensitivity >= 0.95. On clean
+Why: fit() set the threshold (until this probe moved it to 0.98) to the highest one with validation sensitivity >= 0.95. On clean
 validation that leaves no false alarms at all (specificity 1.000), but under the simulated
 acquisition shifts nearly every error the shipped recipe makes is a miss: specificity stays >=
 0.96 while sensitivity falls to 0.88-0.91 under gamma, equalisation, unsharp masking and local
