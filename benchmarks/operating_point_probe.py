@@ -42,23 +42,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from shift_probes import SHIFTS, apply_shift  # noqa: E402
-from tta_probe import threshold_in_logits  # noqa: E402
-from xrayviewer.imaging import to_model_input  # noqa: E402
+from tta_probe import model_logits, threshold_in_logits  # noqa: E402
 from xrayviewer.model.metrics import confusion  # noqa: E402
 
 TARGETS = (0.95, 0.97, 0.98, 0.99)
 BAR_SENSITIVITY, BAR_SPECIFICITY = 0.93, 0.85
 MIN_CLEAN_SPECIFICITY = 0.97
 MIN_GAIN = 0.01
-
-
-def _logits(model, grey: np.ndarray, batch: int = 128) -> np.ndarray:
-    out = []
-    for s in range(0, len(grey), batch):
-        p = np.asarray(model(to_model_input(grey[s:s + batch]), training=False), dtype=np.float64).reshape(-1)
-        p = np.clip(p, 1e-7, 1 - 1e-7)
-        out.append(np.log(p / (1 - p)))
-    return np.concatenate(out)
 
 
 def probe(keras_path: Path, dataset: Path) -> dict:
@@ -71,10 +61,10 @@ def probe(keras_path: Path, dataset: Path) -> dict:
     y = np.array([s.label for s in prepared.val], dtype=np.float32)
     grey = prepared.cache.read(np.asarray(prepared.val_idx))
     model = import_keras().saving.load_model(info.keras_path, compile=False)
-    scores = {"clean": _logits(model, grey)}
+    scores = {"clean": model_logits(model, grey)}
     for shifts in SHIFTS.values():
         for name, fn in shifts.items():
-            scores[name] = _logits(model, apply_shift(fn, grey, 0))
+            scores[name] = model_logits(model, apply_shift(fn, grey, 0))
     out = {"model": str(keras_path), "split_seed": int(info.meta["split"]["seed"]), "targets": {}}
     for target in TARGETS:
         t = threshold_in_logits(y, scores["clean"], target)

@@ -65,7 +65,8 @@ VIEWS = {
 }
 
 
-def _logits(model, grey: np.ndarray, batch: int = 128) -> np.ndarray:
+def model_logits(model, grey: np.ndarray, batch: int = 128) -> np.ndarray:
+    """The network's log-odds for uint8 grey inputs (n, 128, 128), in batches."""
     out = []
     for s in range(0, len(grey), batch):
         p = np.asarray(model(to_model_input(grey[s:s + batch]), training=False), dtype=np.float64).reshape(-1)
@@ -76,7 +77,7 @@ def _logits(model, grey: np.ndarray, batch: int = 128) -> np.ndarray:
 
 def score_sets(model, grey: np.ndarray) -> dict[str, np.ndarray]:
     """Per view, the log-odds of every image."""
-    return {name: _logits(model, np.stack([np.asarray(fn(Image.fromarray(g)), dtype=np.uint8) for g in grey]))
+    return {name: model_logits(model, np.stack([np.asarray(fn(Image.fromarray(g)), dtype=np.uint8) for g in grey]))
             for name, fn in VIEWS.items()}
 
 
