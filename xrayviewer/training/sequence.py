@@ -14,7 +14,8 @@ keras = import_keras()
 
 
 class CachedBatches(keras.utils.PyDataset):
-    """Batches of (model input, label) for the given cache indices; reshuffled every epoch."""
+    """Batches of (model input, label) for the given cache indices, reshuffled every epoch; with
+    class weights or mixup, (model input, label, loss weight)."""
 
     def __init__(self, cache: InputCache, indices, labels, batch_size: int, shuffle: bool, seed: int = 0,
                  augment: Optional[Callable[[np.ndarray, np.random.Generator], np.ndarray]] = None,
