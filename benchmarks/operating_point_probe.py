@@ -41,9 +41,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from shift_probes import SHIFTS, apply_shift  # noqa: E402
+from shift_probes import SHIFTS, _row, apply_shift  # noqa: E402
 from tta_probe import model_logits, threshold_in_logits  # noqa: E402
-from xrayviewer.model.metrics import confusion  # noqa: E402
 
 TARGETS = (0.95, 0.97, 0.98, 0.99)
 BAR_SENSITIVITY, BAR_SPECIFICITY = 0.93, 0.85
@@ -70,10 +69,9 @@ def probe(keras_path: Path, dataset: Path) -> dict:
         t = threshold_in_logits(y, scores["clean"], target)
         rows = {}
         for name, s in scores.items():
-            tn, fp, fn, tp = confusion(y, s, t)
-            sens, spec = tp / max(1, tp + fn), tn / max(1, tn + fp)
-            rows[name] = {"sensitivity": round(sens, 4), "specificity": round(spec, 4),
-                          "margin": round(min(sens - BAR_SENSITIVITY, spec - BAR_SPECIFICITY), 4)}
+            row = _row(y, s, t)
+            rows[name] = dict(row, margin=round(min(row["sensitivity"] - BAR_SENSITIVITY,
+                                                    row["specificity"] - BAR_SPECIFICITY), 4))
         worst = min(rows, key=lambda n: rows[n]["margin"])
         out["targets"][str(target)] = {"threshold_logit": round(t, 4), "rows": rows, "worst_set": worst,
                                        "worst_margin": rows[worst]["margin"]}

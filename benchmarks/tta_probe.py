@@ -42,9 +42,8 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from shift_probes import SHIFTS, apply_shift  # noqa: E402
+from shift_probes import SHIFTS, _row, apply_shift  # noqa: E402
 from xrayviewer.imaging import to_model_input  # noqa: E402
-from xrayviewer.model.metrics import confusion, roc_auc  # noqa: E402
 
 SENSITIVITY_TARGET = 0.95
 
@@ -88,12 +87,6 @@ def threshold_in_logits(y, scores, target: float) -> float:
     positives = np.sort(np.asarray(scores)[np.asarray(y) == 1])[::-1]
     k = int(np.ceil(target * len(positives) - 1e-9))
     return float(positives[max(k, 1) - 1])
-
-
-def _row(y, s, t) -> dict:
-    tn, fp, fn, tp = confusion(y, s, t)
-    return {"auc": round(float(roc_auc(y, s)), 4), "accuracy": round((tp + tn) / len(y), 4),
-            "sensitivity": round(tp / max(1, tp + fn), 4), "specificity": round(tn / max(1, tn + fp), 4)}
 
 
 def probe(keras_path: Path, dataset: Path) -> dict:

@@ -5,7 +5,6 @@ Not thread-safe by design: the GUI keeps one Predictor on one worker thread.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from ..imaging import ImageLoadError, XRayImage, load_image, preprocess
 from ..progress import CancelCheck, Progress, ProgressCallback, check_cancel, no_progress
 from .architectures import GRADCAM_LAYER, with_last_conv_output
 from .bundle import ModelInfo, ModelLoadError, bundled_model_path, read_model_info
-from .calibration import apply_temperature
+from .calibration import apply_temperature, logit
 from .ood import COLOURFULNESS_LIMIT
 
 #: Within this distance of the threshold, in log-odds, a verdict is called "near the threshold".
@@ -43,12 +42,7 @@ class Prediction:
 
     @property
     def near_threshold(self) -> bool:
-        return abs(_logit(self.probability) - _logit(self.threshold)) < NEAR_THRESHOLD_LOGIT_MARGIN
-
-
-def _logit(p: float) -> float:
-    p = min(max(float(p), 1e-9), 1 - 1e-9)
-    return math.log(p / (1 - p))
+        return abs(float(logit(self.probability) - logit(self.threshold))) < NEAR_THRESHOLD_LOGIT_MARGIN
 
 
 @dataclass(frozen=True)
