@@ -21,8 +21,10 @@ def write_dicom(path, pixels: np.ndarray, *, photometric: str = "MONOCHROME2", b
                 frames: int | None = None, signed: bool = False, preamble: bool = True,
                 transfer_syntax: str | None = None, pixel_data: bytes | None = None,
                 encapsulated: bool = False, modality: str = "CR", view: str = "PA",
-                include_pixels: bool = True, rows: int | None = None, cols: int | None = None) -> Path:
-    """Write a small DICOM file with pydicom (Explicit VR Little Endian unless told otherwise)."""
+                include_pixels: bool = True, rows: int | None = None, cols: int | None = None,
+                tags: dict | None = None) -> Path:
+    """Write a small DICOM file with pydicom (Explicit VR Little Endian unless told otherwise).
+    ``tags``: more attributes by keyword (PatientAge="004Y"), set last so they override."""
     import pydicom
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
@@ -63,6 +65,8 @@ def write_dicom(path, pixels: np.ndarray, *, photometric: str = "MONOCHROME2", b
         ds.WindowCenter = center
     if width is not None:
         ds.WindowWidth = width
+    for keyword, value in (tags or {}).items():
+        setattr(ds, keyword, value)
     if include_pixels:
         if pixel_data is not None:
             data = pixel_data

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import os
+import re
 
 import numpy as np
 
@@ -45,6 +47,42 @@ def _can_decode(syntax) -> bool:
 def _text(ds, keyword: str) -> str:
     value = ds.get(keyword, "")
     return str(value) if value is not None else ""
+
+
+_AGE_UNIT_YEARS = {"D": 1 / 365.25, "W": 7 / 365.25, "M": 1 / 12, "Y": 1.0}
+
+
+def parse_age_string(value) -> float | None:
+    """Years in a DICOM Age String ("004Y", "018M", "010W", "003D"); None when unreadable.
+
+    Some modalities write a bare number ("62"); it is read as years, the common meaning.
+    """
+    text = str(value or "").strip().upper()
+    match = re.fullmatch(r"(\d{1,3})\s*([DWMY]?)", text)
+    if not match:
+        return None
+    return int(match.group(1)) * _AGE_UNIT_YEARS[match.group(2) or "Y"]
+
+
+def _date(value):
+    text = str(value or "").strip()
+    try:
+        return datetime.date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+    except ValueError:
+        return None
+
+
+def patient_age_years(ds) -> float | None:
+    """The patient's age at the study, in years: the PatientAge tag, else the study (or
+    acquisition) date minus the birth date; None when the file says neither."""
+    age = parse_age_string(ds.get("PatientAge", ""))
+    if age is not None:
+        return age
+    born = _date(ds.get("PatientBirthDate", ""))
+    taken = _date(ds.get("StudyDate", "")) or _date(ds.get("AcquisitionDate", ""))
+    if born is None or taken is None or taken < born:
+        return None
+    return (taken - born).days / 365.25
 
 
 def load_dicom(path: str) -> XRayImage:
@@ -133,6 +171,7 @@ def load_dicom(path: str) -> XRayImage:
         patient_name=_text(ds, "PatientName"),
         patient_id=_text(ds, "PatientID"),
         study_date=_text(ds, "StudyDate"),
+        patient_age_years=patient_age_years(ds),
     )
     return XRayImage(
         pixels=np.ascontiguousarray(pixels),

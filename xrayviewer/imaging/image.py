@@ -23,6 +23,7 @@ class DicomInfo:
     patient_name: str = ""
     patient_id: str = ""
     study_date: str = ""
+    patient_age_years: Optional[float] = None  # PatientAge, else StudyDate - PatientBirthDate
 
 
 @dataclass(frozen=True)
