@@ -105,3 +105,24 @@ def test_recent_files_are_remembered_in_the_per_user_ini(qtbot, parts, user_home
     assert (user_home / "data" / "settings.ini").is_file()
     assert view.called("set_recent")[-1][0][0] == path
     wait_decoded(qtbot, controller, 1)
+
+
+def test_what_a_dicom_header_says_about_scope_reaches_the_model(qtbot, parts, tmp_path):
+    """An adult's film goes to the model with its age as a reason to distrust the score."""
+    import numpy as np
+    from imaging_factories import write_dicom
+    from PIL import Image
+
+    view, models, controller = parts
+    controller.start(None)
+    models.finish_load(fake_info())
+    pixels = np.asarray(Image.open(tiny_images(1, 0)[0]).convert("L"))
+    adult = write_dicom(tmp_path / "adult.dcm", pixels, tags={"PatientAge": "062Y"})
+    child = write_dicom(tmp_path / "child.dcm", pixels, tags={"PatientAge": "004Y"})
+    controller.open_paths([str(adult), str(child)])
+    wait_decoded(qtbot, controller, 2)
+    qtbot.waitUntil(lambda: sum(len(b) for b in models.score_requests) == 2)
+    names = {i.key: i.name for i in controller.worklist.items()}
+    reasons = {names[key]: r for batch in models.score_requests for key, _, r in batch}
+    assert len(reasons["adult.dcm"]) == 1 and reasons["adult.dcm"][0].startswith("patient aged 62 years")
+    assert reasons["child.dcm"] == ()

@@ -25,7 +25,7 @@ class FakePredictor:
             raise ModelLoadError(f"Model {path} is damaged.")
         return cls(path)
 
-    def predict_batch(self, x, colourfulness):
+    def predict_batch(self, x, file_reasons):
         FakePredictor.threads.add(threading.get_ident())
         assert x.shape[1:] == (128, 128, 3) and x.dtype == np.float32
         return [Prediction(float(v.mean()), float(v.mean()), 0.5) for v in x]

@@ -144,7 +144,7 @@ class Controller(QObject):
             self._check_settled()
             return
         self.worklist.update(key, thumbnail_array=v["thumbnail"], model_input=v["input"],
-                             colourfulness=v["colourfulness"])
+                             file_reasons=v["file_reasons"])
         if "image" in v:
             self._cache_image(key, v["image"])
             if key == self.current_key and self.current_image is None:
@@ -170,7 +170,7 @@ class Controller(QObject):
             item = self.worklist.item(key)
             if item is not None and item.model_input is not None:
                 item.request_serial = self._load_serial
-                batch.append((key, item.model_input, item.colourfulness))
+                batch.append((key, item.model_input, item.file_reasons))
         self._pending_scores.clear()
         for start in range(0, len(batch), SCORE_BATCH):
             self.models.score(batch[start:start + SCORE_BATCH])

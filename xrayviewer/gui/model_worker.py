@@ -65,7 +65,7 @@ class ModelWorker:
         self.out._loaded.emit(predictor.info, self.generation)
 
     def score(self, batch) -> None:
-        """``batch``: [(key, uint8 (128,128) model input, colourfulness)]."""
+        """``batch``: [(key, uint8 (128,128) model input, the file's out-of-scope reasons)]."""
         import numpy as np
 
         from ..imaging import to_model_input
@@ -76,7 +76,7 @@ class ModelWorker:
             return
         try:
             x = np.stack([to_model_input(u8) for _, u8, _ in batch])
-            preds = self.predictor.predict_batch(x, [c for _, _, c in batch])
+            preds = self.predictor.predict_batch(x, [reasons for _, _, reasons in batch])
         except Exception as exc:
             log.exception("Scoring failed")
             self.out.score_failed.emit(keys, f"Scoring failed ({type(exc).__name__}: {exc}).")

@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from ..imaging import ImageLoadError, XRayImage, find_images, load_image, preprocess_uint8
+from ..model.population import population_reasons
 from ..progress import Progress, check_cancel, no_progress
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,8 @@ def thumbnail(image: XRayImage, size: int = THUMBNAIL_SIZE) -> np.ndarray:
 
 def decode_images(items: Sequence[tuple[int, str]], on_progress=no_progress, should_cancel=None,
                   keep_first_image: bool = True) -> int:
-    """Decode each ``(key, path)`` once: thumbnail, the model's uint8 input, colourfulness.
+    """Decode each ``(key, path)`` once: thumbnail, the model's uint8 input, and what the file
+    says that puts it outside the model's scope (colour, DICOM age, view, body part, modality).
 
     One unreadable file reports its error and the others go on. The first decoded image
     travels whole (``values["image"]``) so the viewer can show it without a second decode.
@@ -51,7 +53,7 @@ def decode_images(items: Sequence[tuple[int, str]], on_progress=no_progress, sho
         try:
             image = load_image(path)
             values.update(thumbnail=thumbnail(image), input=preprocess_uint8(image),
-                          colourfulness=image.colourfulness)
+                          file_reasons=population_reasons(image))
             if keep_first_image and ok == 0:
                 values["image"] = image
             ok += 1

@@ -39,7 +39,7 @@ class WorkItem:
     error: str = ""
     thumbnail: Optional[QPixmap] = None
     model_input: Optional[np.ndarray] = None  # the model's uint8 input, kept to rescore cheaply
-    colourfulness: float = 0.0
+    file_reasons: tuple = ()  # model.population: what the file says puts it out of scope
     request_serial: int = -1  # the controller's load serial when this row was last sent for scoring
 
     @property

@@ -52,8 +52,9 @@ FAILURE_MODES = [
     "split carved from training data; expect figures below to be optimistic for new data.",
     "The out-of-distribution warning catches gross mismatches (photos, documents, screenshots, "
     "blank or noise images, colour pictures, rotated or inverted films, other modalities) but not "
-    "every subtle shift (another hospital, an adult film may pass). No warning does not mean the "
-    "image is in scope.",
+    "every subtle shift (another hospital, an adult film may pass). A DICOM's own header adds to it: "
+    "a stated age outside 1-5 years, a lateral view, another body part or modality is flagged too; "
+    "JPEG and PNG files carry no such facts. No warning does not mean the image is in scope.",
     "Grad-CAM maps are coarse (16 x 16 cells over the film) and show where the network's evidence "
     "for pneumonia lies, not a lesion outline; they can highlight markers, edges or devices.",
 ]

@@ -17,7 +17,7 @@ from ..progress import CancelCheck, Progress, ProgressCallback, check_cancel, no
 from .architectures import GRADCAM_LAYER, with_last_conv_output
 from .bundle import ModelInfo, ModelLoadError, bundled_model_path, read_model_info
 from .calibration import apply_temperature, logit
-from .ood import COLOURFULNESS_LIMIT
+from .population import population_reasons
 
 #: Within this distance of the threshold, in log-odds, a verdict is called "near the threshold".
 #: At a threshold of 0.5 it spans 0.40-0.60. Measured in log-odds (not probability points) so it
@@ -91,8 +91,11 @@ class Predictor:
         """Pooled last-conv features (what the OOD statistics are fitted on)."""
         return self._forward(batch)[1].mean(axis=(1, 2))
 
-    def predict_batch(self, batch: np.ndarray, colourfulness: Optional[Sequence[float]] = None) -> list[Prediction]:
-        """Predictions for preprocessed inputs (n, 128, 128, 3)."""
+    def predict_batch(self, batch: np.ndarray,
+                      file_reasons: Optional[Sequence[Sequence[str]]] = None) -> list[Prediction]:
+        """Predictions for preprocessed inputs (n, 128, 128, 3). ``file_reasons[i]``: what input
+        i's file says that puts it out of scope (``population.population_reasons``), added to
+        the pixel-based out-of-distribution check."""
         if len(batch) == 0:
             return []
         batch = np.asarray(batch, dtype=np.float32)
@@ -108,8 +111,8 @@ class Predictor:
             reasons = []
             if s is not None and s > self._ood.threshold:
                 reasons.append(self._ood_reason(parts, i))
-            if colourfulness is not None and colourfulness[i] > COLOURFULNESS_LIMIT:
-                reasons.append("a colour picture, not a radiograph")
+            if file_reasons is not None:
+                reasons += list(file_reasons[i])
             out.append(Prediction(probability=float(c), raw_probability=float(r), threshold=self.threshold,
                                   ood_score=None if s is None else float(s),
                                   out_of_distribution=bool(reasons), ood_reason="; ".join(reasons)))
@@ -123,19 +126,20 @@ class Predictor:
         return "unlike the training X-rays"
 
     def predict_image(self, image: XRayImage) -> Prediction:
-        return self.predict_batch(preprocess(image)[None], [image.colourfulness])[0]
+        return self.predict_batch(preprocess(image)[None], [population_reasons(image)])[0]
 
     def predict_images(self, images: Sequence[XRayImage]) -> list[Prediction]:
         if not images:
             return []
-        return self.predict_batch(np.stack([preprocess(im) for im in images]), [im.colourfulness for im in images])
+        return self.predict_batch(np.stack([preprocess(im) for im in images]),
+                                  [population_reasons(im) for im in images])
 
     def predict_files(self, paths: Iterable, batch_size: int = 32, on_progress: ProgressCallback = no_progress,
                       should_cancel: Optional[CancelCheck] = None) -> list[FileResult]:
         """Score files in batches; unreadable ones get an error and the rest go on."""
         paths = [os.fspath(p) for p in paths]
         results: dict[int, FileResult] = {}
-        pending: list[tuple[int, np.ndarray, float]] = []
+        pending: list[tuple[int, np.ndarray, tuple[str, ...]]] = []
 
         def flush():
             if pending:
@@ -148,7 +152,7 @@ class Predictor:
             check_cancel(should_cancel)
             try:
                 image = load_image(p)
-                pending.append((i, preprocess(image), image.colourfulness))
+                pending.append((i, preprocess(image), population_reasons(image)))
             except ImageLoadError as exc:
                 results[i] = FileResult(p, error=str(exc))
             if len(pending) >= batch_size:

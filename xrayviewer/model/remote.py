@@ -92,9 +92,9 @@ class RemotePredictor:
             raise ModelProcessError(value)
         return value
 
-    def predict_batch(self, batch: np.ndarray, colourfulness: Optional[Sequence[float]] = None):
+    def predict_batch(self, batch: np.ndarray, file_reasons: Optional[Sequence[Sequence[str]]] = None):
         return self._call("predict_batch", np.asarray(batch, dtype=np.float32),
-                          None if colourfulness is None else list(colourfulness))
+                          None if file_reasons is None else [tuple(r) for r in file_reasons])
 
     def explain(self, image) -> np.ndarray:
         """Grad-CAM at full resolution; only the 128 px input and the coarse map cross the pipe."""
