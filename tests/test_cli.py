@@ -182,11 +182,30 @@ def test_predict_subprocess(tiny_model, tmp_path):
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0] == HEADER
-    assert len(lines) == 3  # only CSV on stdout: TensorFlow's chatter stays on stderr
+    assert len(lines) == 3  # only CSV on stdout
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
     assert rows[0]["error"] == "" and rows[0]["probability"] != ""
     assert rows[1]["probability"] == "" and "scan.jpg" in rows[1]["error"]
-    assert "Traceback" not in r.stderr
+    # Nor on stderr: TensorFlow's start-up lines (oneDNN, "could not find cuda drivers",
+    # cuInit) used to fill the terminal of every run.
+    assert r.stderr == ""
+
+
+def test_startup_filter_drops_tensorflow_chatter_and_keeps_everything_else(capfd):
+    from xrayviewer.model.runtime import startup_chatter_filtered
+
+    chatter = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+               "I0000 00:00:1795676459.823186    4077 port.cc:153] oneDNN custom operations are on.\n"
+               "W0000 00:00:1795676459.823517    4077 cudart_stub.cc:31] Could not find cuda drivers\n"
+               "E0000 00:00:1795676461.997985    4077 cuda_platform.cc:52] failed call to cuInit: INTERNAL\n")
+    real = ("E0000 00:00:1795676462.000000    4077 cpu_allocator.cc:12] Allocation of 9 GB exceeds memory\n"
+            "Traceback (most recent call last):\n")
+    with startup_chatter_filtered():
+        os.write(2, (chatter + real).encode())
+        print("from Python", file=sys.stderr)
+    # (Under capfd, Python's own stderr is captured apart from file descriptor 2, so only
+    # the lines, not their order, can be compared here.)
+    assert sorted(capfd.readouterr().err.splitlines()) == sorted((real + "from Python").splitlines())
 
 
 def test_train_writes_bundle_and_prints_summary(tiny_dataset, tmp_path, capsys):

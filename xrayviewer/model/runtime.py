@@ -3,17 +3,68 @@ the CLI's --help, the GUI's first paint and the imaging layer must not pay 2-3 s
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import sys
+import tempfile
+
+# What TensorFlow's native code prints on every start on a machine without a GPU. Since TF
+# 2.18 these go through absl *before* TF_CPP_MIN_LOG_LEVEL is read, so the variable cannot
+# silence them (tensorflow/tensorflow#100442): the banner line, INFO/WARNING lines in absl's
+# format ("I0000 00:00:1795676459.823186    4077 port.cc:153] ..."), and the failed CUDA probe
+# that CUDA_VISIBLE_DEVICES=-1 provokes.
+_STARTUP_CHATTER = re.compile(
+    r"WARNING: All log messages before absl::InitializeLog\(\) is called"
+    r"|[IW]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w.]+:\d+\]"
+    r"|E\d{4} \d\d:\d\d:\d+\.\d+ +\d+ cuda_\w+\.cc:\d+\] failed call to cuInit")
+
+
+def is_startup_chatter(line: str) -> bool:
+    return bool(_STARTUP_CHATTER.match(line))
+
+
+@contextlib.contextmanager
+def startup_chatter_filtered():
+    """Capture what native code writes to stderr (file descriptor 2) inside the block, then
+    write back everything except TensorFlow's start-up chatter. Errors, tracebacks and any
+    other thread's output come through, only later. Without a usable fd 2 (a windowed frozen
+    app), nothing is redirected."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(AttributeError, OSError, ValueError):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            text = capture.read().decode("utf-8", errors="replace")
+            kept = "".join(line for line in text.splitlines(keepends=True) if not is_startup_chatter(line))
+            if kept:
+                os.write(2, kept.encode("utf-8"))
 
 
 def import_keras():
     """Import Keras 3 on the TensorFlow backend, with TF's start-up chatter silenced."""
+    if "keras" in sys.modules:
+        return sys.modules["keras"]
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # The app never uses a GPU here; probing CUDA only costs start-up time and log noise.
     os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
-    import keras  # noqa: PLC0415
+    with startup_chatter_filtered():
+        import keras  # noqa: PLC0415
+        import tensorflow as tf  # noqa: PLC0415
 
+        tf.config.list_physical_devices()  # the device probe prints too; get it over with here
     return keras
 
 
