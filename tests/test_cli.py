@@ -19,7 +19,7 @@ from conftest import REPO, TINY_DATASET
 from xrayviewer import __version__
 from xrayviewer.cli import main
 
-HEADER = "path,probability,prediction,error,ood_score,out_of_distribution"
+HEADER = "path,probability,prediction,error,ood_score,out_of_distribution,ood_reason"
 JPEGS = sorted(TINY_DATASET.glob("*/*.jpeg"))
 
 

@@ -103,11 +103,13 @@ def test_predict_csv_contract_is_backwards_compatible(tiny_model, capsys):
     assert main(["predict", *map(str, files), "--model", str(tiny_model)]) == 0
     text = capsys.readouterr().out
     rows = list(csv.reader(io.StringIO(text)))
-    # The first four columns are the original contract; the OOD columns come after "error".
-    assert rows[0] == ["path", "probability", "prediction", "error", "ood_score", "out_of_distribution"]
+    # The first four columns are the original contract; each later column was appended.
+    assert rows[0] == ["path", "probability", "prediction", "error", "ood_score", "out_of_distribution",
+                       "ood_reason"]
     for row in rows[1:]:
         assert 0.0 <= float(row[1]) <= 1.0 and row[2] in ("NORMAL", "PNEUMONIA") and row[3] == ""
         assert np.isfinite(float(row[4])) and row[5] in ("true", "false")
+        assert (row[6] != "") == (row[5] == "true")  # a reason exactly when flagged
 
 
 def test_model_info_is_a_model_card(tiny_model, capsys):

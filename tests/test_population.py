@@ -104,4 +104,5 @@ def test_an_adult_dicom_is_scored_but_marked_unreliable_in_predict_and_the_cli(t
     assert cli_main(["predict", str(child), str(adult), "--model", str(tiny_model)]) == 0
     rows = {r["path"]: r for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
     assert rows[str(adult)]["out_of_distribution"] == "true"
+    assert "patient aged 62 years" in rows[str(adult)]["ood_reason"]
     assert rows[str(adult)]["prediction"] in ("NORMAL", "PNEUMONIA")  # still scored: the reader decides

@@ -27,8 +27,8 @@ def test_columns_and_rows_match_the_cli(tmp_path):
     assert export.write_csv(str(out), [i for i, _ in cases]) == 3
     rows = list(csv.DictReader(out.open()))
     assert rows[0] == {"path": "/a/one.jpeg", "probability": "0.812345", "prediction": "PNEUMONIA", "error": "",
-                       "ood_score": "12.35", "out_of_distribution": "true"}
-    assert rows[1]["ood_score"] == "" and rows[1]["out_of_distribution"] == "false"
+                       "ood_score": "12.35", "out_of_distribution": "true", "ood_reason": "x"}
+    assert rows[1]["ood_score"] == "" and rows[1]["out_of_distribution"] == "false" and rows[1]["ood_reason"] == ""
     assert rows[2]["probability"] == "" and rows[2]["error"] == "bad.jpeg is empty (0 bytes)."
 
 

@@ -7,7 +7,7 @@ import csv
 from typing import Iterable, Optional, TextIO
 
 #: Column order is a contract (scripts read it): new columns only ever go at the end.
-CSV_COLUMNS = ["path", "probability", "prediction", "error", "ood_score", "out_of_distribution"]
+CSV_COLUMNS = ["path", "probability", "prediction", "error", "ood_score", "out_of_distribution", "ood_reason"]
 
 
 def result_row(path: str, prediction=None, error: str = "") -> dict:
@@ -21,6 +21,9 @@ def result_row(path: str, prediction=None, error: str = "") -> dict:
         "error": (error or "").replace("\n", " "),
         "ood_score": None if p is None or p.ood_score is None else round(p.ood_score, 2),
         "out_of_distribution": None if p is None else p.out_of_distribution,
+        # Why a row is unreliable ("patient aged 62 years, ..."), so an exported worklist
+        # keeps what the panel said.
+        "ood_reason": None if p is None or not p.out_of_distribution else p.ood_reason,
     }
 
 
