@@ -138,3 +138,35 @@ def test_rows_scrolled_away_from_are_not_pulled_back(qtbot):
     before = view.verticalScrollBar().value()
     model.update(new[39].key, status=DONE, prediction=Prediction(0.9, 0.9, 0.5))
     assert view.verticalScrollBar().value() == before
+
+
+def test_at_its_narrowest_the_risk_columns_stay_in_view_and_the_name_gives_way(qtbot):
+    """A narrow worklist (a small screen, or the splitter dragged left) used to scroll the
+    probability and verdict off to the right, leaving only file names in view."""
+    from xrayviewer.gui import wording
+    from xrayviewer.gui.worklist import NAME, NAME_MIN_WIDTH, NO_MODEL, SCORING
+
+    model, view = make(qtbot)
+    view.resize(view.minimumWidth(), 8 * view.verticalHeader().defaultSectionSize())
+    view.show()
+    qtbot.waitExposed(view)
+    new, _ = model.add_paths([f"/x/{'a-very-long-file-name-from-the-pacs-export-' * 2}{i:02d}.dcm" for i in range(30)])
+    shown = [(0.999, False, 0.5), (0.004, False, 0.5), (0.5, False, 0.5), (0.9, True, 0.5)]
+    for item, (p, ood, t) in zip(new, shown):
+        model.update(item.key, status=DONE, prediction=Prediction(p, p, t, out_of_distribution=ood))
+    model.update(new[5].key, status=NO_MODEL)
+    model.update(new[6].key, status=SCORING)
+    qtbot.waitUntil(lambda: view.verticalScrollBar().isVisible())
+
+    assert view.horizontalScrollBar().maximum() == 0  # nothing to scroll to sideways
+    header, viewport = view.horizontalHeader(), view.viewport().rect()
+    assert header.length() <= viewport.width()
+    assert header.sectionSize(NAME) >= NAME_MIN_WIDTH
+    metrics = view.fontMetrics()
+    for row in range(view.proxy.rowCount()):
+        for col in (PROBABILITY, VERDICT, STATUS):
+            text = view.proxy.index(row, col).data() or ""
+            assert metrics.horizontalAdvance(text) <= header.sectionSize(col), (row, col, text)
+    assert {view.proxy.index(r, VERDICT).data() for r in range(view.proxy.rowCount())} >= {
+        wording.UNRELIABLE, wording.POSITIVE_SHORT, wording.NEGATIVE_SHORT, wording.BORDERLINE}
+    assert {view.proxy.index(r, STATUS).data() for r in range(view.proxy.rowCount())} >= {DONE, NO_MODEL, SCORING}

@@ -161,6 +161,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.screenshot:
         from .screenshot import ScreenshotTaker
 
+        from .main_window import DEFAULT_SIZE
+
+        window.resize(*DEFAULT_SIZE)
         taker = ScreenshotTaker(window, args.screenshot)
     from .timing import probe_from_environment
 

@@ -25,6 +25,9 @@ from .worklist import WorklistView
 
 log = logging.getLogger(__name__)
 TRAINING_SHORTCUT = "Ctrl+Shift+T"
+#: The first window's size, and every --screenshot's (so README images do not depend on
+#: where the last session left the window).
+DEFAULT_SIZE = (1440, 900)
 
 
 class MainWindow(QMainWindow):
@@ -40,7 +43,7 @@ class MainWindow(QMainWindow):
         self._start_callback = None
         self.setWindowTitle("XRay Viewer")
         self.setAcceptDrops(True)
-        self.resize(1440, 900)
+        self.resize(*DEFAULT_SIZE)
 
         self.image_view = ImageView()
         self.info_pane = InfoPane()
@@ -56,7 +59,7 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.image_view)
         self.splitter.addWidget(right)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([450, 680, 310])
+        self.splitter.setSizes([470, 660, 310])
         self.setCentralWidget(self.splitter)
         self.worklist_view: Optional[WorklistView] = None
         self.window_label = QLabel("")
@@ -69,9 +72,8 @@ class MainWindow(QMainWindow):
         """Connect to the controller (built after the window, since it needs the window)."""
         self.controller = controller
         self.worklist_view = WorklistView(controller.worklist)
-        self.worklist_view.setMinimumWidth(260)
         self.splitter.replaceWidget(0, self.worklist_view)
-        self.splitter.setSizes([450, 680, 310])
+        self.splitter.setSizes([470, 660, 310])
         self.worklist_view.currentKeyChanged.connect(controller.select)
         self.filesDropped.connect(controller.open_paths)
         self._build_actions()

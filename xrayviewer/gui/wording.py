@@ -70,14 +70,19 @@ def model_text(info) -> str:
     return f"Model: {info.display_name}" + (f", made with XRay Viewer {version}" if version else "")
 
 
+#: Every verdict a worklist row can show (the worklist sizes its column to fit them all).
+UNRELIABLE, BORDERLINE, POSITIVE_SHORT, NEGATIVE_SHORT = WORKLIST_VERDICTS = (
+    "Unreliable", "Borderline", "Pneumonia?", "No pneumonia")
+
+
 def worklist_verdict(prediction) -> str:
     """One or two words for a worklist row; the panel and the row's tooltip give the long form.
     A caveat replaces the verdict, since it is what the reader must see first."""
     if prediction.out_of_distribution:
-        return "Unreliable"
+        return UNRELIABLE
     if prediction.near_threshold:
-        return "Borderline"
-    return "Pneumonia?" if is_positive(prediction) else "No pneumonia"
+        return BORDERLINE
+    return POSITIVE_SHORT if is_positive(prediction) else NEGATIVE_SHORT
 
 
 def worklist_tooltip(prediction) -> str:

@@ -28,6 +28,8 @@ THUMB, NAME, PROBABILITY, VERDICT, STATUS = range(len(COLUMNS))
 KEY_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 ROW_HEIGHT = 56
+NAME_MIN_WIDTH = 90  # enough for "IM-0…01.jpeg": both ends of a name, elided in the middle
+CELL_PADDING = 12
 
 
 @dataclass(eq=False)  # rows are identities; field-wise == would compare numpy arrays
@@ -215,20 +217,45 @@ class WorklistView(QTableView):
         self.setIconSize(QSize(ROW_HEIGHT - 4, ROW_HEIGHT - 4))
         self.verticalHeader().setVisible(False)
         self.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
+        # The list never scrolls sideways: at any width the probability and verdict stay in
+        # view and the file name (elided in the middle) gives way. A narrow worklist used to
+        # scroll them off to the right, leaving a column of names.
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         header = self.horizontalHeader()
-        header.setSectionResizeMode(THUMB, QHeaderView.ResizeMode.Fixed)
-        self.setColumnWidth(THUMB, ROW_HEIGHT + 4)
+        header.setMinimumSectionSize(24)  # the name keeps NAME_MIN_WIDTH through setMinimumWidth below
+        for col, width in self._fixed_widths().items():
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
+            self.setColumnWidth(col, width)
         header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
-        for col in (PROBABILITY, STATUS):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(VERDICT, QHeaderView.ResizeMode.Interactive)
-        self.setColumnWidth(VERDICT, 104)  # the short verdicts; an error's full text is in its tooltip
+        self.setMinimumWidth(self.narrowest_width())
         self.setAcceptDrops(False)  # drops go to the main window
         self.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
         # Scores arriving re-sort the rows; keep the one being read at its place on screen.
         self._pinned_offset: Optional[int] = None
         self.proxy.layoutAboutToBeChanged.connect(self._remember_current_row_offset)
         self.proxy.layoutChanged.connect(self._restore_current_row_offset)
+
+    def _fixed_widths(self) -> dict[int, int]:
+        """Every column but the name, wide enough for its widest possible text."""
+        cell, head = self.fontMetrics(), self.horizontalHeader().fontMetrics()
+        bold = 1.15  # the theme sets the header bold after this runs
+
+        def fits(cells, header_text):
+            return int(max([cell.horizontalAdvance(t) for t in cells] + [bold * head.horizontalAdvance(header_text)])
+                       ) + CELL_PADDING
+
+        return {
+            THUMB: ROW_HEIGHT + 4,
+            PROBABILITY: fits(["<1%", ">99%", "100%"], COLUMNS[PROBABILITY] + " ↓"),
+            # the short verdicts; an error's full text is in its tooltip
+            VERDICT: fits(wording.WORKLIST_VERDICTS, COLUMNS[VERDICT]),
+            STATUS: fits([QUEUED, SCORING, DONE, ERROR, NO_MODEL], COLUMNS[STATUS]),
+        }
+
+    def narrowest_width(self) -> int:
+        """The width at which every column still shows whole, the name at its minimum."""
+        fixed = sum(self.columnWidth(c) for c in range(len(COLUMNS)) if c != NAME)
+        return fixed + NAME_MIN_WIDTH + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
 
     def _remember_current_row_offset(self, *_args) -> None:
         """Where the current row sits in the viewport (pixels from its top), if it is in view."""
