@@ -70,6 +70,8 @@ def test_lateral_views_other_body_parts_and_modalities_are_flagged(tmp_path):
     for part in ("THORAX", "CHEST_PA", "PORT CHEST", ""):
         image = load_image(write_dicom(tmp_path / "c.dcm", px, modality="DX", tags={"BodyPartExamined": part}))
         assert population_reasons(image) == (), part
+    # "Other" says nothing: films re-saved as secondary captures often carry it.
+    assert population_reasons(load_image(write_dicom(tmp_path / "ot.dcm", px, modality="OT"))) == ()
 
 
 def test_plain_files_carry_no_facts_and_colour_pictures_are_named(tmp_path):

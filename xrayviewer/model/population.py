@@ -20,8 +20,10 @@ from .ood import COLOURFULNESS_LIMIT
 TRAINING_AGE_YEARS = (1.0, 6.0)
 
 #: DICOM modalities of projection radiographs (CR computed, DX digital, RG radiographic film,
-#: DR a common non-standard spelling). Anything else (CT, MR, US, OT...) is not one.
-RADIOGRAPH_MODALITIES = {"CR", "DX", "DR", "RG"}
+#: DR a common non-standard spelling), plus OT ("other"), which says nothing: a chest film
+#: re-saved as a secondary capture often carries it. Anything else (CT, MR, US, MG, XA...)
+#: is not a chest radiograph.
+RADIOGRAPH_MODALITIES = {"CR", "DX", "DR", "RG", "OT"}
 #: BodyPartExamined values that name the chest, matched as substrings ("CHEST", "THORAX",
 #: "CHEST_PA", "PORT CHEST", "LUNG").
 CHEST_WORDS = ("CHEST", "THORAX", "LUNG", "TORAX", "THORAC")
