@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 
+import pytest
+
 from xrayviewer import cli
 from xrayviewer.gui import export
 from xrayviewer.gui.worklist import DONE, ERROR, SCORING, WorkItem
@@ -35,3 +37,35 @@ def test_columns_and_rows_match_the_cli(tmp_path):
 def test_unscored_rows_say_so():
     row = export.item_row(WorkItem(4, "/a/later.jpeg", status=SCORING))
     assert row["probability"] is None and row["error"] == "not scored (scoring)"
+
+
+def test_a_failed_export_leaves_the_previous_file_whole_and_no_debris(tmp_path, monkeypatch):
+    """A full disk midway must not replace the user's earlier export with half a file."""
+    import errno
+
+    from xrayviewer.model import results_table
+
+    out = tmp_path / "worklist.csv"
+    out.write_text("path,probability\n/earlier/export.jpeg,0.5\n")
+    before = out.read_bytes()
+    items = [WorkItem(i, f"/a/{i}.jpeg", status=DONE, prediction=Prediction(0.3, 0.3, 0.5)) for i in range(50)]
+    real_writer = results_table.csv.DictWriter
+
+    class FillsTheDisk(real_writer):
+        rows = 0
+
+        def writerow(self, row):
+            FillsTheDisk.rows += 1
+            if FillsTheDisk.rows > 10:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return super().writerow(row)
+
+    monkeypatch.setattr(results_table.csv, "DictWriter", FillsTheDisk)
+    with pytest.raises(OSError):
+        export.write_csv(str(out), items)
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["worklist.csv"]
+
+    monkeypatch.setattr(results_table.csv, "DictWriter", real_writer)
+    assert export.write_csv(str(out), items) == 50
+    assert len(list(csv.DictReader(out.open()))) == 50

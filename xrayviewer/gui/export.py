@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 from typing import Iterable
 
 from ..model.results_table import CSV_COLUMNS, result_row, write_csv_rows
@@ -18,6 +21,22 @@ def item_row(item: WorkItem) -> dict:
 
 
 def write_csv(path: str, items: Iterable[WorkItem]) -> int:
-    """Write the rows in the given order; returns how many."""
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        return write_csv_rows(fh, (item_row(item) for item in items))
+    """Write the rows in the given order; returns how many.
+
+    The file appears whole or not at all: rows go to a temporary file beside it, which then
+    replaces ``path``. A full disk or a lost network share midway used to leave a truncated
+    CSV in place of the one the user chose to overwrite. OSError still reaches the caller.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".worklist-", suffix=".csv.tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
+            n = write_csv_rows(fh, (item_row(item) for item in items))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+    return n
