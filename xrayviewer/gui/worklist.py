@@ -15,7 +15,7 @@ from typing import Iterable, Optional
 import numpy as np
 from PySide6.QtCore import (QAbstractTableModel, QItemSelectionModel, QModelIndex, QSize, QSortFilterProxyModel, Qt,
                             Signal)
-from PySide6.QtGui import QColor, QPixmap
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from . import wording
@@ -29,7 +29,7 @@ KEY_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 ROW_HEIGHT = 56
 NAME_MIN_WIDTH = 90  # enough for "IM-0…01.jpeg": both ends of a name, elided in the middle
-CELL_PADDING = 12
+CELL_PADDING = 12  # the theme's 4 px section padding each side, plus air
 
 
 @dataclass(eq=False)  # rows are identities; field-wise == would compare numpy arrays
@@ -237,12 +237,13 @@ class WorklistView(QTableView):
 
     def _fixed_widths(self) -> dict[int, int]:
         """Every column but the name, wide enough for its widest possible text."""
-        cell, head = self.fontMetrics(), self.horizontalHeader().fontMetrics()
-        bold = 1.15  # the theme sets the header bold after this runs
+        cell = self.fontMetrics()
+        bold = QFont(self.horizontalHeader().font())
+        bold.setBold(True)  # some styles draw header titles bold; measure for the wider case
+        head = QFontMetrics(bold)
 
         def fits(cells, header_text):
-            return int(max([cell.horizontalAdvance(t) for t in cells] + [bold * head.horizontalAdvance(header_text)])
-                       ) + CELL_PADDING
+            return max([cell.horizontalAdvance(t) for t in cells] + [head.horizontalAdvance(header_text)]) + CELL_PADDING
 
         return {
             THUMB: ROW_HEIGHT + 4,
