@@ -34,6 +34,8 @@ def startup_chatter_filtered():
         sys.stderr.flush()
         saved = os.dup(2)
     except (AttributeError, OSError, ValueError):
+        saved = None
+    if saved is None:  # yielded outside the handler, so errors in the block carry no false context
         yield
         return
     with tempfile.TemporaryFile() as capture:
