@@ -41,7 +41,7 @@ def test_argument_file_is_scored_like_predict_image_and_cli(window_factory, tiny
     assert shown is not None
     assert shown.probability == pytest.approx(expected.probability, abs=1e-5)
     assert window.probability_panel.percent_label.text() == wording.percent(expected.probability)
-    assert window.probability_panel.verdict_label.text() == wording.verdict(expected)
+    assert window.probability_panel.verdict_label.text() == wording.panel_verdict(expected)
     assert window.image_view.image is not None and window.image_view.image.path == str(path)
     assert window.info_pane.rows()[0] == ("File", path.name)
 

@@ -39,6 +39,13 @@ def test_out_of_distribution_warning_names_the_reason():
     assert plain == wording.OOD_WARNING  # no redundant "(Detected: unlike the training X-rays)"
 
 
+def test_the_panel_headline_puts_the_caveat_before_the_reading():
+    flagged = wording.panel_verdict(pred(0.1, ood=True, reason="patient aged 62 years"))
+    assert flagged.startswith("Unreliable") and flagged.endswith("(its reading: no pneumonia suggested)")
+    assert wording.panel_verdict(pred(0.1)) == wording.NOT_SUGGESTED
+    assert wording.panel_verdict(pred(0.9)) == wording.SUGGESTS
+
+
 def test_worklist_verdict_puts_caveats_first():
     assert wording.worklist_verdict(pred(0.9, ood=True, reason="x")) == "Unreliable"
     assert wording.worklist_verdict(pred(0.52)) == "Borderline"

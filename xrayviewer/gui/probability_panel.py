@@ -155,7 +155,7 @@ class ProbabilityPanel(QFrame):
                                       f"(network output {prediction.raw_probability:.4f})")
         self.bar.set_values(prediction.probability, prediction.threshold, shown)
         self.threshold_label.setText(f"Model threshold {wording.percent(prediction.threshold)} (white mark)")
-        self.verdict_label.setText(wording.verdict(prediction))
+        self.verdict_label.setText(wording.panel_verdict(prediction))
         self.verdict_label.setStyleSheet(f"color: {shown.name()};")
         for label, text in ((self.near_label, wording.near_threshold_note(prediction)),
                             (self.ood_label, wording.ood_warning(prediction))):

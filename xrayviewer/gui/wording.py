@@ -35,6 +35,15 @@ def verdict(prediction) -> str:
     return SUGGESTS if is_positive(prediction) else NOT_SUGGESTED
 
 
+def panel_verdict(prediction) -> str:
+    """The panel's headline. On an image the model is not fit to read, the caveat comes first:
+    a bare "No pneumonia suggested" in the largest words on screen, even greyed, reads as a
+    result on a 62-year-old's film."""
+    if prediction.out_of_distribution:
+        return f"Unreliable for this image (its reading: {verdict(prediction).lower()})"
+    return verdict(prediction)
+
+
 def near_threshold_note(prediction) -> str:
     if not prediction.near_threshold:
         return ""
