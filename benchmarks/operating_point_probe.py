@@ -30,10 +30,7 @@ Decision rule (committed before the first run), applied to the three runs of the
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from probe_cli import run_probes  # noqa: E402
 from shift_probes import SHIFTS, _row, apply_shift  # noqa: E402
 from tta_probe import model_logits, threshold_in_logits  # noqa: E402
 
@@ -99,21 +97,7 @@ def decide(results: list[dict]) -> float:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("models", nargs="*", type=Path)
-    ap.add_argument("--dataset", type=Path)
-    ap.add_argument("--json", type=Path)
-    ap.add_argument("--from-json", type=Path)
-    args = ap.parse_args(argv)
-    results = json.loads(args.from_json.read_text()) if args.from_json else []
-    for m in args.models:
-        t0 = time.perf_counter()
-        results.append(probe(m, args.dataset))
-        print(f"{m}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
-    decide(results)
-    return 0
+    return run_probes(__doc__, lambda m, args: probe(m, args.dataset), decide, argv)
 
 
 if __name__ == "__main__":

@@ -39,16 +39,17 @@ sensitivity / specificity at threshold, clean and per shift, the means over each
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from probe_cli import run_probes  # noqa: E402
 
 from xrayviewer.imaging import to_model_input  # noqa: E402
 from xrayviewer.model.calibration import apply_temperature  # noqa: E402
@@ -249,29 +250,14 @@ def _print_summary(results: list[dict], baseline: str = "seed") -> None:
             print(f"| {recipe} | {seed} | " + " | ".join(cells) + " |")
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("models", nargs="*", type=Path, help="model bundles (.keras with their .json)")
-    ap.add_argument("--dataset", type=Path, help="the dataset folder the models were trained on")
-    ap.add_argument("--json", type=Path, help="also write the results here")
-    ap.add_argument("--from-json", type=Path, action="append", default=[],
-                    help="summarise results saved earlier with --json instead of (or as well as) running models")
-    args = ap.parse_args(argv)
-    if args.models and args.dataset is None:
-        ap.error("--dataset is needed to rebuild the models' validation splits")
-    results = [r for f in args.from_json for r in json.loads(f.read_text())]
-    for m in args.models:
-        t0 = time.perf_counter()
-        results.append(probe_model(m, args.dataset))
-        print(f"{m}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-    if not results:
-        ap.error("give model bundles or --from-json")
+def _report(results: list[dict]) -> None:
     _print_table(results)
     _print_summary(results)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
     print(json.dumps(results))
-    return 0
+
+
+def main(argv=None) -> int:
+    return run_probes(__doc__, lambda m, args: probe_model(m, args.dataset), _report, argv)
 
 
 if __name__ == "__main__":

@@ -17,14 +17,15 @@ calibrated probability (how close the subgroup's tail comes to the threshold).
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from probe_cli import run_probes  # noqa: E402
 
 SUBGROUPS = {  # name -> (label, test on the file name)
     "normal IM-": (0, lambda name: name.startswith("IM-")),
@@ -68,17 +69,10 @@ def print_table(results: list[dict]) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("models", nargs="+", type=Path)
-    ap.add_argument("--dataset", type=Path, required=True)
-    ap.add_argument("--target", type=float, default=0.98, help="the threshold rule's sensitivity target")
-    ap.add_argument("--json", type=Path)
-    args = ap.parse_args(argv)
-    results = [probe(m, args.dataset, args.target) for m in args.models]
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
-    print_table(results)
-    return 0
+    def target(ap):
+        ap.add_argument("--target", type=float, default=0.98, help="the threshold rule's sensitivity target")
+
+    return run_probes(__doc__, lambda m, args: probe(m, args.dataset, args.target), print_table, argv, target)
 
 
 if __name__ == "__main__":

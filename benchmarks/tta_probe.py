@@ -30,10 +30,7 @@ Decision rule (adopt TTA in the app only if all hold, over the three default-ton
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +39,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from probe_cli import run_probes  # noqa: E402
 from shift_probes import SHIFTS, _row, apply_shift  # noqa: E402
 from xrayviewer.imaging import to_model_input  # noqa: E402
 
@@ -143,21 +141,7 @@ def summarise(results: list[dict]) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("models", nargs="*", type=Path)
-    ap.add_argument("--dataset", type=Path)
-    ap.add_argument("--json", type=Path)
-    ap.add_argument("--from-json", type=Path)
-    args = ap.parse_args(argv)
-    results = json.loads(args.from_json.read_text()) if args.from_json else []
-    for m in args.models:
-        t0 = time.perf_counter()
-        results.append(probe(m, args.dataset))
-        print(f"{m}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-    summarise(results)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
-    return 0
+    return run_probes(__doc__, lambda m, args: probe(m, args.dataset), summarise, argv)
 
 
 if __name__ == "__main__":
