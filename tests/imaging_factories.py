@@ -25,7 +25,6 @@ def write_dicom(path, pixels: np.ndarray, *, photometric: str = "MONOCHROME2", b
                 tags: dict | None = None) -> Path:
     """Write a small DICOM file with pydicom (Explicit VR Little Endian unless told otherwise).
     ``tags``: more attributes by keyword (PatientAge="004Y"), set last so they override."""
-    import pydicom
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 

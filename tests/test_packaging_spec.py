@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import ast
-import configparser
 import importlib
 import os
 import plistlib
