@@ -39,8 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from probe_cli import run_probes  # noqa: E402
-from shift_probes import SHIFTS, _row, apply_shift  # noqa: E402
-from tta_probe import model_logits, threshold_in_logits  # noqa: E402
+from shift_probes import _row  # noqa: E402
+from tta_probe import model_logits, threshold_in_logits, validation_sets  # noqa: E402
 
 TARGETS = (0.95, 0.97, 0.98, 0.99)
 BAR_SENSITIVITY, BAR_SPECIFICITY = 0.93, 0.85
@@ -49,19 +49,8 @@ MIN_GAIN = 0.01
 
 
 def probe(keras_path: Path, dataset: Path) -> dict:
-    from xrayviewer.model.bundle import read_model_info
-    from xrayviewer.model.runtime import import_keras
-    from xrayviewer.training.recalibrate import reproduce_split
-
-    info = read_model_info(keras_path)
-    prepared = reproduce_split(info, dataset)
-    y = np.array([s.label for s in prepared.val], dtype=np.float32)
-    grey = prepared.cache.read(np.asarray(prepared.val_idx))
-    model = import_keras().saving.load_model(info.keras_path, compile=False)
-    scores = {"clean": model_logits(model, grey)}
-    for shifts in SHIFTS.values():
-        for name, fn in shifts.items():
-            scores[name] = model_logits(model, apply_shift(fn, grey, 0))
+    info, y, model, sets = validation_sets(keras_path, dataset)
+    scores = {name: model_logits(model, images) for name, images in sets.items()}
     out = {"model": str(keras_path), "split_seed": int(info.meta["split"]["seed"]), "targets": {}}
     for target in TARGETS:
         t = threshold_in_logits(y, scores["clean"], target)

@@ -87,7 +87,9 @@ def threshold_in_logits(y, scores, target: float) -> float:
     return float(positives[max(k, 1) - 1])
 
 
-def probe(keras_path: Path, dataset: Path) -> dict:
+def validation_sets(keras_path: Path, dataset: Path):
+    """A bundle's own validation split, as (metadata, labels, network, image sets): the cached
+    grey inputs clean and under every shift of shift_probes, ``{"clean": ..., name: ...}``."""
     from xrayviewer.model.bundle import read_model_info
     from xrayviewer.model.runtime import import_keras
     from xrayviewer.training.recalibrate import reproduce_split
@@ -101,6 +103,11 @@ def probe(keras_path: Path, dataset: Path) -> dict:
     for shifts in SHIFTS.values():
         for name, fn in shifts.items():
             sets[name] = apply_shift(fn, grey, 0)
+    return info, y, model, sets
+
+
+def probe(keras_path: Path, dataset: Path) -> dict:
+    info, y, model, sets = validation_sets(keras_path, dataset)
     scores = {}
     for name, images in sets.items():
         views = score_sets(model, images)
