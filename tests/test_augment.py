@@ -147,8 +147,8 @@ def test_mixup_training_accuracy_scores_blends_against_their_dominant_label():
 
     keras = import_keras()
     y_true, y_pred = np.array([[0.8], [0.1], [0.97], [0.3]]), np.array([[0.9], [0.2], [0.7], [0.6]])
-    plain, _ = _training_metrics(keras, hard_labels=False)
-    mixed, auc = _training_metrics(keras, hard_labels=True)
+    plain, _ = _training_metrics(keras, blended_labels=False)
+    mixed, auc = _training_metrics(keras, blended_labels=True)
     plain.update_state(y_true, y_pred)
     mixed.update_state(y_true, y_pred)
     auc.update_state(y_true, y_pred)

@@ -99,11 +99,11 @@ class _Bridge:
         self.epoch, self.epoch_start = 0, time.perf_counter()
 
 
-def _training_metrics(keras, hard_labels: bool) -> list:
+def _training_metrics(keras, blended_labels: bool) -> list:
     """Training accuracy and AUC. Mixup trains on blended labels (0.7 pneumonia); scored as
     they are, accuracy would read ~0.5 however well the network learns, so those recipes score
     each blend against its dominant label."""
-    if not hard_labels:
+    if not blended_labels:
         return [keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")]
 
     class DominantLabel:
@@ -273,7 +273,7 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
           if recipe.cosine_decay else recipe.learning_rate)
     model.compile(optimizer=keras.optimizers.Adam(lr, beta_1=0.9, beta_2=0.999),
                   loss="binary_crossentropy",
-                  metrics=_training_metrics(keras, hard_labels=bool(recipe.mixup_alpha)))
+                  metrics=_training_metrics(keras, blended_labels=bool(recipe.mixup_alpha)))
     class_weight = None
     if recipe.class_weights and not recipe.mixup_alpha:  # mixup batches carry their own weights
         w0, w1 = class_weights_for(y_train)
