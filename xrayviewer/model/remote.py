@@ -41,10 +41,7 @@ def _serve(conn) -> None:
             elif name == "predict_batch":
                 result = predictor.predict_batch(*args)
             elif name == "grad_cam":
-                from .architectures import GRADCAM_LAYER
-                from .gradcam import grad_cam
-
-                result = grad_cam(predictor.model, args[0], GRADCAM_LAYER)[0]
+                result = predictor.explain_cells(args[0])[0]
             else:
                 raise ValueError(f"unknown request {name}")
             conn.send(("ok", result))
