@@ -72,19 +72,24 @@ _RUNTIME = textwrap.dedent("""
 """)
 
 
-def wait_with_peak_rss(cmd: list, env: dict, timeout: float) -> tuple[int, float, float, bytes]:
+_MEASURE = """
+import json, resource, subprocess, sys, time
+t = time.perf_counter()
+out = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+wall = time.perf_counter() - t
+print(json.dumps({"rc": out.returncode, "wall": wall, "stdout": out.stdout.decode(errors="replace")[-2000:],
+                  "rss": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+"""
+
+
+def wait_with_peak_rss(cmd: list, env: dict, timeout: float) -> tuple[int, float, float, str]:
     """Run ``cmd``; (exit code, wall seconds, peak RSS in MB of it and its waited-for children
-    (a model process the GUI spawned counts), stdout)."""
-    t = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=NEUTRAL_CWD)
-    try:
-        out, _ = proc.communicate(timeout=timeout)  # reads stdout; does not reap the process
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, time.perf_counter() - t, usage.ru_maxrss / 1024, out
+    (a model process the GUI spawned counts), stdout). A small wrapper process runs it, so
+    that the wrapper's RUSAGE_CHILDREN holds that one command alone."""
+    r = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], env=env, capture_output=True, text=True,
+                       timeout=timeout, cwd=NEUTRAL_CWD)
+    m = json.loads(r.stdout.strip().splitlines()[-1])
+    return m["rc"], m["wall"], m["rss"], m["stdout"]
 
 
 def bench_cli_predict(repeats: int) -> dict:
@@ -95,7 +100,7 @@ def bench_cli_predict(repeats: int) -> dict:
     for _ in range(repeats):
         rc, wall, peak, out = wait_with_peak_rss([sys.executable, "-m", "xrayviewer", "predict", str(FULLRES)],
                                                  env, 300)
-        if rc != 0 or FULLRES.name.encode() not in out:
+        if rc != 0 or FULLRES.name not in out:
             raise RuntimeError(f"xrayviewer predict failed (exit {rc})")
         walls.append(wall)
         rss.append(peak)

@@ -72,7 +72,7 @@ def create_main_window(argv_files: Sequence[str] = (), model_path=None, settings
     """
     from .controller import Controller
     from .main_window import MainWindow
-    from .model_worker import ModelService
+    from .model_service import ModelService
     from .settings import Settings
 
     settings = settings or Settings()
