@@ -27,6 +27,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Optional
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -154,12 +155,16 @@ def bench_predict(model: str | None, repeats: int) -> dict:
         import json; from xrayviewer.model import Predictor; p = Predictor.load()
         print(json.dumps({"r": getattr(p, "runtime", "keras")}))
     """)["r"]
-    r["tf_import_s"] = round(run_py("""
+    return r
+
+
+def bench_tf_import() -> dict:
+    """TensorFlow + Keras import alone: what training and the Keras fallback pay first."""
+    return {"tf_import_s": round(run_py("""
         import json, time; t = time.perf_counter()
         from xrayviewer.model.runtime import import_keras; import_keras()
         print(json.dumps({"s": time.perf_counter() - t}))
-    """)["s"], 3)
-    return r
+    """)["s"], 3)}
 
 
 def bench_model_load(model: str | None, repeats: int) -> dict:
@@ -237,8 +242,51 @@ def bench_gui(model: str | None, repeats: int) -> dict:
             "gui_peak_rss_mb": round(max(rss), 1)}
 
 
+def compare(checkouts: list[str], rounds: int, model: Optional[str], gui: bool) -> dict:
+    """Measure several checkouts turn by turn (A, B, C, A, B, C, ...), so that a shared,
+    noisy machine loads them alike; per checkout, the median of its rounds (peak memory: the
+    largest). A checkout is a folder put first on PYTHONPATH ("installed": none)."""
+    per: dict[str, list[dict]] = {c: [] for c in checkouts}
+    saved = os.environ.get("PYTHONPATH")
+    try:
+        for r in range(rounds):
+            for c in checkouts:
+                if c == "installed":
+                    os.environ.pop("PYTHONPATH", None)
+                else:
+                    os.environ["PYTHONPATH"] = str(Path(c).resolve())
+                one: dict = {}
+                one.update(bench_cli_predict(1))
+                one.update(bench_predict(model, 1))
+                if gui:
+                    one.update(bench_gui(model, 1))
+                per[c].append(one)
+                print(f"round {r + 1} {c}:", json.dumps(one), flush=True)
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
+    out = {}
+    for c, runs in per.items():
+        summary = {}
+        for key in runs[0]:
+            values = [run[key] for run in runs]
+            if not isinstance(values[0], (int, float)):
+                summary[key] = values[0]
+            elif "rss" in key:
+                summary[key] = max(values)
+            else:
+                summary[key] = round(statistics.median(values), 3)
+        out[c] = summary
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--compare", nargs="+", metavar="CHECKOUT",
+                    help="measure these checkouts (folders, or 'installed') turn by turn, --repeats rounds: "
+                         "one-file predict, latency, throughput, memory and (unless --skip-gui) the window")
     ap.add_argument("--model", help="model .keras (default: the bundled model)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--skip-train", action="store_true")
@@ -248,11 +296,15 @@ def main() -> int:
     if not FULLRES.exists():
         print(f"benchmark data missing: {FULLRES}", file=sys.stderr)
         return 2
+    if args.compare:
+        print(json.dumps(compare(args.compare, args.repeats, args.model, not args.skip_gui)))
+        return 0
     results: dict = {"cpu_count": os.cpu_count()}
     results.update(bench_cli_import(args.repeats))
     results.update(bench_cli_predict(args.repeats))
     print("cli:", results, flush=True)
     results.update(bench_predict(args.model, args.repeats))
+    results.update(bench_tf_import())
     results.update(bench_model_load(args.model, max(3, args.repeats // 2)))
     print("prediction:", results, flush=True)
     if not args.skip_train:

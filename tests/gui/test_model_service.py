@@ -122,6 +122,6 @@ def test_the_real_bundle_scores_on_litert_in_this_process(qtbot):
         svc.score([(1, np.full((128, 128), 90, np.uint8), ())])
         qtbot.waitUntil(lambda: bool(got), timeout=30000)
         assert 0.0 <= got[0][0][1].probability <= 1.0
-        assert svc._predictor.runtime == "litert"
+        assert svc.runtime == "litert" == svc._predictor.runtime
     finally:
         svc.stop()

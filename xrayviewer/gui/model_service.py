@@ -64,6 +64,7 @@ class Loading:
 class Loaded:
     info: Any
     generation: int
+    runtime: str = ""
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ class ModelService(QObject):
         self.state = self.IDLE
         self.info = None
         self.generation = 0
+        self.runtime = ""  # what runs the active model: "litert" in the window
         self._pending_loads = 0
         self._factory = predictor_factory
         self._executor: Optional[ThreadPoolExecutor] = None
@@ -231,7 +233,7 @@ class ModelService(QObject):
         self._predictor = predictor
         self._worker_generation += 1
         gc.collect()  # the previous model's interpreter
-        yield Loaded(predictor.info, self._worker_generation)
+        yield Loaded(predictor.info, self._worker_generation, getattr(predictor, "runtime", ""))
 
     def _score(self, request: ScoreInputs, should_cancel) -> Iterator:
         import numpy as np
@@ -274,7 +276,7 @@ class ModelService(QObject):
         if isinstance(event, Loading):
             self.loading.emit(event.what)
         elif isinstance(event, Loaded):
-            self.info, self.generation = event.info, event.generation
+            self.info, self.generation, self.runtime = event.info, event.generation, event.runtime
             self._pending_loads -= 1
             if self._pending_loads == 0:
                 self.state = self.READY

@@ -30,10 +30,17 @@ def requested_backend() -> str:
     return KERAS if value == KERAS else LITERT
 
 
+def litert_available() -> bool:
+    """ai-edge-litert is installed (it has no wheels for some platforms, e.g. Intel Macs)."""
+    import importlib.util
+
+    return importlib.util.find_spec("ai_edge_litert") is not None
+
+
 def open_network(info: ModelInfo):
-    """The LiteRT network when the bundle has a valid .tflite and Keras is not asked for;
-    otherwise the Keras network (which imports TensorFlow)."""
-    if requested_backend() == LITERT and info.has_litert:
+    """The LiteRT network when the bundle has a valid .tflite, the runtime is installed and
+    Keras is not asked for; otherwise the Keras network (which imports TensorFlow)."""
+    if requested_backend() == LITERT and info.has_litert and litert_available():
         return LiteRTNetwork(info)
     return KerasNetwork(info)
 
