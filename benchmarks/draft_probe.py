@@ -53,8 +53,11 @@ def main() -> int:
         for name, files in sets.items():
             worst, n_diff, t_full, t_draft = 0, 0, [], []
             for f in files:
-                t = time.perf_counter(); a = preprocess_uint8(load_image(f)); t_full.append(time.perf_counter() - t)
-                t = time.perf_counter(); b = draft_input(f, size)
+                t = time.perf_counter()
+                a = preprocess_uint8(load_image(f))
+                t_full.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                b = draft_input(f, size)
                 t_draft.append(time.perf_counter() - t)
                 d = int(np.abs(a.astype(np.int16) - b.astype(np.int16)).max())
                 worst = max(worst, d)

@@ -1,7 +1,7 @@
 """What happens when the user opens, selects or rescores images, and when the model changes.
 
 The controller holds the worklist and the flow of work between the decoding jobs, the model
-thread and the view; it draws nothing. The view is any object with the methods below (the
+service and the view; it draws nothing. The view is any object with the methods below (the
 main window in the app, a recording fake in tests), after Mu's editor/view split:
 
     show_model_loading(what)     show_model_ready(info)      show_no_model(message)
@@ -48,7 +48,7 @@ class Controller(QObject):
         self.overlay_wanted = False
         self.remember_model_choice = False
         # Counts load requests. A score request posted after load request N is answered by
-        # model N (the model thread works in order), so only older requests need redoing.
+        # model N (the model service works in order), so only older requests need redoing.
         self._load_serial = 0
         self._images: OrderedDict = OrderedDict()  # key -> XRayImage, most recent last
         self._pending_scores: list = []

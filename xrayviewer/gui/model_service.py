@@ -115,7 +115,7 @@ def load_window_predictor(path: Optional[str], should_cancel: Callable[[], bool]
 
         add_litert_in_child_process(info.keras_path, should_cancel=should_cancel)
         info = read_model_info(info.keras_path)
-    return Predictor(LiteRTNetwork(info), info)
+    return Predictor(LiteRTNetwork(info, threads=1), info)  # one core for scoring, one for the window
 
 
 class _Task:

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence, TextIO
 
 TOLERANCE = 1e-3
-WINDOW_TIMEOUT = 180.0  # seconds for the window's model thread to load and score
+WINDOW_TIMEOUT = 180.0  # seconds for the window's model service to load and score
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 
 
@@ -328,7 +328,7 @@ class SelfTest:
         return self._check_reference(predictor, "retrained model")
 
     def main_window(self) -> str:
-        """The real window on the real app path: shown, its model thread loads the bundled
+        """The real window on the real app path: shown, its model service loads the bundled
         model, the reference sample opened from the command line is scored, then it closes."""
         if _needs_offscreen():
             os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -393,7 +393,7 @@ class SelfTest:
             if last_error and any(last_error):
                 problems.append(f"the window showed an error: {last_error[0]}: {last_error[1]}")
         finally:
-            window.close()  # stops the model thread and workers
+            window.close()  # stops the model service and workers
             window.deleteLater()
             qapp.processEvents()
         if problems:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -48,14 +49,14 @@ def open_network(info: ModelInfo):
 class _Runner:
     """One LiteRT interpreter (not thread-safe) and the indices of its two outputs."""
 
-    def __init__(self, model_bytes: bytes):
+    def __init__(self, model_bytes: bytes, threads: Optional[int] = None):
         from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415 - 0.01 s, only when scoring
 
         from .runtime import startup_chatter_filtered
 
         # The XNNPACK delegate announces itself on stderr at creation: not for users.
         with startup_chatter_filtered():
-            self.interpreter = Interpreter(model_content=model_bytes, num_threads=_threads())
+            self.interpreter = Interpreter(model_content=model_bytes, num_threads=threads or _threads())
             self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]["index"]
         outputs = self.interpreter.get_output_details()
@@ -84,7 +85,10 @@ class LiteRTNetwork:
 
     runtime = LITERT
 
-    def __init__(self, info: ModelInfo):
+    def __init__(self, info: ModelInfo, threads: Optional[int] = None):
+        """``threads``: the interpreter's worker threads (default: up to 2). The window asks
+        for one, leaving the other core of a 2-core machine to its event loop."""
+        self._threads = threads
         path = litert_path(info.keras_path)
         expected = info.meta.get("litert", {}).get("sha256")
         try:
@@ -101,7 +105,7 @@ class LiteRTNetwork:
         runner = getattr(self._local, "runner", None)
         if runner is None:
             try:
-                runner = self._local.runner = _Runner(self._model_bytes)
+                runner = self._local.runner = _Runner(self._model_bytes, self._threads)
             except (ValueError, RuntimeError) as exc:
                 raise ModelLoadError(f"The LiteRT model could not be loaded: {exc}") from None
         return runner
