@@ -303,6 +303,7 @@ class Controller(QObject):
             # finding (a red spot on the spine of a <1% film): say why there is none instead.
             self.view.show_heatmap(None)
             self.view.show_heatmap_note(NO_OVERLAY_NOTE)
+            self.view.show_status("")  # not the previous film's "Grad-CAM: ..." line
             return
         self.view.show_status("Computing the Grad-CAM heatmap…")
         self.models.explain(self.current_key, self.current_image)
@@ -312,8 +313,7 @@ class Controller(QObject):
         if key == self.current_key and generation == self.models.generation:
             self.current_heat = heat
             self.view.show_heatmap(heat)
-            self.view.show_status("Grad-CAM: where the model found its evidence for pneumonia "
-                                  "(one scale for every film; see the colour bar).")
+            self.view.show_status("Grad-CAM: where the model found its evidence for pneumonia.")
 
     @Slot(object, str)
     def _on_explain_failed(self, key, message: str) -> None:

@@ -185,8 +185,12 @@ def list_models() -> list[ModelInfo]:
 
 
 def save_bundle(model, meta: dict, out_dir, name: str, ood: Optional[OODStats] = None,
-                overwrite: bool = False) -> Path:
+                overwrite: bool = False, weights_from=None) -> Path:
     """Write ``model`` + ``meta`` as ``out_dir/name.keras`` (+ .json, .ood.npz, .tflite), atomically.
+
+    ``weights_from``: an existing ``.keras`` file whose bytes are copied instead of saving
+    ``model`` again (a re-save changes the archive's bytes, so a bundle that keeps another's
+    weights, such as a site calibration, would not keep its SHA-256).
 
     The ``.tflite`` (LiteRT) is converted here, with TensorFlow, and checked against Keras
     before anything is moved (``convert.bundle_litert_parts``); a network that cannot be
@@ -208,7 +212,10 @@ def save_bundle(model, meta: dict, out_dir, name: str, ood: Optional[OODStats] =
         raise ModelSaveError(_save_message(exc, out_dir)) from None
     try:
         tmp_keras = tmp / f"{name}.keras"
-        model.save(tmp_keras)
+        if weights_from is not None:
+            shutil.copyfile(weights_from, tmp_keras)
+        else:
+            model.save(tmp_keras)
         meta = dict(meta, format=METADATA_FORMAT, name=name, sha256=sha256_of(tmp_keras),
                     preprocessing=PREPROCESSING_ID, input_shape=list(INPUT_SHAPE))
         meta.pop("litert", None)  # a recalibrated copy's metadata must not name the old file
