@@ -256,6 +256,7 @@ def compare(checkouts: list[str], rounds: int, model: Optional[str], gui: bool) 
                 else:
                     os.environ["PYTHONPATH"] = str(Path(c).resolve())
                 one: dict = {}
+                one.update(bench_cli_import(1))
                 one.update(bench_cli_predict(1))
                 one.update(bench_predict(model, 1))
                 if gui:
