@@ -118,7 +118,7 @@ def test_model_menu_switches_model_and_rescores(window_factory, qtbot, tiny_mode
     # A second model in the user's folder: the same weights, another name.
     folder = user_models_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    for suffix in (".keras", ".ood.npz"):
+    for suffix in (".keras", ".ood.npz", ".tflite"):
         shutil.copy(tiny_model.with_suffix(suffix), folder / f"other{suffix}")
     meta = tiny_model.with_suffix(".json").read_text().replace('"name": "tiny"', '"name": "other"')
     (folder / "other.json").write_text(meta)

@@ -125,3 +125,32 @@ def test_the_real_bundle_scores_on_litert_in_this_process(qtbot):
         assert svc.runtime == "litert" == svc._predictor.runtime
     finally:
         svc.stop()
+
+
+def test_a_bundle_without_tflite_is_converted_in_a_child_process_then_scored_here(qtbot, tiny_model, tmp_path):
+    """A bundle made before LiteRT: the window converts it once (TensorFlow in a child
+    process, never here) and scores it on LiteRT."""
+    import json
+    import shutil
+    import sys
+
+    from xrayviewer.model.bundle import litert_path, metadata_path
+
+    folder = tmp_path / "old"
+    folder.mkdir()
+    for suffix in (".keras", ".ood.npz", ".json"):
+        shutil.copy(tiny_model.with_suffix(suffix), folder / f"old{suffix}")
+    path = folder / "old.keras"
+    meta = json.loads(metadata_path(path).read_text())
+    meta.pop("litert"), meta.pop("gradcam")
+    metadata_path(path).write_text(json.dumps(meta))
+    had_tf = "tensorflow" in sys.modules
+    svc = ModelService()
+    try:
+        with qtbot.waitSignal(svc.loaded, timeout=180_000):
+            svc.load(str(path))
+        assert svc.runtime == "litert" and litert_path(path).is_file()
+        assert "litert" in json.loads(metadata_path(path).read_text())
+    finally:
+        svc.stop()
+    assert had_tf or "tensorflow" not in sys.modules
