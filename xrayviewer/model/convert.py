@@ -88,7 +88,7 @@ def check_inputs() -> tuple[np.ndarray, str]:
 
 def largest_difference(dual, model_bytes: bytes, inputs: np.ndarray) -> float:
     """Largest |Keras - LiteRT| over both outputs of ``dual`` on ``inputs``."""
-    from .networks import run_tflite
+    from .litert_runner import run_tflite
 
     k_prob, k_conv = dual(inputs, training=False)
     l_prob, l_conv = run_tflite(model_bytes, inputs)

@@ -20,6 +20,7 @@ from typing import Optional
 import numpy as np
 
 from .bundle import ModelInfo, ModelLoadError, litert_path
+from .litert_runner import LiteRTRunner
 
 #: ``XRAYVIEWER_BACKEND``: "litert" (default where the bundle has a .tflite) or "keras".
 BACKEND_VARIABLE = "XRAYVIEWER_BACKEND"
@@ -46,39 +47,6 @@ def open_network(info: ModelInfo):
     return KerasNetwork(info)
 
 
-class _Runner:
-    """One LiteRT interpreter (not thread-safe) and the indices of its two outputs."""
-
-    def __init__(self, model_bytes: bytes, threads: Optional[int] = None):
-        from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415 - 0.01 s, only when scoring
-
-        from .runtime import startup_chatter_filtered
-
-        # The XNNPACK delegate announces itself on stderr at creation: not for users.
-        with startup_chatter_filtered():
-            self.interpreter = Interpreter(model_content=model_bytes, num_threads=threads or _threads())
-            self.interpreter.allocate_tensors()
-        self.input = self.interpreter.get_input_details()[0]["index"]
-        outputs = self.interpreter.get_output_details()
-        # The converter orders outputs its own way: the score is the 2-D one.
-        self.prob = next(o["index"] for o in outputs if len(o["shape"]) == 2)
-        self.conv = next(o["index"] for o in outputs if len(o["shape"]) == 4)
-        self.batch = 1
-
-    def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        batch = np.ascontiguousarray(batch, dtype=np.float32)
-        it = self.interpreter
-        if len(batch) != self.batch:  # resizing re-plans memory (~45 ms at 32): only on change
-            it.resize_tensor_input(self.input, batch.shape, strict=False)
-            it.allocate_tensors()
-            self.batch = len(batch)
-        it.set_tensor(self.input, batch)
-        it.invoke()
-        # get_tensor copies: the interpreter reuses its buffers on the next call.
-        prob = it.get_tensor(self.prob).astype(np.float64).reshape(-1)
-        return prob, it.get_tensor(self.conv)
-
-
 class LiteRTNetwork:
     """The bundle's .tflite on ai-edge-litert. An interpreter is not thread-safe, so each
     thread that calls ``forward`` gets its own (they share the read-only model bytes)."""
@@ -101,11 +69,11 @@ class LiteRTNetwork:
         self._local = threading.local()
         self._runner()  # a broken file fails here, at load, not at the first image
 
-    def _runner(self) -> _Runner:
+    def _runner(self) -> LiteRTRunner:
         runner = getattr(self._local, "runner", None)
         if runner is None:
             try:
-                runner = self._local.runner = _Runner(self._model_bytes, self._threads)
+                runner = self._local.runner = LiteRTRunner(self._model_bytes, self._threads)
             except (ValueError, RuntimeError) as exc:
                 raise ModelLoadError(f"The LiteRT model could not be loaded: {exc}") from None
         return runner
@@ -139,19 +107,7 @@ class KerasNetwork:
         return np.asarray(prob, dtype=np.float64).reshape(-1), np.asarray(conv)
 
 
-def _threads() -> int:
-    """Two threads: measured on the 2-core reference machine, 1.7 ms an image at a batch of 32
-    against 3.3 ms with one (and no gain from more on 2 cores)."""
-    return max(1, min(2, os.cpu_count() or 1))
-
-
 def _sha256_bytes(data: bytes) -> str:
     import hashlib
 
     return hashlib.sha256(data).hexdigest()
-
-
-def run_tflite(model_bytes: bytes, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One forward pass of a .tflite held in memory (the conversion check)."""
-    return _Runner(model_bytes).forward(batch)
-
