@@ -61,12 +61,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return p.parse_args(list(argv))
 
 
-def create_main_window(argv_files: Sequence[str] = (), model_path=None, settings=None):
+def create_main_window(argv_files: Sequence[str] = (), model_path=None, settings=None, restore_session=False):
     """Build the main window with its controller and model service, without showing it.
 
     Nothing heavy happens yet: showing the window (or calling ``window.start()``) starts the
     model thread, which loads ``model_path`` (else the model chosen in the Model menu, else
-    the bundled one); ``argv_files`` are opened then, queued behind the model load.
+    the bundled one); ``argv_files`` are opened then, queued behind the model load, after the
+    last session's worklist when ``restore_session``.
     ``window.controller`` is the :class:`~.controller.Controller` (``settled`` signal,
     ``worklist``, ``is_settled()``). Closing the window stops every thread.
     """
@@ -84,7 +85,7 @@ def create_main_window(argv_files: Sequence[str] = (), model_path=None, settings
     files = [os.fspath(f) for f in argv_files]
 
     def start():
-        controller.start(chosen)
+        controller.start(chosen, restore_session=restore_session)
         if files:
             controller.open_paths(files)
 
@@ -147,7 +148,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         app.setWindowIcon(QIcon(str(icon)))
     reporter = ErrorReporter(log_path)
     reporter.install()
-    window = create_main_window(args.files, args.model)
+    # A screenshot shows only what its command line names, never the last session's films.
+    window = create_main_window(args.files, args.model, restore_session=not args.screenshot)
     if isinstance(app, XRayApplication):
         app.fileOpenRequested.connect(lambda p: window.controller.open_paths([p]))
         pending = app.take_pending_files()

@@ -75,6 +75,7 @@ class MainWindow(QMainWindow):
         self.splitter.replaceWidget(0, self.worklist_view)
         self.splitter.setSizes([470, 660, 310])
         self.worklist_view.currentKeyChanged.connect(controller.select)
+        self.worklist_view.removeRequested.connect(controller.remove)
         self.filesDropped.connect(controller.open_paths)
         self._build_actions()
         self._build_menus_and_toolbar()
@@ -103,7 +104,10 @@ class MainWindow(QMainWindow):
         a("open", "&Open…", self.choose_files, [QKeySequence.StandardKey.Open])
         a("open_folder", "Open &Folder…", self.choose_folder, ["Ctrl+Shift+O"])
         a("export", "&Export Worklist as CSV…", self.choose_export_file, ["Ctrl+E"])
-        a("clear", "Clear Worklist", c.clear_worklist)
+        a("remove", "&Remove from Worklist", self._remove_current, ["Del"],
+          tip="Take the selected row off the list (the file is not deleted)")
+        a("clear", "Clear Worklist", c.clear_worklist, tip="Empty the worklist (no file is deleted); "
+          "it is also not restored on the next start")
         a("quit", "&Quit", self.close, [QKeySequence.StandardKey.Quit])
         a("fit", "&Fit to Window", v.fit, ["F"])
         a("actual", "Actual Size (1:1)", v.actual_size, ["1"])
@@ -123,6 +127,8 @@ class MainWindow(QMainWindow):
           checkable=True)
         a("next", "&Next Image", lambda: self.worklist_view.step(1), ["J", "Down"])
         a("previous", "&Previous Image", lambda: self.worklist_view.step(-1), ["K", "Up"])
+        a("first", "First Image", lambda: self.worklist_view.select_row(0), ["Home"])
+        a("last", "Last Image", lambda: self.worklist_view.select_row(-1), ["End"])
         a("open_model", "Open Model File…", self.choose_model_file)
         a("restore_model", "Restore &Bundled Model", lambda: c.switch_model(None))
         a("shortcuts", "&Keyboard Shortcuts", self.show_shortcuts, [QKeySequence.StandardKey.HelpContents, "?"])
@@ -137,13 +143,13 @@ class MainWindow(QMainWindow):
         file_menu.addActions([act["open"], act["open_folder"]])
         self.recent_menu = file_menu.addMenu("Open &Recent")
         file_menu.addSeparator()
-        file_menu.addActions([act["export"], act["clear"]])
+        file_menu.addActions([act["export"], act["remove"], act["clear"]])
         file_menu.addSeparator()
         file_menu.addAction(act["quit"])
         view_menu = bar.addMenu("&View")
         for group in (("fit", "actual", "zoom_in", "zoom_out"),
                       ("reset_window", "wider", "narrower", "level_up", "level_down", "invert"),
-                      ("overlay", "more_opaque", "less_opaque"), ("identifiers",), ("next", "previous")):
+                      ("overlay", "more_opaque", "less_opaque"), ("identifiers",), ("next", "previous", "first", "last")):
             view_menu.addActions([act[k] for k in group])
             view_menu.addSeparator()
         self.model_menu = bar.addMenu("&Model")
@@ -301,6 +307,14 @@ class MainWindow(QMainWindow):
 
     def select_key(self, key: int) -> None:
         self.worklist_view.select_key(key)
+
+    def select_top(self) -> None:
+        self.worklist_view.select_top()
+
+    def _remove_current(self) -> None:
+        key = self.worklist_view.current_key()
+        if key is not None:
+            self.controller.remove([key])
 
     def show_status(self, message: str) -> None:
         self.statusBar().showMessage(message, 10000)

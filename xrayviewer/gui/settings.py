@@ -1,4 +1,5 @@
-"""Per-user preferences: recent files, last folder, chosen model, overlay opacity, geometry.
+"""Per-user preferences: recent files, last folder, chosen model, overlay opacity, geometry,
+the last session's worklist.
 
 Stored as an INI file in the per-user data folder (not the registry or ~/Library plist), so
 ``XRAYVIEWER_HOME`` isolates tests and the self-test like every other per-user file.
@@ -42,6 +43,20 @@ class Settings:
 
     def clear_recent(self) -> None:
         self._qs.remove("recent/files")
+        self._qs.sync()
+
+    # ---- the last session's worklist ------------------------------------------------------
+    @property
+    def session_paths(self) -> list[str]:
+        """The worklist's files when the window last closed (restored on the next start)."""
+        return self._list("session/worklist")
+
+    @session_paths.setter
+    def session_paths(self, paths: list[str]) -> None:
+        if paths:
+            self._qs.setValue("session/worklist", [os.path.abspath(p) for p in paths])
+        else:
+            self._qs.remove("session/worklist")
         self._qs.sync()
 
     # ---- simple values ------------------------------------------------------------------

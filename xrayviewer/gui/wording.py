@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from typing import Optional
 
+from ..model.reasons import GENERAL_KINDS
+
 DISCLAIMER = ("A second reader for pediatric chest X-rays, not a diagnosis. "
               "The radiologist's reading decides.")
 SUGGESTS = "Suggests pneumonia"
@@ -55,8 +57,15 @@ def ood_warning(prediction) -> str:
     if not prediction.out_of_distribution:
         return ""
     # The general sentence already says "unlike the training X-rays"; name only other causes.
-    extra = [r.strip() for r in prediction.ood_reason.split(";") if r.strip() and "unlike the training" not in r]
+    extra = [r.text for r in prediction.reasons if r.kind not in GENERAL_KINDS]
     return OOD_WARNING + (f" (Detected: {'; '.join(extra)}.)" if extra else "")
+
+
+def reason_lines(prediction) -> list[str]:
+    """The specific reasons, one per line, for the panel's list (empty when none is known)."""
+    if not prediction.out_of_distribution:
+        return []
+    return [r.text for r in prediction.reasons if r.kind not in GENERAL_KINDS]
 
 
 def operating_point_text(info) -> str:
@@ -98,6 +107,20 @@ def worklist_tooltip(prediction) -> str:
     lines = [f"{verdict(prediction)} ({percent(prediction.probability)}; threshold {percent(prediction.threshold)})"]
     lines += [t for t in (near_threshold_note(prediction), ood_warning(prediction)) if t]
     return "\n".join(lines)
+
+
+def count(n: int, noun: str, plural: str = "") -> str:
+    """"1 image", "2 images": no "image(s)" in a sentence a reader sees."""
+    return f"{n} {noun if n == 1 else (plural or noun + 's')}"
+
+
+def opened_status(new: int, already: int, total: int) -> str:
+    """The status line after an open."""
+    if new == 0 and already:
+        head = f"{count(already, 'image')} already in the worklist"
+    else:
+        head = f"Opened {count(new, 'new image')}" + (f" ({already} already listed)" if already else "")
+    return f"{head}; {count(total, 'image')} in the worklist."
 
 
 def human_size(num_bytes: int) -> str:

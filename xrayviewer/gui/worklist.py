@@ -1,8 +1,13 @@
 """The worklist: every opened file as a row with thumbnail, probability, verdict and status.
 
 :class:`WorklistModel` holds the rows (keyed by a stable int, since sorting moves rows);
-:class:`WorklistView` shows them through a QSortFilterProxyModel sorted by probability,
+:class:`WorklistView` shows them through a :class:`WorklistProxy` sorted by probability,
 riskiest first, and reports which row the user is on.
+
+Sorted by probability, rows fall in three groups whichever the direction: scored films, then
+films the model flags as unreliable (their number is not a usual reading, so a ">99%" on a
+colour photo must not head the list, yet a flagged film stays easy to find and read), then
+rows without a score. Rows not yet viewed show their name in bold, as unread mail does.
 """
 
 from __future__ import annotations
@@ -14,9 +19,9 @@ from typing import Iterable, Optional
 
 import numpy as np
 from PySide6.QtCore import (QAbstractTableModel, QItemSelectionModel, QModelIndex, QSize, QSortFilterProxyModel, Qt,
-                            Signal)
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPixmap
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
+                            QUrl, Signal)
+from PySide6.QtGui import QColor, QDesktopServices, QFont, QFontMetrics, QGuiApplication, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView
 
 from . import wording
 from .qimage import grey_to_qimage
@@ -43,6 +48,15 @@ class WorkItem:
     model_input: Optional[np.ndarray] = None  # the model's uint8 input, kept to rescore cheaply
     file_reasons: tuple = ()  # model.population: what the file says puts it out of scope
     request_serial: int = -1  # the controller's load serial when this row was last sent for scoring
+    viewed: bool = False  # shown in the viewer at least once
+
+    @property
+    def risk_group(self) -> int:
+        """0 scored, 1 scored but unreliable, 2 no score (yet)."""
+        p = self.prediction
+        if p is None or self.status != DONE:
+            return 2
+        return 1 if p.out_of_distribution else 0
 
     @property
     def name(self) -> str:
@@ -79,6 +93,18 @@ class WorklistModel(QAbstractTableModel):
             self.endInsertRows()
         return new, existing
 
+    def remove(self, keys: Iterable[int]) -> list[WorkItem]:
+        """Take rows out of the list (never the files); returns the removed items."""
+        rows = sorted((self._row_of[k] for k in set(keys) if k in self._row_of), reverse=True)
+        removed = []
+        for row in rows:  # from the bottom up, so the rows still to remove keep their numbers
+            self.beginRemoveRows(QModelIndex(), row, row)
+            removed.append(self._items.pop(row))
+            self.endRemoveRows()
+        if removed:
+            self._row_of = {item.key: row for row, item in enumerate(self._items)}
+        return removed
+
     def clear(self) -> None:
         self.beginResetModel()
         self._items.clear()
@@ -87,6 +113,9 @@ class WorklistModel(QAbstractTableModel):
 
     def items(self) -> list[WorkItem]:
         return list(self._items)
+
+    def item_at(self, row: int) -> WorkItem:
+        return self._items[row]
 
     def item(self, key: int) -> Optional[WorkItem]:
         row = self._row_of.get(key)
@@ -140,7 +169,8 @@ class WorklistModel(QAbstractTableModel):
             return COLUMNS[section]
         if role == Qt.ItemDataRole.ToolTipRole and section == sorted_section and COLUMNS[section]:
             if section == PROBABILITY:
-                return "Sorted by probability, " + ("highest first" if descending else "lowest first")
+                return ("Sorted by probability, " + ("highest first" if descending else "lowest first")
+                        + "; films flagged Unreliable are listed after the scored ones, then unscored files")
             return f"Sorted by {COLUMNS[section].lower()}, " + ("Z to A" if descending else "A to Z")
         if role == Qt.ItemDataRole.InitialSortOrderRole and section == PROBABILITY:
             return Qt.SortOrder.DescendingOrder  # a first click on the column puts the riskiest on top
@@ -169,10 +199,15 @@ class WorklistModel(QAbstractTableModel):
                 return item.status
         if role == Qt.ItemDataRole.DecorationRole and col == THUMB:
             return item.thumbnail
+        if role == Qt.ItemDataRole.FontRole and col == NAME and not item.viewed:
+            font = QFont()
+            font.setBold(True)
+            return font
         if role == Qt.ItemDataRole.ToolTipRole:
             if item.error:
                 return item.error
-            return item.path + ("\n" + wording.worklist_tooltip(p) if p is not None else "")
+            seen = "" if item.viewed else "\nNot yet viewed"
+            return item.path + seen + ("\n" + wording.worklist_tooltip(p) if p is not None else "")
         if role == Qt.ItemDataRole.ForegroundRole:
             if item.status == ERROR:
                 return QColor(255, 120, 100)
@@ -189,14 +224,32 @@ class WorklistModel(QAbstractTableModel):
         return wording.worklist_verdict(item.prediction) if item.prediction is not None else ""
 
 
+class WorklistProxy(QSortFilterProxyModel):
+    """Sorts by SORT_ROLE; by probability, the risk groups come first and keep their order in
+    both directions (scored, then unreliable, then unscored)."""
+
+    def lessThan(self, left, right) -> bool:
+        if left.column() == PROBABILITY:
+            model = self.sourceModel()
+            a, b = model.item_at(left.row()), model.item_at(right.row())
+            if a.risk_group != b.risk_group:
+                # Descending shows rows in reverse lessThan order: invert the group test there.
+                later = a.risk_group > b.risk_group
+                return later if self.sortOrder() == Qt.SortOrder.DescendingOrder else not later
+        return super().lessThan(left, right)
+
+
 class WorklistView(QTableView):
-    """The worklist table. ``currentKeyChanged(key)`` fires when the user moves to a row."""
+    """The worklist table. ``currentKeyChanged(key)`` fires when the user moves to a row;
+    ``removeRequested(keys)`` when the user asks to take rows off the list (Delete, or the
+    context menu's Remove): the files are never touched."""
 
     currentKeyChanged = Signal(int)
+    removeRequested = Signal(list)
 
     def __init__(self, model: WorklistModel, parent=None):
         super().__init__(parent)
-        self.proxy = QSortFilterProxyModel(self)
+        self.proxy = WorklistProxy(self)
         self.proxy.setSourceModel(model)
         self.proxy.setSortRole(SORT_ROLE)
         # Re-sort as scores arrive, so the riskiest images rise to the top while scoring.
@@ -229,6 +282,8 @@ class WorklistView(QTableView):
         header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
         self.setMinimumWidth(self.narrowest_width())
         self.setAcceptDrops(False)  # drops go to the main window
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._show_context_menu)
         self.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
         # Scores arriving re-sort the rows; keep the one being read at its place on screen.
         self._pinned_offset: Optional[int] = None
@@ -290,18 +345,59 @@ class WorklistView(QTableView):
                 self.scrollTo(index)
                 return
 
-    def step(self, delta: int) -> None:
-        """Move to the next (+1) or previous (-1) row in the order shown."""
+    def select_row(self, row: int) -> None:
+        """Make row ``row`` (in the order shown; negative counts from the end) current."""
         rows = self.proxy.rowCount()
         if not rows:
             return
-        current = self.currentIndex().row()
-        row = 0 if current < 0 else max(0, min(rows - 1, current + delta))
+        row = max(0, min(rows - 1, row if row >= 0 else rows + row))
         index = self.proxy.index(row, NAME)
         self.selectionModel().setCurrentIndex(
             index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
         self.scrollTo(index)
 
+    def select_top(self) -> None:
+        """The first row shown (the riskiest scored film), with the list scrolled to the top."""
+        self.select_row(0)
+        self.scrollToTop()
+
+    def step(self, delta: int) -> None:
+        """Move to the next (+1) or previous (-1) row in the order shown."""
+        current = self.currentIndex().row()
+        self.select_row(0 if current < 0 else max(0, current + delta))
+
     def _on_current_row_changed(self, current, _previous) -> None:
         if current.isValid():
-            self.currentKeyChanged.emit(int(current.data(KEY_ROLE)))
+            key = int(current.data(KEY_ROLE))
+            self.proxy.sourceModel().update(key, viewed=True)
+            self.currentKeyChanged.emit(key)
+
+    # ---- keys and the context menu -----------------------------------------------------------
+    def keyPressEvent(self, event) -> None:
+        key = event.key()
+        if key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.current_key() is not None:
+            self.removeRequested.emit([self.current_key()])
+            return
+        if key in (Qt.Key.Key_Home, Qt.Key.Key_End):  # Qt's own Home/End move between columns
+            self.select_row(0 if key == Qt.Key.Key_Home else -1)
+            return
+        super().keyPressEvent(event)
+
+    def _show_context_menu(self, pos) -> None:
+        index = self.indexAt(pos)
+        if not index.isValid():
+            return
+        key = int(index.data(KEY_ROLE))
+        item = self.proxy.sourceModel().item(key)
+        menu = QMenu(self)
+        menu.addAction("Remove from Worklist", lambda: self.removeRequested.emit([key]))
+        menu.addSeparator()
+        menu.addAction("Show in Folder", lambda: show_in_folder(item.path))
+        menu.addAction("Copy Path", lambda: QGuiApplication.clipboard().setText(os.path.abspath(item.path)))
+        menu.popup(self.viewport().mapToGlobal(pos))
+        self.context_menu = menu  # kept for tests
+
+
+def show_in_folder(path: str) -> bool:
+    """Open the file's folder in the desktop's file manager."""
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(os.path.abspath(path))))
