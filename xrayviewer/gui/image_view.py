@@ -42,7 +42,7 @@ class ImageView(QGraphicsView):
     """Shows one XRayImage. Left-drag pans, right-drag windows, the wheel zooms."""
 
     windowChanged = Signal(float, float)  # centre, width
-    zoomChanged = Signal(float)  # screen pixels per image pixel
+    zoomChanged = Signal(float)  # logical pixels per image pixel (see device_zoom)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -167,7 +167,14 @@ class ImageView(QGraphicsView):
     # ---- zoom ----------------------------------------------------------------------------
     @property
     def zoom(self) -> float:
+        """Logical (device-independent) pixels per image pixel: the view's own scale."""
         return float(self.transform().m11())
+
+    @property
+    def device_zoom(self) -> float:
+        """Screen (device) pixels per image pixel: what "100%" and Actual Size mean to a reader.
+        On a HiDPI screen (device pixel ratio 2) a logical pixel is 2 x 2 device pixels."""
+        return self.zoom * self.devicePixelRatioF()
 
     def set_zoom(self, factor: float) -> None:
         factor = float(np.clip(factor, MIN_ZOOM, MAX_ZOOM))
@@ -185,7 +192,8 @@ class ImageView(QGraphicsView):
         self.zoom_by(-1)
 
     def actual_size(self) -> None:
-        self.set_zoom(1.0)
+        """One image pixel per device pixel (1:1), whatever the screen's scale factor."""
+        self.set_zoom(1.0 / self.devicePixelRatioF())
 
     def fit(self) -> None:
         self.fitted = True

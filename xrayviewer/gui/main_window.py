@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QS
                                QWidget)
 
 from ..imaging import IMAGE_EXTENSIONS
-from . import dialogs
+from . import dialogs, pane_layout
 from .image_view import ImageView
 from .info_pane import InfoPane
 from .probability_panel import ProbabilityPanel
@@ -28,6 +28,7 @@ TRAINING_SHORTCUT = "Ctrl+Shift+T"
 #: The first window's size, and every --screenshot's (so README images do not depend on
 #: where the last session left the window).
 DEFAULT_SIZE = (1440, 900)
+WORKLIST_WANT = 470  # the worklist's width when the window has room for it
 
 
 class MainWindow(QMainWindow):
@@ -53,12 +54,14 @@ class MainWindow(QMainWindow):
         right_layout.setContentsMargins(6, 6, 6, 6)
         right_layout.addWidget(self.probability_panel)
         right_layout.addWidget(self.info_pane, 1)
-        right.setMinimumWidth(300)
+        right.setMinimumWidth(pane_layout.SIDE_MIN)
+        self.side_panel = right
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(QWidget())  # the worklist, once attach() has its model
         self.splitter.addWidget(self.image_view)
         self.splitter.addWidget(right)
         self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)  # panes hide through View > Show …, not by a drag to zero
         self.splitter.setSizes([470, 660, 310])
         self.setCentralWidget(self.splitter)
         self.worklist_view: Optional[WorklistView] = None
@@ -73,7 +76,7 @@ class MainWindow(QMainWindow):
         self.controller = controller
         self.worklist_view = WorklistView(controller.worklist)
         self.splitter.replaceWidget(0, self.worklist_view)
-        self.splitter.setSizes([470, 660, 310])
+        self._apply_pane_layout()
         self.worklist_view.currentKeyChanged.connect(controller.select)
         self.worklist_view.removeRequested.connect(controller.remove)
         self.filesDropped.connect(controller.open_paths)
@@ -131,6 +134,12 @@ class MainWindow(QMainWindow):
         a("last", "Last Image", lambda: self.worklist_view.select_row(-1), ["End"])
         a("open_model", "Open Model File…", self.choose_model_file)
         a("restore_model", "Restore &Bundled Model", lambda: c.switch_model(None))
+        a("show_worklist", "Show &Worklist", self._show_pane, ["F9"], checkable=True,
+          tip="Show or hide the worklist; the film takes the room")
+        a("show_side", "Show &Opinion Panel", self._show_pane, ["F10"], checkable=True,
+          tip="Show or hide the probability and image details; the film takes the room")
+        self.act["show_worklist"].setChecked(True)
+        self.act["show_side"].setChecked(True)
         a("shortcuts", "&Keyboard Shortcuts", self.show_shortcuts, [QKeySequence.StandardKey.HelpContents, "?"])
         a("about", "&About XRay Viewer", lambda: dialogs.show_about(self))
         # Hidden on purpose: training is for the maintainers, not in any visible menu.
@@ -147,7 +156,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(act["quit"])
         view_menu = bar.addMenu("&View")
-        for group in (("fit", "actual", "zoom_in", "zoom_out"),
+        for group in (("show_worklist", "show_side"), ("fit", "actual", "zoom_in", "zoom_out"),
                       ("reset_window", "wider", "narrower", "level_up", "level_down", "invert"),
                       ("overlay", "more_opaque", "less_opaque"), ("identifiers",), ("next", "previous", "first", "last")):
             view_menu.addActions([act[k] for k in group])
@@ -251,6 +260,29 @@ class MainWindow(QMainWindow):
         self.training_panel.raise_()
         return self.training_panel
 
+    # ---- panes ------------------------------------------------------------------------------
+    def _show_pane(self, _checked: bool = True) -> None:
+        self.worklist_view.setVisible(self.act["show_worklist"].isChecked())
+        self.side_panel.setVisible(self.act["show_side"].isChecked())
+        self._apply_pane_layout()
+
+    def _apply_pane_layout(self) -> None:
+        """Share the width by :func:`.pane_layout.share`: the film gets at least half."""
+        if self.worklist_view is None:
+            return
+        self.worklist_view.set_compact(self.width() < pane_layout.COMPACT_BELOW)
+        worklist_shown = not self.worklist_view.isHidden()
+        side_shown = not self.side_panel.isHidden()
+        handles = self.splitter.handleWidth() * (int(worklist_shown) + int(side_shown))
+        widths = pane_layout.share(self.splitter.width() or self.width(), self.worklist_view.narrowest_width(),
+                                   WORKLIST_WANT, worklist_shown=worklist_shown, side_shown=side_shown,
+                                   handles=handles)
+        self.splitter.setSizes([widths.worklist, widths.image, widths.side])
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._apply_pane_layout()
+
     def _set_overlay(self, on: bool) -> None:
         self.image_view.set_overlay_visible(on)
         self.controller.set_overlay(on)
@@ -267,7 +299,7 @@ class MainWindow(QMainWindow):
     def _show_window_level(self, *_args) -> None:
         v = self.image_view
         if v.image is not None:
-            self.window_label.setText(f"W {v.width_:.0f}  L {v.center:.0f}   Zoom {v.zoom:.0%} ")
+            self.window_label.setText(f"W {v.width_:.0f}  L {v.center:.0f}   Zoom {v.device_zoom:.0%} ")
 
     # ---- view interface (called by the controller) ----------------------------------------
     def show_model_loading(self, what: str) -> None:

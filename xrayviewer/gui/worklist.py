@@ -33,6 +33,7 @@ THUMB, NAME, PROBABILITY, VERDICT, STATUS = range(len(COLUMNS))
 KEY_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 ROW_HEIGHT = 56
+COMPACT_ROW_HEIGHT = 30  # no thumbnail: one line of text and air
 NAME_MIN_WIDTH = 90  # enough for "IM-0…01.jpeg": both ends of a name, elided in the middle
 CELL_PADDING = 12  # the theme's 4 px section padding each side, plus air
 
@@ -280,6 +281,7 @@ class WorklistView(QTableView):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
             self.setColumnWidth(col, width)
         header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
+        self.compact = False
         self.setMinimumWidth(self.narrowest_width())
         self.setAcceptDrops(False)  # drops go to the main window
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -308,9 +310,20 @@ class WorklistView(QTableView):
             STATUS: fits([QUEUED, SCORING, DONE, ERROR, NO_MODEL], COLUMNS[STATUS]),
         }
 
+    def set_compact(self, compact: bool) -> None:
+        """Name, probability and verdict only, in shorter rows (small windows): the thumbnail
+        and the status give way before the film does."""
+        if compact == self.compact:
+            return
+        self.compact = compact
+        for col in (THUMB, STATUS):
+            self.setColumnHidden(col, compact)
+        self.verticalHeader().setDefaultSectionSize(COMPACT_ROW_HEIGHT if compact else ROW_HEIGHT)
+        self.setMinimumWidth(self.narrowest_width())
+
     def narrowest_width(self) -> int:
-        """The width at which every column still shows whole, the name at its minimum."""
-        fixed = sum(self.columnWidth(c) for c in range(len(COLUMNS)) if c != NAME)
+        """The width at which every shown column is whole, the name at its minimum."""
+        fixed = sum(self.columnWidth(c) for c in range(len(COLUMNS)) if c != NAME and not self.isColumnHidden(c))
         return fixed + NAME_MIN_WIDTH + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
 
     def _remember_current_row_offset(self, *_args) -> None:
