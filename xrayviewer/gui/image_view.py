@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QFrame, QGraphicsPixmapItem, QGraphicsScene, QGrap
 from ..imaging import XRayImage
 from ..model.gradcam import overlay
 from .qimage import grey_to_qimage, rgba_premultiplied_to_qimage
+from .window_presets import window_for
 
 ZOOM_STEP = 1.25
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
@@ -42,6 +43,7 @@ class ImageView(QGraphicsView):
     """Shows one XRayImage. Left-drag pans, right-drag windows, the wheel zooms."""
 
     windowChanged = Signal(float, float)  # centre, width
+    invertedChanged = Signal(bool)  # also when a new film or Reset turns Invert off
     zoomChanged = Signal(float)  # logical pixels per image pixel (see device_zoom)
 
     def __init__(self, parent=None):
@@ -82,8 +84,10 @@ class ImageView(QGraphicsView):
 
     # ---- content -------------------------------------------------------------------------
     def set_image(self, image: Optional[XRayImage], placeholder: str = "") -> None:
-        """Show ``image`` at its own default window, fitted; None shows ``placeholder``."""
+        """Show ``image`` at its own default window, not inverted, fitted (the display rule of
+        :mod:`.window_presets`); None shows ``placeholder``."""
         self.image = image
+        self._set_inverted_flag(False)
         self._heatmap = None
         self._heat_item.setVisible(False)
         self._heat_item.setPixmap(QPixmap())
@@ -134,13 +138,28 @@ class ImageView(QGraphicsView):
         self.windowChanged.emit(self.center, self.width_)
 
     def reset_window(self) -> None:
+        """Back to the film's default display: its own window, not inverted."""
         if self.image is not None:
+            self.set_inverted(False)
             self.set_window(self.image.window_center, self.image.window_width)
 
-    def set_inverted(self, inverted: bool) -> None:
-        self.inverted = bool(inverted)
+    def apply_preset(self, name: str) -> None:
+        """A window from :data:`.window_presets.PRESETS` (Default, Automatic, Lung, ...)."""
         if self.image is not None:
+            w = window_for(self.image, name)
+            self.set_window(w.center, w.width)
+
+    def set_inverted(self, inverted: bool) -> None:
+        if self._set_inverted_flag(inverted) and self.image is not None:
             self._render_timer.start()
+
+    def _set_inverted_flag(self, inverted: bool) -> bool:
+        inverted = bool(inverted)
+        if inverted == self.inverted:
+            return False
+        self.inverted = inverted
+        self.invertedChanged.emit(inverted)
+        return True
 
     def adjust_window(self, d_center_steps: float, d_width_steps: float) -> None:
         """Keyboard window/level: one step is 2% of the image's value range."""

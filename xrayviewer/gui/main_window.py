@@ -13,14 +13,15 @@ from typing import Optional
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QSlider, QSplitter, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QSlider, QSplitter, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from ..imaging import IMAGE_EXTENSIONS
 from . import dialogs, pane_layout
 from .image_view import ImageView
 from .info_pane import InfoPane
 from .probability_panel import ProbabilityPanel
+from .window_presets import PRESET_SHORTCUTS, PRESETS
 from .worklist import WorklistView
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,13 @@ class MainWindow(QMainWindow):
         a("narrower", "Narrower Window (more contrast)", lambda: v.adjust_window(0, -1), ["Alt+Left"])
         a("level_up", "Raise Level (darker)", lambda: v.adjust_window(1, 0), ["Alt+Up"])
         a("level_down", "Lower Level (brighter)", lambda: v.adjust_window(-1, 0), ["Alt+Down"])
-        a("invert", "&Invert", v.set_inverted, ["I"], checkable=True)
+        a("invert", "&Invert", v.set_inverted, ["I"], checkable=True,
+          tip="Invert the grey scale of this film (each film opens not inverted)")
+        v.invertedChanged.connect(self.act["invert"].setChecked)
+        for name in PRESETS:
+            a(f"preset:{name}", f"{name} Window", lambda _=False, n=name: v.apply_preset(n), [PRESET_SHORTCUTS[name]],
+              tip=f"Window/level: {name.lower()} (from this film's histogram)" if PRESETS[name] else
+              "Window/level: the film's own default window")
         a("overlay", "&Grad-CAM Overlay", self._set_overlay, ["H"], checkable=True,
           tip="Show where the model found its evidence")
         a("more_opaque", "Overlay More Opaque", lambda: self._nudge_opacity(10), ["]"])
@@ -158,6 +165,7 @@ class MainWindow(QMainWindow):
         view_menu = bar.addMenu("&View")
         for group in (("show_worklist", "show_side"), ("fit", "actual", "zoom_in", "zoom_out"),
                       ("reset_window", "wider", "narrower", "level_up", "level_down", "invert"),
+                      tuple(f"preset:{name}" for name in PRESETS),
                       ("overlay", "more_opaque", "less_opaque"), ("identifiers",), ("next", "previous", "first", "last")):
             view_menu.addActions([act[k] for k in group])
             view_menu.addSeparator()
@@ -175,6 +183,14 @@ class MainWindow(QMainWindow):
         tools.addActions([act["fit"], act["actual"], act["zoom_in"], act["zoom_out"]])
         tools.addSeparator()
         tools.addActions([act["reset_window"], act["invert"]])
+        presets = QToolButton()
+        presets.setText("Presets")
+        presets.setToolTip("Window/level presets (F2-F5, A)")
+        presets.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        preset_menu = QMenu(presets)
+        preset_menu.addActions([act[f"preset:{name}"] for name in PRESETS])
+        presets.setMenu(preset_menu)
+        tools.addWidget(presets)
         tools.addSeparator()
         tools.addAction(act["overlay"])
         self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
