@@ -117,3 +117,22 @@ def test_actual_size_is_one_image_pixel_per_device_pixel_at_scale_factor_2(tmp_p
     assert result["view_dpr"] == 2.0 and result["dpr"] == 2.0
     assert result["zoom"] == pytest.approx(0.5) and result["device_zoom"] == pytest.approx(1.0)
     assert result["runs"] == [1], result  # alternate device pixels, never pairs
+
+
+def test_the_shortcuts_dialog_shows_every_key_without_scrolling_at_1024x700(qtbot, fake_window):
+    from xrayviewer.gui import dialogs
+    from xrayviewer.gui.main_window import TRAINING_SHORTCUT
+
+    window = fake_window
+    rows = dialogs.shortcut_rows(window.act.values()) + [("Training panel (hidden)", TRAINING_SHORTCUT)]
+    dialog = dialogs.ShortcutsDialog(rows + dialogs.MOUSE_ROWS, window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    assert dialog.height() <= 700 and dialog.width() <= 1024, dialog.size()
+    shown = sum(t.rowCount() for t in dialog.tables)
+    assert shown == len(rows) + len(dialogs.MOUSE_ROWS)
+    for table in dialog.tables:
+        last = table.rowCount() - 1
+        assert table.visualItemRect(table.item(last, 0)).bottom() <= table.viewport().height()
+        assert table.verticalScrollBar().maximum() == 0

@@ -82,7 +82,9 @@ def test_drop_folder_and_bad_file_builds_sorted_worklist(window_factory, qtbot, 
     window.controller.export_csv(str(out), window.worklist_view.keys_in_order())
     exported = list(csv.DictReader(out.open()))
     assert list(exported[0].keys()) == ["path", "probability", "prediction", "error", "ood_score",
-                                        "out_of_distribution", "ood_reason"]
+                                        "out_of_distribution", "ood_reason", "model", "threshold",
+                                        "probability_shown"]
+    assert exported[0]["model"] == window.controller.active_model.display_name
     assert [r["path"].split("/")[-1] for r in exported] == [r[0] for r in rows]
     assert exported[-1]["probability"] == "" and exported[-1]["error"]
 

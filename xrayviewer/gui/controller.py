@@ -330,13 +330,13 @@ class Controller(QObject):
     def switch_model(self, path) -> None:
         """Load another model bundle (None: the bundled one) and rescore the worklist with it."""
         self.remember_model_choice = True
-        self.view.show_model_loading(os.path.basename(str(path)) if path else "(bundled)")
+        self.view.show_model_loading(str(path) if path else "the bundled model")
         self._load_serial += 1
         self.models.load(path)
 
     @Slot(str)
     def _on_model_loading(self, what: str) -> None:
-        self.view.show_status(f"Loading model {what}…")
+        self.view.show_status(wording.loading_model(what))
 
     @Slot(object, int)
     def _on_model_loaded(self, info, _generation: int) -> None:
@@ -385,7 +385,8 @@ class Controller(QObject):
         if keys_in_order is not None:
             by_key = {i.key: i for i in items}
             items = [by_key[k] for k in keys_in_order if k in by_key]
-        n = write_csv(path, items)
+        info = self.models.info
+        n = write_csv(path, items, model_name=info.display_name if info is not None else "")
         self.view.show_status(f"Exported {n} row(s) to {path}")
         return n
 

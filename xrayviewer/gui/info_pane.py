@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QCheckBox, QFormLayout, QLabel, QVBoxLayout, QWidg
 
 from ..imaging import XRayImage
 from ..model.population import age_text
-from .wording import human_size
+from .wording import dicom_date, human_size
 
 HIDDEN = "hidden"
 
@@ -37,7 +37,7 @@ def image_facts(image: XRayImage, show_identifiers: bool = False) -> list[tuple[
             rows.append(("Body part", d.body_part))
         if d.patient_age_years is not None:  # not an identifier, and it decides the model's scope
             rows.append(("Patient age", age_text(d.patient_age_years)))
-        ids = [("Patient name", d.patient_name), ("Patient ID", d.patient_id), ("Study date", d.study_date)]
+        ids = [("Patient name", d.patient_name), ("Patient ID", d.patient_id), ("Study date", dicom_date(d.study_date))]
         rows += [(label, (value or "–") if show_identifiers else HIDDEN) for label, value in ids]
     return rows
 

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMenu, QMessage
                                QVBoxLayout, QWidget)
 
 from ..imaging import IMAGE_EXTENSIONS
-from . import dialogs, pane_layout
+from . import dialogs, pane_layout, wording
 from .image_view import ImageView
 from .info_pane import InfoPane
 from .probability_panel import ProbabilityPanel
@@ -319,7 +319,7 @@ class MainWindow(QMainWindow):
 
     # ---- view interface (called by the controller) ----------------------------------------
     def show_model_loading(self, what: str) -> None:
-        self.probability_panel.show_message(f"Loading model {what}…" if what else "Loading model…", "…")
+        self.probability_panel.show_message(wording.loading_model(what), "…")
 
     def show_model_ready(self, info) -> None:
         self.probability_panel.set_model(info)

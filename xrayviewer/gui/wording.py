@@ -4,6 +4,7 @@ radiologist reads is tested directly against fake predictions."""
 from __future__ import annotations
 
 import math
+import os
 from typing import Optional
 
 from ..model.reasons import GENERAL_KINDS
@@ -121,6 +122,25 @@ def opened_status(new: int, already: int, total: int) -> str:
     else:
         head = f"Opened {count(new, 'new image')}" + (f" ({already} already listed)" if already else "")
     return f"{head}; {count(total, 'image')} in the worklist."
+
+
+def loading_model(what: str) -> str:
+    """"Loading the bundled model…", "Loading model pneu-v2.keras…" (the service names the
+    bundled one "the bundled model", a file by its path)."""
+    if not what:
+        return "Loading model…"
+    if what.startswith("the "):
+        return f"Loading {what}…"
+    name = os.path.basename(what.rstrip("/\\")) or what
+    return f"Loading model {name}…"
+
+
+def dicom_date(value: str) -> str:
+    """A DICOM DA value (YYYYMMDD) as a reader writes it, 1901-01-01; anything else as it came."""
+    v = (value or "").strip()
+    if len(v) == 8 and v.isdigit():
+        return f"{v[:4]}-{v[4:6]}-{v[6:]}"
+    return v
 
 
 def human_size(num_bytes: int) -> str:
