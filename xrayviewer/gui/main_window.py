@@ -41,6 +41,7 @@ class MainWindow(QMainWindow):
         self.controller = None
         self.training_panel = None
         self.last_error: tuple[str, str] = ("", "")
+        self.quit_question = None  # the "stop training and quit?" box while it is open
         self._started = False
         self._start_callback = None
         self.setWindowTitle("XRay Viewer")
@@ -267,7 +268,7 @@ class MainWindow(QMainWindow):
         if self.training_panel is None:
             from .training_panel import TrainingPanel
 
-            self.training_panel = TrainingPanel(self)
+            self.training_panel = TrainingPanel(self, settings=self.settings)
             self.training_panel.useModelRequested.connect(self.controller.switch_model)
             self.controller.modelChanged.connect(self.training_panel.set_active_model)
             self.training_panel.set_active_model(self.controller.active_model)
@@ -414,10 +415,19 @@ class MainWindow(QMainWindow):
             self.filesDropped.emit(paths)
 
     def confirm_stop_training(self) -> bool:
-        answer = QMessageBox.question(self, "Training in progress",
-                                      "A model is being trained. Stop training and quit? The unfinished model "
-                                      "will not be saved.")
-        return answer == QMessageBox.StandardButton.Yes
+        """Ask before quitting mid-training. If the run ends while the question is open (the
+        model is saved, or it failed), the question closes itself: nothing is lost any more."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Training in progress",
+                          "A model is being trained. Stop training and quit? The unfinished model will not be saved.",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        self.quit_question = box
+        ended = lambda: box.done(QMessageBox.StandardButton.Yes)  # noqa: E731
+        self.training_panel.runEnded.connect(ended)
+        try:
+            return box.exec() == QMessageBox.StandardButton.Yes
+        finally:
+            self.training_panel.runEnded.disconnect(ended)
+            self.quit_question = None
 
     def closeEvent(self, event) -> None:
         panel = self.training_panel

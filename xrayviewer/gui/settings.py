@@ -93,6 +93,21 @@ class Settings:
     def overlay_opacity(self, value: float) -> None:
         self._qs.setValue("view/overlay_opacity", float(value))
 
+    # ---- the training panel's last choices ---------------------------------------------------
+    def training_choices(self) -> tuple[str, str, int]:
+        """(dataset folder, recipe, epochs) of the last training started; ("", "", 0) if none."""
+        try:
+            epochs = int(self._qs.value("training/epochs", 0) or 0)
+        except (TypeError, ValueError):
+            epochs = 0
+        return self._str("training/dataset"), self._str("training/recipe"), epochs
+
+    def set_training_choices(self, folder: str, recipe: str, epochs: int) -> None:
+        self._qs.setValue("training/dataset", folder)
+        self._qs.setValue("training/recipe", recipe)
+        self._qs.setValue("training/epochs", int(epochs))
+        self._qs.sync()
+
     # ---- window -------------------------------------------------------------------------
     def window_state(self) -> tuple[Optional[QByteArray], Optional[QByteArray]]:
         return self._qs.value("window/geometry"), self._qs.value("window/state")
