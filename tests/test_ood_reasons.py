@@ -65,7 +65,19 @@ def test_without_a_standout_measure_the_part_that_flagged_is_said():
     image_flag = {"features": np.array([1.0]), "image": np.array([5.0])}
     feature_flag = {"features": np.array([5.0]), "image": np.array([1.0])}
     assert pixel_reasons(stats, image_flag, 0, None, None)[0].kind is ReasonKind.LAYOUT
-    assert pixel_reasons(stats, feature_flag, 0, None, None)[0].kind is ReasonKind.APPEARANCE
+    # Without the measures (an old bundle) nothing is claimed about exposure or contrast.
+    assert pixel_reasons(stats, feature_flag, 0, None, None)[0].kind is ReasonKind.GENERAL
+    explainer = StatisticExplainer(stats)
+    typical = explainer.mean  # a film exactly at the training mean: no measure stands out
+    (reason,) = pixel_reasons(stats, feature_flag, 0, explainer, typical)
+    assert reason.kind is ReasonKind.APPEARANCE and "exposure, contrast, rotation and cropping look typical" in reason.text
+
+
+def test_what_the_file_says_comes_first_and_a_colour_photo_gets_no_grey_statistics():
+    pixel = (words.statistic(ReasonKind.NOISE, -1), words.statistic(ReasonKind.INVERTED, -1))
+    assert words.combine(pixel, (words.colour(),)) == (words.colour(),)
+    assert words.combine(pixel, (words.lateral(),)) == (words.lateral(), *pixel)
+    assert words.combine(pixel, ()) == pixel
 
 
 def test_prediction_keeps_typed_reasons_and_their_text_for_the_csv():
@@ -73,4 +85,4 @@ def test_prediction_keeps_typed_reasons_and_their_text_for_the_csv():
     assert p.ood_reason == "a colour picture, not a radiograph; a lateral view; the model saw only frontal (AP/PA) films"
     assert [r.kind for r in p.reasons] == [ReasonKind.COLOUR, ReasonKind.LATERAL]
     old = Prediction(0.9, 0.9, 0.5, out_of_distribution=True, ood_reason="unlike the training X-rays; x")
-    assert [r.kind for r in old.reasons] == [ReasonKind.APPEARANCE, ReasonKind.OTHER]
+    assert [r.kind for r in old.reasons] == [ReasonKind.GENERAL, ReasonKind.OTHER]

@@ -136,3 +136,26 @@ def test_the_shortcuts_dialog_shows_every_key_without_scrolling_at_1024x700(qtbo
         last = table.rowCount() - 1
         assert table.visualItemRect(table.item(last, 0)).bottom() <= table.viewport().height()
         assert table.verticalScrollBar().maximum() == 0
+
+
+def test_the_side_panel_fits_its_width_with_a_long_file_name_at_1024x700(qtbot, fake_window, tmp_path):
+    """A long file name without spaces held the panel wider than the window gave it: its right
+    edge (the title, the threshold, the sentences) was cut off."""
+    from PIL import Image
+
+    from xrayviewer.imaging import load_image
+    from xrayviewer.model import Prediction
+
+    path = tmp_path / "person1004_bacteria_2935_with_a_long_export_suffix.jpeg"
+    Image.fromarray(np.full((64, 64), 128, np.uint8)).save(path)
+    window = fake_window
+    window._started = True
+    window.resize(1024, 700)
+    window.show()
+    qtbot.waitExposed(window)
+    window.show_image(load_image(path))
+    window.show_prediction(Prediction(0.9999, 0.99, 0.88), None)
+    qtbot.waitUntil(lambda: window.side_panel.widget().width() <= window.side_panel.viewport().width())
+    qtbot.wait(50)
+    assert window.side_panel.widget().width() <= window.side_panel.viewport().width()
+    assert window.info_pane.rows()[0] == ("File", path.name)  # the facts keep the real name

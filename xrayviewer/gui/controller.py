@@ -79,7 +79,7 @@ class Controller(QObject):
                 self.open_paths(restored, remember=False)
 
     def shutdown(self) -> None:
-        self.settings.session_paths = [item.path for item in self.worklist.items()]
+        self._save_session()
         self._score_timer.stop()
         self.jobs.shutdown()
         self.models.stop()
@@ -114,6 +114,8 @@ class Controller(QObject):
             self._check_settled()
             return
         new, existing = self.worklist.add_paths(found)
+        if new:
+            self._save_session()  # now, not only on a clean quit: a crash or kill keeps it too
         first = (new or existing)[0]
         self.view.show_status(wording.opened_status(len(new), len(existing), len(self.worklist.items())))
         if new:
@@ -404,6 +406,7 @@ class Controller(QObject):
         if self.current_key is None or self.worklist.item(self.current_key) is None:
             self._show_nothing()
         if removed:
+            self._save_session()
             self.view.show_status(f"Removed {len(removed)} row(s) from the worklist; the files are untouched.")
         self._check_settled()
         return len(removed)
@@ -416,6 +419,10 @@ class Controller(QObject):
         self._auto_pick = None
         self.settings.session_paths = []
         self._show_nothing()
+
+    def _save_session(self) -> None:
+        """The worklist's files, for the next start (Settings.session_paths)."""
+        self.settings.session_paths = [item.path for item in self.worklist.items()]
 
     def _show_nothing(self) -> None:
         self.current_key = self.current_image = self.current_heat = None

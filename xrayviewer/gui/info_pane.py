@@ -42,6 +42,15 @@ def image_facts(image: XRayImage, show_identifiers: bool = False) -> list[tuple[
     return rows
 
 
+def breakable(text: str) -> str:
+    """``text`` with a zero-width space after each _ - . /, where a wrapped label may break: a
+    long file name (person1004_bacteria_2935.jpeg) used to hold the side panel wider than a
+    small window gives it, clipping the panel's right edge."""
+    for mark in "_-./":
+        text = text.replace(mark, mark + "\u200b")
+    return text
+
+
 class InfoPane(QWidget):
     showIdentifiersChanged = Signal(bool)
 
@@ -101,7 +110,7 @@ class InfoPane(QWidget):
         if not rows:
             self._form.addRow(QLabel("No image open"))
         for label, value in rows:
-            value_label = QLabel(value)
+            value_label = QLabel(breakable(value))
             value_label.setWordWrap(True)
             value_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             if value == HIDDEN:

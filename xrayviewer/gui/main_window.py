@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QSlider, QSplitter, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QFileDialog, QFrame, QLabel, QMainWindow, QMenu, QMessageBox, QScrollArea, QSlider,
+                               QSplitter, QToolButton, QVBoxLayout, QWidget)
 
 from ..imaging import IMAGE_EXTENSIONS
 from . import dialogs, pane_layout, wording
@@ -56,8 +56,15 @@ class MainWindow(QMainWindow):
         right_layout.setContentsMargins(6, 6, 6, 6)
         right_layout.addWidget(self.probability_panel)
         right_layout.addWidget(self.info_pane, 1)
-        right.setMinimumWidth(pane_layout.SIDE_MIN)
-        self.side_panel = right
+        # In a scroll area: on a 700 px tall screen the panel's wrapped sentences and the DICOM
+        # facts need more height than there is, and squeezed labels were drawn over each other.
+        side = QScrollArea()
+        side.setWidget(right)
+        side.setWidgetResizable(True)
+        side.setFrameShape(QFrame.Shape.NoFrame)
+        side.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        side.setMinimumWidth(pane_layout.SIDE_MIN)
+        right = self.side_panel = side
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(QWidget())  # the worklist, once attach() has its model
         self.splitter.addWidget(self.image_view)
@@ -90,6 +97,20 @@ class MainWindow(QMainWindow):
         geometry, state = self.settings.window_state()
         if geometry is not None:
             self.restoreGeometry(geometry)
+        else:
+            self._fit_first_window_to_screen()
+
+    def _fit_first_window_to_screen(self) -> None:
+        """The first window is DEFAULT_SIZE; on a smaller screen (1024 x 700, 1366 x 768) it
+        used to hang off the edges, hiding the film's right half and the opinion panel. Start
+        maximized there instead. (The offscreen platform's nominal 800 x 600 screen is left
+        alone: tests and --screenshot lay out at DEFAULT_SIZE.)"""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None or QGuiApplication.platformName() == "offscreen":
+            return
+        available = screen.availableGeometry()
+        if self.width() > available.width() or self.height() > available.height():
+            self.setWindowState(Qt.WindowState.WindowMaximized)
 
     def _action(self, key, text, slot, shortcuts=(), checkable=False, tip=""):
         action = QAction(text, self)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 COMPACT_BELOW = 1280
 #: The film's least share of the window's width.
 IMAGE_SHARE = 0.5
-#: The opinion panel's narrowest and preferred widths (its text wraps below about 230 px).
-SIDE_MIN, SIDE_WANT = 230, 310
+#: The opinion panel's narrowest and preferred widths (its title and margins need about 237 px).
+SIDE_MIN, SIDE_WANT = 240, 310
 
 
 @dataclass(frozen=True)

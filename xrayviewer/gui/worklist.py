@@ -35,6 +35,7 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 ROW_HEIGHT = 56
 COMPACT_ROW_HEIGHT = 30  # no thumbnail: one line of text and air
 NAME_MIN_WIDTH = 90  # enough for "IM-0…01.jpeg": both ends of a name, elided in the middle
+COMPACT_NAME_MIN_WIDTH = 80  # small windows: the name shows without its extension
 CELL_PADDING = 12  # the theme's 4 px section padding each side, plus air
 
 
@@ -71,6 +72,7 @@ class WorklistModel(QAbstractTableModel):
         self._row_of: dict[int, int] = {}
         self._keys = itertools.count(1)
         self._sorted_by: tuple[int, Qt.SortOrder] = (PROBABILITY, Qt.SortOrder.DescendingOrder)
+        self.short_names = False  # names without extension (compact worklist); tooltips keep the path
 
     # ---- rows ---------------------------------------------------------------------------
     def add_paths(self, paths: Iterable[str]) -> tuple[list[WorkItem], list[WorkItem]]:
@@ -143,6 +145,11 @@ class WorklistModel(QAbstractTableModel):
         return out
 
     # ---- Qt model -----------------------------------------------------------------------
+    def set_short_names(self, short: bool) -> None:
+        self.short_names = bool(short)
+        if self._items:
+            self.dataChanged.emit(self.index(0, NAME), self.index(len(self._items) - 1, NAME))
+
     def rowCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._items)
 
@@ -191,7 +198,7 @@ class WorklistModel(QAbstractTableModel):
             return (item.name.lower(), item.name.lower(), "", self._verdict(item), item.status)[col]
         if role == Qt.ItemDataRole.DisplayRole:
             if col == NAME:
-                return item.name
+                return os.path.splitext(item.name)[0] if self.short_names else item.name
             if col == PROBABILITY:
                 return wording.percent(p.probability) if p is not None else ""
             if col == VERDICT:
@@ -319,12 +326,14 @@ class WorklistView(QTableView):
         for col in (THUMB, STATUS):
             self.setColumnHidden(col, compact)
         self.verticalHeader().setDefaultSectionSize(COMPACT_ROW_HEIGHT if compact else ROW_HEIGHT)
+        self.proxy.sourceModel().set_short_names(compact)
         self.setMinimumWidth(self.narrowest_width())
 
     def narrowest_width(self) -> int:
         """The width at which every shown column is whole, the name at its minimum."""
         fixed = sum(self.columnWidth(c) for c in range(len(COLUMNS)) if c != NAME and not self.isColumnHidden(c))
-        return fixed + NAME_MIN_WIDTH + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
+        name = COMPACT_NAME_MIN_WIDTH if self.compact else NAME_MIN_WIDTH
+        return fixed + name + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
 
     def _remember_current_row_offset(self, *_args) -> None:
         """Where the current row sits in the viewport (pixels from its top), if it is in view."""

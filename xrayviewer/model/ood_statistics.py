@@ -163,4 +163,5 @@ def pixel_reasons(stats: OODStats, parts: dict, i: int, explainer: Optional[Stat
     image = parts.get("image")
     if image is not None and image[i] / stats.image_scale >= parts["features"][i] / stats.feature_scale:
         return (reasons.layout(),)
-    return (reasons.appearance(),)
+    # "exposure, contrast... look typical" only where they were measured.
+    return (reasons.appearance() if explainer is not None and descriptor is not None else reasons.general(),)

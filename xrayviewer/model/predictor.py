@@ -20,7 +20,7 @@ from .calibration import apply_temperature, logit
 from .ood import image_descriptor
 from .ood_statistics import StatisticExplainer, pixel_reasons
 from .population import population_reasons
-from .reasons import Reason, as_reason, from_text, join
+from .reasons import Reason, as_reason, combine, from_text, join
 
 #: Within this distance of the threshold, in log-odds, a verdict is called "near the threshold".
 #: At a threshold of 0.5 it spans 0.40-0.60. Measured in log-odds (not probability points) so it
@@ -121,12 +121,11 @@ class Predictor:
             parts, scores = {}, [None] * len(raw)
         out = []
         for i, (r, c, s) in enumerate(zip(raw, cal, scores)):
-            reasons: list[Reason] = []
+            pixel: tuple[Reason, ...] = ()
             if s is not None and s > self._ood.threshold:
                 descriptor = image_descriptor(batch[i:i + 1])[0] if self._explainer is not None else None
-                reasons += pixel_reasons(self._ood, parts, i, self._explainer, descriptor)
-            if file_reasons is not None:
-                reasons += [as_reason(r) for r in file_reasons[i]]
+                pixel = pixel_reasons(self._ood, parts, i, self._explainer, descriptor)
+            reasons = combine(pixel, [as_reason(r) for r in file_reasons[i]] if file_reasons is not None else ())
             out.append(Prediction(probability=float(c), raw_probability=float(r), threshold=self.threshold,
                                   ood_score=None if s is None else float(s),
                                   out_of_distribution=bool(reasons), reasons=tuple(reasons)))

@@ -31,13 +31,17 @@ class ReasonKind(enum.Enum):
     NOISE = "noise"
     # Flagged, but no single statistic stands out
     LAYOUT = "layout"  # the image part of the score: layout and grey levels together
-    APPEARANCE = "appearance"  # the network's features part of the score
+    APPEARANCE = "appearance"  # the network's features part, the named measures checked and typical
+    GENERAL = "general"  # flagged, nothing more known (old bundles; older producers' text)
     OTHER = "other"  # text from an older producer, kept as it came
 
 
-#: Kinds that only restate the panel's general sentence ("unlike the training X-rays"); the
-#: panel names them only when nothing more specific is known.
-GENERAL_KINDS = frozenset({ReasonKind.APPEARANCE})
+#: Kinds that only restate the panel's general sentence ("unlike the training X-rays").
+GENERAL_KINDS = frozenset({ReasonKind.GENERAL})
+#: What the file says outright; when one of these is known, it comes first, and a colour
+#: picture's grey-level statistics are not worth naming at all.
+FILE_KINDS = frozenset({ReasonKind.COLOUR, ReasonKind.MODALITY, ReasonKind.BODY_PART, ReasonKind.LATERAL,
+                        ReasonKind.AGE})
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,16 @@ def from_text(text: str) -> tuple[Reason, ...]:
     """Reasons from "; "-joined text of an older producer (kind OTHER; its general phrase
     as APPEARANCE, which the panel does not repeat)."""
     parts = [part.strip() for part in (text or "").split(";") if part.strip()]
-    return tuple(Reason(ReasonKind.APPEARANCE if p == _LEGACY_GENERAL else ReasonKind.OTHER, p) for p in parts)
+    return tuple(Reason(ReasonKind.GENERAL if p == _LEGACY_GENERAL else ReasonKind.OTHER, p) for p in parts)
+
+
+def combine(pixel: Iterable[Reason], file: Iterable[Reason]) -> tuple[Reason, ...]:
+    """One film's reasons in the order a reader needs them: what the file says first (it is
+    certain), then what the pixels show; none of a colour picture's pixel statistics."""
+    file, pixel = tuple(file), tuple(pixel)
+    if any(r.kind is ReasonKind.COLOUR for r in file):
+        pixel = ()
+    return file + pixel
 
 
 # ---- what the file says -------------------------------------------------------------------
@@ -123,5 +136,9 @@ def layout() -> Reason:
 
 
 def appearance() -> Reason:
-    return Reason(ReasonKind.APPEARANCE, "unlike the training X-rays to the model "
-                                         "(exposure, contrast and framing look usual)")
+    return Reason(ReasonKind.APPEARANCE, "unusual to the model's own features, while exposure, contrast, "
+                                         "rotation and cropping look typical")
+
+
+def general() -> Reason:
+    return Reason(ReasonKind.GENERAL, _LEGACY_GENERAL)
