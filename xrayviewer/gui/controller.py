@@ -389,7 +389,7 @@ class Controller(QObject):
             items = [by_key[k] for k in keys_in_order if k in by_key]
         info = self.models.info
         n = write_csv(path, items, model_name=info.display_name if info is not None else "")
-        self.view.show_status(f"Exported {n} row(s) to {path}")
+        self.view.show_status(f"Exported {wording.count(n, 'row')} to {path}")
         return n
 
     def remove(self, keys: Sequence[int]) -> int:
@@ -407,7 +407,7 @@ class Controller(QObject):
             self._show_nothing()
         if removed:
             self._save_session()
-            self.view.show_status(f"Removed {len(removed)} row(s) from the worklist; the files are untouched.")
+            self.view.show_status(f"Removed {wording.count(len(removed), 'row')} from the worklist; the files are untouched.")
         self._check_settled()
         return len(removed)
 

@@ -224,6 +224,12 @@ class MainWindow(QMainWindow):
         tools.addWidget(self.opacity_slider)
         tools.addSeparator()
         tools.addAction(act["export"])
+        # Buttons that do not fit go behind Qt's extension button, which the dark theme drew
+        # almost black on black: make it visible and say what it is.
+        extension = tools.findChild(QToolButton, "qt_toolbar_ext_button")
+        if extension is not None:
+            extension.setToolTip("More tools (the window is too narrow to show them all)")
+            extension.setStyleSheet("QToolButton { background: #4a4f57; border-radius: 3px; }")
 
     def rebuild_model_menu(self) -> None:
         from ..model import list_models

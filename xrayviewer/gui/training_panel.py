@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDoubleSpinBox, QFileDialog, 
 from ..paths import user_models_dir
 from ..training import DEFAULT_RECIPE, RECIPES, TrainConfig, scan_dataset
 from ..training.child_process import fit_in_child_process as train  # memory back to the OS per run
-from .wording import duration
+from .wording import count, duration
 from .workers import Job, JobGroup
 
 log = logging.getLogger(__name__)
@@ -282,7 +282,7 @@ class TrainingPanel(QDialog):
         if scan.unreadable:
             shown = "; ".join(reason for _, reason in scan.unreadable[:3])
             more = f" (and {len(scan.unreadable) - 3} more)" if len(scan.unreadable) > 3 else ""
-            lines.append(f"<span style='color:#ffc145'>{len(scan.unreadable)} unreadable file(s) will be "
+            lines.append(f"<span style='color:#ffc145'>{count(len(scan.unreadable), 'unreadable file')} will be "
                          f"skipped: {shown}{more}</span>")
         self.scan_label.setText("<br>".join(lines))
         self.start_button.setEnabled(bool(scan.samples))
@@ -383,7 +383,7 @@ class TrainingPanel(QDialog):
         self.epoch_bar.setFormat(end_of_run_text(int(t["epochs_run"]), int(t.get("epochs_max") or 0),
                                                  int(t["best_epoch"])))
         self.stage_label.setText(f"Done in {duration(self._clock.elapsed())}: "
-                                 f"{m['training']['epochs_run']} epoch(s), best epoch {m['training']['best_epoch']}.")
+                                 f"{count(m['training']['epochs_run'], 'epoch')}, best epoch {m['training']['best_epoch']}.")
         self.result_label.setText(f"Saved as {result.model_path}")
         self._fill_comparison()
         self.use_button.setEnabled(True)
