@@ -70,7 +70,8 @@ def test_without_a_standout_measure_the_part_that_flagged_is_said():
     explainer = StatisticExplainer(stats)
     typical = explainer.mean  # a film exactly at the training mean: no measure stands out
     (reason,) = pixel_reasons(stats, feature_flag, 0, explainer, typical)
-    assert reason.kind is ReasonKind.APPEARANCE and "exposure, contrast, rotation and cropping look typical" in reason.text
+    assert reason.kind is ReasonKind.APPEARANCE
+    assert "exposure, contrast, rotation and cropping look typical" in reason.text
 
 
 def test_what_the_file_says_comes_first_and_a_colour_photo_gets_no_grey_statistics():
@@ -82,7 +83,8 @@ def test_what_the_file_says_comes_first_and_a_colour_photo_gets_no_grey_statisti
 
 def test_prediction_keeps_typed_reasons_and_their_text_for_the_csv():
     p = Prediction(0.9, 0.9, 0.5, out_of_distribution=True, reasons=(words.colour(), words.lateral()))
-    assert p.ood_reason == "a colour picture, not a radiograph; a lateral view; the model saw only frontal (AP/PA) films"
+    assert p.ood_reason == ("a colour picture, not a radiograph; "
+                            "a lateral view; the model saw only frontal (AP/PA) films")
     assert [r.kind for r in p.reasons] == [ReasonKind.COLOUR, ReasonKind.LATERAL]
     old = Prediction(0.9, 0.9, 0.5, out_of_distribution=True, ood_reason="unlike the training X-rays; x")
     assert [r.kind for r in old.reasons] == [ReasonKind.GENERAL, ReasonKind.OTHER]

@@ -407,7 +407,8 @@ class Controller(QObject):
             self._show_nothing()
         if removed:
             self._save_session()
-            self.view.show_status(f"Removed {wording.count(len(removed), 'row')} from the worklist; the files are untouched.")
+            self.view.show_status(f"Removed {wording.count(len(removed), 'row')} from the worklist; "
+                                  "the files are untouched.")
         self._check_settled()
         return len(removed)
 

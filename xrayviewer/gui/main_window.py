@@ -188,7 +188,8 @@ class MainWindow(QMainWindow):
         for group in (("show_worklist", "show_side"), ("fit", "actual", "zoom_in", "zoom_out"),
                       ("reset_window", "wider", "narrower", "level_up", "level_down", "invert"),
                       tuple(f"preset:{name}" for name in PRESETS),
-                      ("overlay", "more_opaque", "less_opaque"), ("identifiers",), ("next", "previous", "first", "last")):
+                      ("overlay", "more_opaque", "less_opaque"), ("identifiers",),
+                      ("next", "previous", "first", "last")):
             view_menu.addActions([act[k] for k in group])
             view_menu.addSeparator()
         self.model_menu = bar.addMenu("&Model")

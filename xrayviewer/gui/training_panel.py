@@ -383,7 +383,8 @@ class TrainingPanel(QDialog):
         self.epoch_bar.setFormat(end_of_run_text(int(t["epochs_run"]), int(t.get("epochs_max") or 0),
                                                  int(t["best_epoch"])))
         self.stage_label.setText(f"Done in {duration(self._clock.elapsed())}: "
-                                 f"{count(m['training']['epochs_run'], 'epoch')}, best epoch {m['training']['best_epoch']}.")
+                                 f"{count(m['training']['epochs_run'], 'epoch')}, "
+                                 f"best epoch {m['training']['best_epoch']}.")
         self.result_label.setText(f"Saved as {result.model_path}")
         self._fill_comparison()
         self.use_button.setEnabled(True)
