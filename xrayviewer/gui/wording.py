@@ -62,13 +62,6 @@ def ood_warning(prediction) -> str:
     return OOD_WARNING + (f" (Detected: {'; '.join(extra)}.)" if extra else "")
 
 
-def reason_lines(prediction) -> list[str]:
-    """The specific reasons, one per line, for the panel's list (empty when none is known)."""
-    if not prediction.out_of_distribution:
-        return []
-    return [r.text for r in prediction.reasons if r.kind not in GENERAL_KINDS]
-
-
 def operating_point_text(info) -> str:
     """Sensitivity and specificity at the model's threshold, from its validation set."""
     if info is None:
