@@ -1,0 +1,130 @@
+"""A site's labelled cases: a folder in either dataset layout (NORMAL/ + PNEUMONIA/, or the
+Kaggle train/ test/ layout), or the files of a folder labelled by a CSV.
+
+The labelled-cases CSV (shared contract): either columns ``path,label`` (path absolute or
+relative to the CSV; label PNEUMONIA/NORMAL, any case), or a reads export whose columns
+include ``image_sha256``, ``file_name`` and ``read`` (P/N/U; U rows are skipped). Reads rows
+are matched to the folder's files by the SHA-256 of the file's bytes, falling back to the
+file name. Every Sample gets its patient from the file name (``dataset.patient_id``).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from ..model.bundle import sha256_of
+from ..progress import CancelCheck, Progress, ProgressCallback, check_cancel, no_progress
+from .dataset import CLASSES, DatasetError, DatasetScan, Sample, patient_id, scan_dataset
+
+READS_COLUMNS = ("image_sha256", "file_name", "read")
+READ_LABELS = {"P": 1, "N": 0}
+
+
+@dataclass
+class LocalCases:
+    """Labelled images to check a model on; ``source`` says where the labels came from."""
+
+    root: str
+    samples: list[Sample]
+    source: str  # "folders" or "labels CSV <path>"
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    skipped: list[str] = field(default_factory=list)  # why rows of a labels CSV were not used
+    scan: Optional[DatasetScan] = None
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {c: sum(1 for s in self.samples if s.label == i) for i, c in enumerate(CLASSES)}
+
+    @property
+    def patients(self) -> int:
+        return len({s.patient for s in self.samples})
+
+    def fingerprint(self) -> str:
+        """The file-list SHA-256 a model records for its training data (``data.list_sha256``)."""
+        if self.scan is not None:
+            return self.scan.fingerprint()["list_sha256"]
+        return DatasetScan(self.root, "csv", self.samples).fingerprint()["list_sha256"]
+
+    def summary(self) -> str:
+        c = self.counts
+        return (f"{len(self.samples)} images ({c['NORMAL']} NORMAL, {c['PNEUMONIA']} PNEUMONIA) "
+                f"from {self.patients} patients")
+
+
+def load_local_cases(folder, labels_csv=None, on_progress: ProgressCallback = no_progress,
+                     should_cancel: Optional[CancelCheck] = None) -> LocalCases:
+    """The labelled cases of ``folder`` (by its sub-folders, or by ``labels_csv``).
+    Raises DatasetError with a message for people."""
+    if labels_csv is None:
+        scan = scan_dataset(folder, on_progress=on_progress, should_cancel=should_cancel)
+        # Kaggle layout: a site's "local cases" are every labelled image it has.
+        samples = list(scan.samples) + list(scan.official_test)
+        return LocalCases(str(scan.root), samples, "folders", list(scan.unreadable), scan=scan)
+    return _cases_from_csv(Path(folder), Path(labels_csv), on_progress, should_cancel)
+
+
+def _read_rows(labels_csv: Path) -> tuple[list[str], list[dict]]:
+    try:
+        with open(labels_csv, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            rows = list(reader)
+            return [c.strip().lower() for c in (reader.fieldnames or [])], rows
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DatasetError(f"The labels file {labels_csv} could not be read ({exc}).") from None
+
+
+def _cases_from_csv(folder: Path, labels_csv: Path, on_progress, should_cancel) -> LocalCases:
+    from ..imaging import find_images
+
+    if not folder.is_dir():
+        raise DatasetError(f"{folder} is not a folder.")
+    columns, rows = _read_rows(labels_csv)
+    rows = [{(k or "").strip().lower(): (v or "").strip() for k, v in r.items()} for r in rows]
+    skipped: list[str] = []
+    labelled: dict[str, int] = {}  # absolute path -> label
+    if {"path", "label"} <= set(columns):
+        for i, r in enumerate(rows, start=2):
+            label = r["label"].upper()
+            if label not in CLASSES:
+                skipped.append(f"line {i}: label '{r['label']}' is neither NORMAL nor PNEUMONIA")
+                continue
+            path = Path(r["path"])
+            path = path if path.is_absolute() else labels_csv.parent / path
+            if not path.is_file():
+                skipped.append(f"line {i}: {r['path']} does not exist")
+                continue
+            labelled[os.path.abspath(path)] = CLASSES.index(label)
+    elif set(READS_COLUMNS) <= set(columns):
+        files = find_images([str(folder)])
+        by_hash, by_name = {}, {}
+        for n, path in enumerate(files):
+            check_cancel(should_cancel)
+            by_hash.setdefault(sha256_of(Path(path)), path)
+            by_name.setdefault(os.path.basename(path), path)
+            on_progress(Progress("scan", n + 1, len(files), os.path.basename(path)))
+        for i, r in enumerate(rows, start=2):
+            read = r["read"].upper()
+            if read not in READ_LABELS:
+                continue  # U (uncertain) and empty reads give no label
+            path = by_hash.get(r["image_sha256"].lower()) or by_name.get(r["file_name"])
+            if path is None:
+                skipped.append(f"line {i}: no file in {folder} matches {r['file_name'] or r['image_sha256'][:12]}")
+                continue
+            labelled[os.path.abspath(path)] = READ_LABELS[read]
+    else:
+        raise DatasetError(f"The labels file {labels_csv.name} needs columns path,label or "
+                           f"{','.join(READS_COLUMNS)} (a reads export); it has {','.join(columns) or 'none'}.")
+    samples = [Sample(p, y, patient_id(os.path.basename(p))) for p, y in sorted(labelled.items())]
+    if not samples:
+        raise DatasetError(f"The labels file {labels_csv.name} labels no image of {folder}.")
+    cases = LocalCases(str(folder), samples, f"labels CSV {labels_csv.name}", skipped=skipped)
+    missing = [c for c, n in cases.counts.items() if n == 0]
+    if missing:
+        raise DatasetError(f"The labels file {labels_csv.name} has no {' or '.join(missing)} case; "
+                           "both classes are needed.")
+    return cases
+
