@@ -75,9 +75,8 @@ def _pct(v: Optional[float]) -> str:
     return "n/a" if v is None else f"{100 * float(v):.0f}%"
 
 
-def sentence(record: dict, with_intervals: bool = True) -> str:
-    """'On 299 independent X-rays ... (external validation): found 97% of pneumonia (95% CI
-    94-99%), cleared 77% of normals (68-84%).' The reader's form of a record."""
+def findings(record: dict, with_intervals: bool = True) -> str:
+    """'found 97% of pneumonia (95% CI 94-99%), cleared 77% of normals (95% CI 68-83%)'."""
     parts = []
     for metric, verb, what in (("sensitivity", "found", "of pneumonia"), ("specificity", "cleared", "of normals")):
         text = f"{verb} {_pct(value(record, metric))} {what}"
@@ -85,7 +84,13 @@ def sentence(record: dict, with_intervals: bool = True) -> str:
         if ci:
             text += f" (95% CI {100 * ci[0]:.0f}-{100 * ci[1]:.0f}%)"
         parts.append(text)
-    return f"On {record['label']}: {parts[0]}, {parts[1]}."
+    return ", ".join(parts)
+
+
+def sentence(record: dict, with_intervals: bool = True) -> str:
+    """'On 299 independent X-rays from the same hospital (external validation): found 97% of
+    pneumonia (95% CI 94-99%), cleared 77% of normals (95% CI 68-83%).' A record for a reader."""
+    return f"On {record['label']}: {findings(record, with_intervals)}."
 
 
 def make_label(set_name: str, images: int, described_as: str) -> str:
