@@ -5,10 +5,8 @@ only parses and dispatches; both call the same ``training`` functions as the win
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sys
-import tempfile
 from contextlib import contextmanager
 
 EXIT_OK, EXIT_CANCELLED = 0, 130
@@ -31,27 +29,11 @@ def figures_line(metrics: dict) -> str:
     return ", ".join(parts)
 
 
-def write_text_atomically(path: str, text: str) -> None:
-    """Write beside the target, then os.replace: a failed write leaves no half file."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def local_report_command(args, load_predictor, progress, user_error) -> int:
     """``evaluate LOCAL_DIR --report FILE [--labels CSV] [--format json]``."""
     from .training import DatasetError
     from .training.local_report import evaluate_local
-    from .training.report_html import render_report
+    from .training.report_html import write_report
 
     predictor = load_predictor(args.model)
     try:
@@ -60,7 +42,7 @@ def local_report_command(args, load_predictor, progress, user_error) -> int:
         raise user_error(str(exc)) from None
     if args.report:
         try:
-            write_text_atomically(args.report, render_report(report))
+            write_report(report, args.report)
         except OSError as exc:
             raise user_error(f"The report could not be written to {args.report}: {exc.strerror or exc}") from None
     if args.format == "json":

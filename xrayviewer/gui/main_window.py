@@ -124,6 +124,8 @@ class MainWindow(QMainWindow):
         a("next", "&Next Image", lambda: self.worklist_view.step(1), ["J", "Down"])
         a("previous", "&Previous Image", lambda: self.worklist_view.step(-1), ["K", "Up"])
         a("open_model", "Open Model File…", self.choose_model_file)
+        a("check_local", "Check on Local Cases…", self.check_local_cases,
+          tip="Check the model on your own labelled X-rays; adopt a site calibration")
         a("restore_model", "Restore &Bundled Model", lambda: c.switch_model(None))
         a("shortcuts", "&Keyboard Shortcuts", self.show_shortcuts, [QKeySequence.StandardKey.HelpContents, "?"])
         a("about", "&About XRay Viewer", lambda: dialogs.show_about(self))
@@ -193,7 +195,7 @@ class MainWindow(QMainWindow):
         if not infos:
             menu.addAction("No models installed").setEnabled(False)
         menu.addSeparator()
-        menu.addActions([self.act["open_model"], self.act["restore_model"]])
+        menu.addActions([self.act["check_local"], self.act["open_model"], self.act["restore_model"]])
 
     # ---- user commands ---------------------------------------------------------------------
     def _start_dir(self) -> str:
@@ -226,6 +228,11 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Open a model bundle", self._start_dir(), "Keras model (*.keras)")
         if path:
             self.controller.switch_model(path)
+
+    def check_local_cases(self):
+        from .site_check import open_site_check  # its training imports load only when used
+
+        return open_site_check(self)
 
     def show_shortcuts(self) -> None:
         rows = dialogs.shortcut_rows(self.act.values()) + [("Training panel (hidden)", TRAINING_SHORTCUT)]

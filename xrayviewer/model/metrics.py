@@ -211,7 +211,10 @@ def wilson_interval(hits: int, n: int, z: float = 1.959964) -> tuple[Optional[fl
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+    # At 0 or n hits the bound is exactly 0 or 1 (rounding would leave 0.9999999999999999).
+    lo = 0.0 if hits == 0 else max(0.0, centre - half)
+    hi = 1.0 if hits == n else min(1.0, centre + half)
+    return float(lo), float(hi)
 
 
 def patient_bootstrap(labels, scores, groups, statistic, n_boot: int = 1000,

@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import html
 import io
+import os
+import tempfile
 from typing import Optional
 
 from ..model.evaluations import SET_WORDS
@@ -195,3 +197,24 @@ def render_report(report: dict) -> str:
         _cases_table("False alarms", report["false_alarms"], "No normal X-ray was called pneumonia."),
         _ood_and_unreadable(report),
         "</body></html>\n"])
+
+
+def write_report(report: dict, path) -> str:
+    """Render and write the page beside ``path`` first, then os.replace: a failed or
+    interrupted write (full disk) leaves no half-written report. Returns the path."""
+    text = render_report(report)
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        raise
+    return path
