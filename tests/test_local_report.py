@@ -149,3 +149,19 @@ def test_the_windows_check_runs_in_a_child_process(tiny_model, tmp_path, user_ho
     assert {"scan", "predict"} <= set(stages)
     assert summary["cases"]["images"] == 8 and "cases_scored" not in summary
     assert Path(summary["report_path"]).is_file() and str(user_home) in summary["report_path"]
+
+
+def test_report_warns_when_checked_on_the_cases_it_was_calibrated_on(tiny_model, tmp_path):
+    from xrayviewer.model import read_model_info
+    from xrayviewer.training.local_report import evaluate_local
+    from xrayviewer.training.site_calibration import calibrate_site
+
+    cases = write_local_cases(tmp_path / "site")
+    base = FakePredictor(read_model_info(tiny_model))
+    site = calibrate_site(cases, "site-a", model=str(tiny_model), out_dir=tmp_path / "m", predictor=base)
+    report = evaluate_local(FakePredictor(read_model_info(site.path)), cases)
+    assert any("calibration and threshold were fitted on" in w for w in report["warnings"])
+    other = write_local_cases(tmp_path / "other", n_normal=31, n_pneumonia=33)
+    report = evaluate_local(FakePredictor(read_model_info(site.path)), other)
+    assert not any("fitted on" in w for w in report["warnings"])
+    assert report["card"][0]["set"] == "site"  # compared with the site's own cross-validated claim

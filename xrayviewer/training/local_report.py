@@ -47,6 +47,11 @@ def build_report(info, cases: LocalCases, scores: CaseScores, today: Optional[st
     trained_on = (meta.get("data") or {}).get("list_sha256")
     if trained_on and trained_on == cases.fingerprint():
         warnings.append("These are the images this model was trained on: its figures here are optimistic.")
+    fitted_on = ((meta.get("site_calibration") or {}).get("cases") or {}).get("list_sha256")
+    if fitted_on and fitted_on == cases.fingerprint():
+        warnings.append("These are the cases this model's calibration and threshold were fitted on: its figures "
+                        "here are in-sample and optimistic. The card's cross-validated figures are the ones to expect "
+                        "on new cases.")
     warnings += [f"Labels: {s}" for s in cases.skipped]
     return {
         "model": {"name": info.name, "recipe": meta.get("recipe"), "sha256": meta.get("sha256"),
