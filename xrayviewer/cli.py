@@ -9,13 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 import time
 from typing import Optional, Sequence
 
 from . import __version__
-from .progress import CancelFlag, Progress
+from .progress import CancelFlag, Progress, ctrl_c_cancels
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 MODEL_HELP = "a model bundle (.keras) or the name of a model in your models folder (default: the bundled model)"
@@ -252,28 +251,18 @@ def cmd_train(args) -> int:
     from .training import CacheWriteError, DatasetError, TrainConfig, fit
 
     flag = CancelFlag()
-    previous = signal.getsignal(signal.SIGINT)
-
-    def on_sigint(_sig, _frame):
-        if flag.is_set():
-            raise KeyboardInterrupt
-        print("\nStopping after this batch (Ctrl-C again to abort)...", file=sys.stderr)
-        flag.set()
-
-    signal.signal(signal.SIGINT, on_sigint)
     config = TrainConfig(dataset_dir=args.dataset, out_dir=args.out, recipe=args.recipe, epochs=args.epochs,
                          seed=args.seed, name=args.name, max_images=args.max_images,
                          val_fraction=args.val_fraction, overwrite=args.overwrite,
                          command="xrayviewer " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else "")
     try:
-        result = fit(config, on_progress=_TextProgress(), should_cancel=flag)
+        with ctrl_c_cancels(flag, "Stopping after this batch (Ctrl-C again to abort)..."):
+            result = fit(config, on_progress=_TextProgress(), should_cancel=flag)
     except Cancelled:
         print("Training cancelled; no model was written.", file=sys.stderr)
         return 130
     except (DatasetError, CacheWriteError, ModelSaveError, ValueError) as exc:
         raise _UserError(str(exc)) from None
-    finally:
-        signal.signal(signal.SIGINT, previous)
     m = result.metadata
     v = m["validation"]
     print(f"\nSaved {result.model_path}")

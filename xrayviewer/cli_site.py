@@ -5,9 +5,7 @@ only parses and dispatches; both call the same ``training`` functions as the win
 from __future__ import annotations
 
 import json
-import signal
 import sys
-from contextlib import contextmanager
 
 EXIT_OK, EXIT_CANCELLED = 0, 130
 
@@ -62,37 +60,19 @@ def local_report_command(args, load_predictor, progress, user_error) -> int:
     return EXIT_OK
 
 
-@contextmanager
-def _ctrl_c_cancels(flag):
-    """First Ctrl-C asks the job to stop cleanly; a second one aborts."""
-    previous = signal.getsignal(signal.SIGINT)
-
-    def on_sigint(_sig, _frame):
-        if flag.is_set():
-            raise KeyboardInterrupt
-        print("\nStopping (Ctrl-C again to abort)...", file=sys.stderr)
-        flag.set()
-
-    signal.signal(signal.SIGINT, on_sigint)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def calibrate_command(args, progress, user_error) -> int:
     """``calibrate LOCAL_DIR --name NAME [--model BASE] [--sensitivity-target S] [--out DIR] ...``."""
     import shlex
 
     from .model import ModelLoadError, ModelSaveError
-    from .progress import CancelFlag, Cancelled
+    from .progress import CancelFlag, Cancelled, ctrl_c_cancels
     from .training import DatasetError
     from .training.site_calibration import calibrate_site
 
     command = "xrayviewer " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["calibrate"] else ""
     flag = CancelFlag()
     try:
-        with _ctrl_c_cancels(flag):
+        with ctrl_c_cancels(flag, "Stopping (Ctrl-C again to abort)..."):
             result = calibrate_site(args.dataset, args.name, model=args.model, labels_csv=args.labels,
                                     sensitivity_target=args.sensitivity_target, out_dir=args.out,
                                     set_name=args.cases, described_as=args.described_as,

@@ -25,34 +25,18 @@ READ_LABELS = {"P": 1, "N": 0}
 
 
 @dataclass
-class LocalCases:
-    """Labelled images to check a model on; ``source`` says where the labels came from."""
+class LocalCases(DatasetScan):
+    """Labelled images to check a model on: a DatasetScan (counts, patients, summary) that
+    says where its labels came from."""
 
-    root: str
-    samples: list[Sample]
-    source: str  # "folders" or "labels CSV <path>"
-    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    source: str = "folders"  # or "labels CSV <name>"
     skipped: list[str] = field(default_factory=list)  # why rows of a labels CSV were not used
-    scan: Optional[DatasetScan] = None
+    scan: Optional[DatasetScan] = None  # the folder's scan, when the labels are its folders
 
-    @property
-    def counts(self) -> dict[str, int]:
-        return {c: sum(1 for s in self.samples if s.label == i) for i, c in enumerate(CLASSES)}
-
-    @property
-    def patients(self) -> int:
-        return len({s.patient for s in self.samples})
-
-    def fingerprint(self) -> str:
-        """The file-list SHA-256 a model records for its training data (``data.list_sha256``)."""
-        if self.scan is not None:
-            return self.scan.fingerprint()["list_sha256"]
-        return DatasetScan(self.root, "csv", self.samples).fingerprint()["list_sha256"]
-
-    def summary(self) -> str:
-        c = self.counts
-        return (f"{len(self.samples)} images ({c['NORMAL']} NORMAL, {c['PNEUMONIA']} PNEUMONIA) "
-                f"from {self.patients} patients")
+    def file_list_sha256(self) -> str:
+        """The fingerprint a model records for its training data (``data.list_sha256``): of the
+        scanned training part for a Kaggle-layout folder, as fit() computed it."""
+        return (self.scan or self).fingerprint()["list_sha256"]
 
 
 def load_local_cases(folder, labels_csv=None, on_progress: ProgressCallback = no_progress,
@@ -63,7 +47,7 @@ def load_local_cases(folder, labels_csv=None, on_progress: ProgressCallback = no
         scan = scan_dataset(folder, on_progress=on_progress, should_cancel=should_cancel)
         # Kaggle layout: a site's "local cases" are every labelled image it has.
         samples = list(scan.samples) + list(scan.official_test)
-        return LocalCases(str(scan.root), samples, "folders", list(scan.unreadable), scan=scan)
+        return LocalCases(str(scan.root), scan.layout, samples, list(scan.unreadable), source="folders", scan=scan)
     return _cases_from_csv(Path(folder), Path(labels_csv), on_progress, should_cancel)
 
 
@@ -121,7 +105,7 @@ def _cases_from_csv(folder: Path, labels_csv: Path, on_progress, should_cancel) 
     samples = [Sample(p, y, patient_id(os.path.basename(p))) for p, y in sorted(labelled.items())]
     if not samples:
         raise DatasetError(f"The labels file {labels_csv.name} labels no image of {folder}.")
-    cases = LocalCases(str(folder), samples, f"labels CSV {labels_csv.name}", skipped=skipped)
+    cases = LocalCases(str(folder), "labels CSV", samples, source=f"labels CSV {labels_csv.name}", skipped=skipped)
     missing = [c for c, n in cases.counts.items() if n == 0]
     if missing:
         raise DatasetError(f"The labels file {labels_csv.name} has no {' or '.join(missing)} case; "

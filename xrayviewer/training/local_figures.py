@@ -17,7 +17,7 @@ ECE_BINS = 15
 BOOTSTRAP_RESAMPLES = 1000
 
 
-def _r(v, digits: int = 4):
+def rounded(v, digits: int = 4):
     if v is None:
         return None
     v = float(v)
@@ -44,10 +44,10 @@ def figures(labels, probs, positive, patients, n_boot: int = BOOTSTRAP_RESAMPLES
     out = {}
     for name, (hits, n) in rates.items():
         lo, hi = wilson_interval(hits, n)
-        out[name] = {"value": _r(hits / n) if n else None, "ci95": None if lo is None else [_r(lo), _r(hi)]}
+        out[name] = {"value": rounded(hits / n) if n else None, "ci95": None if lo is None else [rounded(lo), rounded(hi)]}
     auc_ci = patient_bootstrap(y, p, patients, roc_auc, n_boot, seed) if n_boot else (None, None)
-    out["auc"] = {"value": _r(roc_auc(y, p)), "ci95": None if auc_ci[0] is None else [_r(auc_ci[0]), _r(auc_ci[1])]}
-    out["ece"] = {"value": _r(expected_calibration_error(y, p, ECE_BINS)), "ci95": None}
+    out["auc"] = {"value": rounded(roc_auc(y, p)), "ci95": None if auc_ci[0] is None else [rounded(auc_ci[0]), rounded(auc_ci[1])]}
+    out["ece"] = {"value": rounded(expected_calibration_error(y, p, ECE_BINS)), "ci95": None}
     return out
 
 

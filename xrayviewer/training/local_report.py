@@ -18,7 +18,7 @@ from ..model import evaluations
 from ..model.metrics import reliability_bins, roc_curve
 from ..progress import CancelCheck, ProgressCallback, no_progress
 from .local_cases import LocalCases, load_local_cases
-from .local_figures import ECE_BINS, _r, confusion_of, figures
+from .local_figures import ECE_BINS, confusion_of, figures, rounded
 from .local_scores import CaseScores, score_cases
 
 #: Figures judged against the card: higher is better for each.
@@ -45,10 +45,10 @@ def build_report(info, cases: LocalCases, scores: CaseScores, today: Optional[st
     meta = info.meta
     warnings = []
     trained_on = (meta.get("data") or {}).get("list_sha256")
-    if trained_on and trained_on == cases.fingerprint():
+    if trained_on and trained_on == cases.file_list_sha256():
         warnings.append("These are the images this model was trained on: its figures here are optimistic.")
     fitted_on = ((meta.get("site_calibration") or {}).get("cases") or {}).get("list_sha256")
-    if fitted_on and fitted_on == cases.fingerprint():
+    if fitted_on and fitted_on == cases.file_list_sha256():
         warnings.append("These are the cases this model's calibration and threshold were fitted on: its figures "
                         "here are in-sample and optimistic. The card's cross-validated figures are the ones to expect "
                         "on new cases.")
@@ -60,7 +60,7 @@ def build_report(info, cases: LocalCases, scores: CaseScores, today: Optional[st
                   "calibrated_on": (evaluations.headline(meta) or {}).get("label")},
         "cases": {"root": cases.root, "source": cases.source, "images": len(scores),
                   "positives": int(y.sum()), "negatives": int(y.size - y.sum()),
-                  "patients": len(set(scores.patients)), "prevalence": _r(y.mean()),
+                  "patients": len(set(scores.patients)), "prevalence": rounded(y.mean()),
                   "date": today or date.today().isoformat()},
         "threshold": threshold,
         "metrics": local,
@@ -72,11 +72,11 @@ def build_report(info, cases: LocalCases, scores: CaseScores, today: Optional[st
         "false_alarms": _listed(scores, (y == 0) & positive),
         "ood": {"count": int(scores.ood.sum()),
                 "cases": [{"path": scores.paths[i], "file": os.path.basename(scores.paths[i]),
-                           "probability": _r(p[i], 6), "reason": scores.ood_reasons[i]}
+                           "probability": rounded(p[i], 6), "reason": scores.ood_reasons[i]}
                           for i in np.flatnonzero(scores.ood)]},
         "unreadable": [{"path": path, "file": os.path.basename(path), "reason": why} for path, why in scores.unreadable],
         "warnings": warnings,
-        "cases_scored": [{"path": scores.paths[i], "label": int(y[i]), "probability": _r(p[i], 6)}
+        "cases_scored": [{"path": scores.paths[i], "label": int(y[i]), "probability": rounded(p[i], 6)}
                          for i in range(len(scores))],
     }
 
@@ -108,9 +108,9 @@ def _card_comparison(meta: dict, local: dict) -> list[dict]:
 def _curves(y, p, threshold: float) -> dict:
     fpr, tpr, _ = roc_curve(y, p)
     edges = np.linspace(0, 1, HISTOGRAM_BINS + 1)
-    return {"roc": {"fpr": [_r(v) for v in fpr], "tpr": [_r(v) for v in tpr]},
+    return {"roc": {"fpr": [rounded(v) for v in fpr], "tpr": [rounded(v) for v in tpr]},
             "reliability": reliability_bins(y, p, ECE_BINS),
-            "histogram": {"edges": [_r(e) for e in edges],
+            "histogram": {"edges": [rounded(e) for e in edges],
                           "NORMAL": np.histogram(p[y == 0], edges)[0].tolist(),
                           "PNEUMONIA": np.histogram(p[y == 1], edges)[0].tolist()},
             "threshold": threshold}
@@ -121,6 +121,6 @@ def _listed(scores: CaseScores, mask) -> list[dict]:
     idx = np.flatnonzero(mask)
     conf = np.abs(scores.probability[idx] - 0.5)
     return [{"path": scores.paths[i], "file": os.path.basename(scores.paths[i]), "patient": scores.patients[i],
-             "label": "PNEUMONIA" if scores.labels[i] else "NORMAL", "probability": _r(scores.probability[i], 6),
+             "label": "PNEUMONIA" if scores.labels[i] else "NORMAL", "probability": rounded(scores.probability[i], 6),
              "out_of_distribution": bool(scores.ood[i])}
             for i in idx[np.argsort(-conf, kind="stable")]]

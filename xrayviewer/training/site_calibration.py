@@ -108,7 +108,12 @@ def calibrate_site(folder, name: str, model=None, labels_csv=None,
     meta["reference_sample"] = _reference_sample(predictor, fit)
     check_cancel(should_cancel)  # the last point at which a cancel leaves nothing behind
     on_progress(Progress("save", 0, 1, f"Saving {name}"))
-    path = save_bundle(None, meta, out_dir, name, ood=info.ood_stats(), overwrite=overwrite,
+    # The Keras model goes along for what save_bundle derives from the network (the LiteRT
+    # copy); the .keras file itself is copied byte for byte, so its SHA-256 stays the base's.
+    from ..model.runtime import import_keras
+
+    network = import_keras().saving.load_model(info.keras_path, compile=False)
+    path = save_bundle(network, meta, out_dir, name, ood=info.ood_stats(), overwrite=overwrite,
                        weights_from=info.keras_path)
     on_progress(Progress("save", 1, 1, f"Saved {path}"))
     return CalibrationResult(path, meta, claimed, base_on_cases)
@@ -128,7 +133,7 @@ def _refuse_counts(labels, what: str = "") -> None:
 
 def _refuse_unsuitable(cases, info) -> None:
     trained_on = (info.meta.get("data") or {}).get("list_sha256")
-    if trained_on and trained_on == cases.fingerprint():
+    if trained_on and trained_on == cases.file_list_sha256():
         raise CalibrationRefused(f"{cases.root} is the data model {info.name} was trained on (same file list); "
                                  "calibrate on cases it has never seen.")
     _refuse_counts([s.label for s in cases.samples])
@@ -157,7 +162,7 @@ def _new_meta(info, fit, cases, scores, claimed: dict, set_name: str, command: s
         "base_evaluations": evaluations.evaluations(info.meta),
         "cases": {"root": cases.root, "source": cases.source, "images": len(scores), "negatives": claimed["negatives"],
                   "positives": claimed["positives"], "patients": claimed["patients"],
-                  "unreadable": len(scores.unreadable), "list_sha256": cases.fingerprint()},
+                  "unreadable": len(scores.unreadable), "list_sha256": cases.file_list_sha256()},
         "rule": meta["threshold_rule"] + "; calibration: Platt scaling (temperature and intercept) on the "
                 "network's logit", "folds": FOLDS, "fold_seed": FOLD_SEED,
         "sensitivity_target": fit.sensitivity_target, "command": command or None}
