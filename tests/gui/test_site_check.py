@@ -65,7 +65,7 @@ def test_check_shows_figures_opens_the_report_and_adopts(qtbot, tmp_path, tiny_i
     dialog.adopt()
     qtbot.waitUntil(lambda: dialog.adoption is not None, timeout=60_000)
     header = [dialog.table.horizontalHeaderItem(c).text() for c in range(dialog.table.columnCount())]
-    assert header[1] == "site-x (cross-validated on these cases)" and header[2] == "tiny on these cases"
+    assert header[1:] == ["site-x, cross-validated", "tiny, here", "tiny's card"]
     assert dialog.switch_button.isVisible() and dialog.switch_button.text() == "Switch to site-x"
     with qtbot.waitSignal(dialog.adoptRequested, timeout=5000) as sig:
         dialog.switch_button.click()

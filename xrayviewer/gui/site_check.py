@@ -177,9 +177,10 @@ class SiteCheckDialog(QDialog):
         self.heading.setText(f"Model {report['model']['name']} on {c['images']} local X-rays ({c['negatives']} NORMAL, "
                              f"{c['positives']} PNEUMONIA, {c['patients']} patients), threshold "
                              f"{100 * report['threshold']:.0f}%")
-        card = report["card"][0]["label"] if report["card"] else "no figures recorded"
-        self._fill(["Figure", "Here (95% interval)", f"The card: {card}", "Verdict"], check_rows(report))
-        extra = [f"{len(report['misses'])} missed pneumonias and {len(report['false_alarms'])} false alarms are "
+        card = report["card"][0]["label"] if report["card"] else "none recorded"
+        self._fill(["Figure", "Here (95% CI)", "The card's claim (95% CI)", "Verdict"], check_rows(report))
+        extra = [f"The card's claim: on {card}."]
+        extra += [f"{len(report['misses'])} missed pneumonias and {len(report['false_alarms'])} false alarms are "
                  "listed with thumbnails in the report.",
                  f"{report['ood']['count']} out-of-distribution flags; {len(report['unreadable'])} unreadable files."]
         extra += report["warnings"]
@@ -222,14 +223,16 @@ class SiteCheckDialog(QDialog):
         self.heading.setText(f"{result['name']}: model {self.active_info.name}'s weights, calibration and "
                              f"threshold refitted on {n} local X-rays")
         head = evaluations.headline(self.active_info.meta or {})
-        self._fill(["Figure", f"{result['name']} (cross-validated on these cases)",
-                    f"{self.active_info.name} on these cases",
-                    f"{self.active_info.name}'s card" + (f" ({head['label']})" if head else "")],
+        current = self.active_info.name
+        self._fill(["Figure", f"{result['name']}, cross-validated", f"{current}, here", f"{current}'s card"],
                    adoption_rows(result, self.active_info.meta))
-        self.note.setText(f"The new model's figures come from 5-fold cross-validation over these cases' patients "
-                          f"(fitted on 4/5, measured on the held-out fifth), never from the cases it was fitted on. "
-                          f"Saved as {result['path']}; Restore Bundled Model undoes the switch.")
-        self.status.setText(f"Threshold {100 * result['claimed']['threshold']:.0f}% (sensitivity target 0.98).")
+        self.note.setText(f"{result['name']}: 5-fold cross-validation over these cases' patients (fitted on 4/5, "
+                          f"measured on the held-out fifth), never the cases it was fitted on. {current}, here: as it "
+                          f"is, at its own threshold, on these cases. {current}'s card: "
+                          + (f"on {head['label']}." if head else "no figures recorded.")
+                          + f" Saved as {result['path']}; Restore Bundled Model undoes the switch.")
+        self.status.setText(f"Threshold {100 * result['claimed']['threshold']:.0f}%: the highest keeping sensitivity "
+                            f">= {result['sensitivity_target']:g} on these cases.")
         self.switch_button.setText(f"Switch to {result['name']}")
         self.switch_button.show()
         self.adopt_button.hide()
@@ -271,6 +274,8 @@ class SiteCheckDialog(QDialog):
         self.table.setColumnCount(len(header))
         self.table.setHorizontalHeaderLabels(header)
         self.table.setRowCount(len(rows))
+        for c, text in enumerate(header):
+            self.table.horizontalHeaderItem(c).setToolTip(text)
         for r, row in enumerate(rows):
             for c, text in enumerate(row):
                 self.table.setItem(r, c, QTableWidgetItem(text))

@@ -53,4 +53,5 @@ def fit_site_calibration_job(model_path, folder, name: str, labels_csv=None, sen
                             sensitivity_target=sensitivity_target, on_progress=on_progress,
                             should_cancel=should_cancel, predictor=predictor,
                             command=f"Model > Check on Local Cases > Adopt a Site Calibration ({folder})")
-    return {"path": str(result.path), "name": name, "claimed": result.claimed, "base_on_cases": result.base_on_cases}
+    return {"path": str(result.path), "name": name, "claimed": result.claimed, "base_on_cases": result.base_on_cases,
+            "sensitivity_target": sensitivity_target}
