@@ -162,6 +162,8 @@ class MainWindow(QMainWindow):
         a("first", "First Image", lambda: self.worklist_view.select_row(0), ["Home"])
         a("last", "Last Image", lambda: self.worklist_view.select_row(-1), ["End"])
         a("open_model", "Open Model File…", self.choose_model_file)
+        a("check_local", "Check on Local Cases…", self.check_local_cases,
+          tip="Check the model on your own labelled X-rays; adopt a site calibration")
         a("restore_model", "Restore &Bundled Model", lambda: c.switch_model(None))
         a("show_worklist", "Show &Worklist", self._show_pane, ["F9"], checkable=True,
           tip="Show or hide the worklist; the film takes the room")
@@ -253,7 +255,7 @@ class MainWindow(QMainWindow):
         if not infos:
             menu.addAction("No models installed").setEnabled(False)
         menu.addSeparator()
-        menu.addActions([self.act["open_model"], self.act["restore_model"]])
+        menu.addActions([self.act["check_local"], self.act["open_model"], self.act["restore_model"]])
 
     # ---- user commands ---------------------------------------------------------------------
     def _start_dir(self) -> str:
@@ -286,6 +288,11 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Open a model bundle", self._start_dir(), "Keras model (*.keras)")
         if path:
             self.controller.switch_model(path)
+
+    def check_local_cases(self):
+        from .site_check import open_site_check  # its training imports load only when used
+
+        return open_site_check(self)
 
     def show_shortcuts(self) -> None:
         rows = dialogs.shortcut_rows(self.act.values()) + [("Training panel (hidden)", TRAINING_SHORTCUT)]
