@@ -1,4 +1,4 @@
-"""Per-user preferences: recent files, last folder, chosen model, overlay opacity, geometry.
+"""Per-user preferences: recent files, last folder, chosen model, overlay opacity, reader name, geometry.
 
 Stored as an INI file in the per-user data folder (not the registry or ~/Library plist), so
 ``XRAYVIEWER_HOME`` isolates tests and the self-test like every other per-user file.
@@ -13,6 +13,7 @@ from typing import Optional
 from PySide6.QtCore import QByteArray, QSettings
 
 from ..paths import user_data_dir
+from ..reads import reader_default
 
 MAX_RECENT = 10
 
@@ -77,6 +78,16 @@ class Settings:
     @overlay_opacity.setter
     def overlay_opacity(self, value: float) -> None:
         self._qs.setValue("view/overlay_opacity", float(value))
+
+    @property
+    def reader_name(self) -> str:
+        """Who signs the reads in the log (Preferences); the OS user until set."""
+        return self._str("reader/name").strip() or reader_default()
+
+    @reader_name.setter
+    def reader_name(self, name: str) -> None:
+        self._qs.setValue("reader/name", " ".join(str(name or "").split()))
+        self._qs.sync()
 
     # ---- window -------------------------------------------------------------------------
     def window_state(self) -> tuple[Optional[QByteArray], Optional[QByteArray]]:

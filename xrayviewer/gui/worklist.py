@@ -18,13 +18,16 @@ from PySide6.QtCore import (QAbstractTableModel, QItemSelectionModel, QModelInde
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
+from ..reads.log import READ_WORDS
 from . import wording
 from .qimage import grey_to_qimage
 
 QUEUED, SCORING, DONE, ERROR, NO_MODEL = "queued", "scoring", "done", "error", "no model"
 FINAL_STATUSES = (DONE, ERROR, NO_MODEL)
-COLUMNS = ("", "Name", "Prob.", "Verdict", "Status")
-THUMB, NAME, PROBABILITY, VERDICT, STATUS = range(len(COLUMNS))
+COLUMNS = ("", "Name", "Prob.", "Verdict", "Status", "Read")
+THUMB, NAME, PROBABILITY, VERDICT, STATUS, READ = range(len(COLUMNS))
+#: The reader's own read (gui.reading): colours as the model's verdicts, grey for unsure.
+READ_COLOURS = {"P": QColor(255, 140, 105), "N": QColor(110, 210, 155), "U": QColor(190, 190, 190)}
 KEY_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 ROW_HEIGHT = 56
@@ -43,6 +46,9 @@ class WorkItem:
     model_input: Optional[np.ndarray] = None  # the model's uint8 input, kept to rescore cheaply
     file_reasons: tuple = ()  # model.population: what the file says puts it out of scope
     request_serial: int = -1  # the controller's load serial when this row was last sent for scoring
+    image_sha256: str = ""  # the case's identity in the reads log (gui.reading hashes it off the GUI thread)
+    read: str = ""  # the reader's current read: "P", "N", "U" or "" (none yet)
+    read_note: str = ""
 
     @property
     def name(self) -> str:
@@ -157,7 +163,7 @@ class WorklistModel(QAbstractTableModel):
             if col == PROBABILITY:
                 # Unscored rows sort below every score (descending puts the riskiest first).
                 return -1.0 if p is None else float(p.probability)
-            return (item.name.lower(), item.name.lower(), "", self._verdict(item), item.status)[col]
+            return (item.name.lower(), item.name.lower(), "", self._verdict(item), item.status, item.read)[col]
         if role == Qt.ItemDataRole.DisplayRole:
             if col == NAME:
                 return item.name
@@ -167,19 +173,31 @@ class WorklistModel(QAbstractTableModel):
                 return self._verdict(item)
             if col == STATUS:
                 return item.status
+            if col == READ:
+                return item.read or "–"
         if role == Qt.ItemDataRole.DecorationRole and col == THUMB:
             return item.thumbnail
         if role == Qt.ItemDataRole.ToolTipRole:
+            if col == READ:
+                return _read_tooltip(item)
             if item.error:
                 return item.error
             return item.path + ("\n" + wording.worklist_tooltip(p) if p is not None else "")
         if role == Qt.ItemDataRole.ForegroundRole:
+            if col == READ:
+                return READ_COLOURS.get(item.read, QColor(120, 120, 120))
             if item.status == ERROR:
                 return QColor(255, 120, 100)
             if col in (PROBABILITY, VERDICT) and p is not None and not p.out_of_distribution:
                 return QColor(255, 140, 105) if wording.is_positive(p) else QColor(110, 210, 155)
         if role == Qt.ItemDataRole.TextAlignmentRole and col == PROBABILITY:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.TextAlignmentRole and col == READ:
+            return int(Qt.AlignmentFlag.AlignCenter)
+        if role == Qt.ItemDataRole.FontRole and col == READ and item.read:
+            bold = QFont()
+            bold.setBold(True)
+            return bold
         return None
 
     @staticmethod
@@ -187,6 +205,12 @@ class WorklistModel(QAbstractTableModel):
         if item.error:
             return item.error
         return wording.worklist_verdict(item.prediction) if item.prediction is not None else ""
+
+
+def _read_tooltip(item: WorkItem) -> str:
+    if not item.read:
+        return "Not read yet: P pneumonia, N no pneumonia, U unsure"
+    return f"Your read: {item.read} ({READ_WORDS[item.read]})" + (f"\nNote: {item.read_note}" if item.read_note else "")
 
 
 class WorklistView(QTableView):
@@ -251,6 +275,7 @@ class WorklistView(QTableView):
             # the short verdicts; an error's full text is in its tooltip
             VERDICT: fits(wording.WORKLIST_VERDICTS, COLUMNS[VERDICT]),
             STATUS: fits([QUEUED, SCORING, DONE, ERROR, NO_MODEL], COLUMNS[STATUS]),
+            READ: fits(["P", "N", "U", "–"], COLUMNS[READ]),
         }
 
     def narrowest_width(self) -> int:

@@ -1,0 +1,162 @@
+"""Choosing a model with its figures in view: the Model menu's labels, the check before a
+switch, and deleting retrained models.
+
+The check exists because a model trained on the tiny fixture (AUC 0.50, specificity 0%) went
+live in one click and then read every film "50% Suggests pneumonia", saved for the next
+launch. Before a switch, :func:`switch_concerns` compares the two models' validation figures;
+when they were measured on the same cases (same file list, seed, fraction and subsample, so
+the same patient split) the comparison is like for like, otherwise it says it is not. Any
+concern means an explicit confirmation (:func:`confirm_switch`), defaulting to keeping the
+active model.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Optional
+
+from ..paths import user_models_dir
+
+#: Below this many validation images (or this many per class) figures are too noisy to trust.
+TINY_VALIDATION_IMAGES = 100
+TINY_VALIDATION_PER_CLASS = 20
+#: A drop larger than these (new minus active) is "worse".
+AUC_MARGIN = 0.01
+RATE_MARGIN = 0.05
+#: Sensitivity or specificity below this is no better than a coin on that class.
+USELESS_RATE = 0.5
+#: Files a bundle may consist of (model.bundle; .tflite from the LiteRT work).
+BUNDLE_SUFFIXES = (".keras", ".json", ".ood.npz", ".tflite")
+
+
+def _number(value) -> Optional[float]:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(value) else value
+
+
+def validation_figures(meta: dict) -> dict:
+    """AUC, sensitivity, specificity, images, positives, negatives and where they come from."""
+    meta = meta or {}
+    headline = meta.get("headline_evaluation")
+    for record in meta.get("evaluations") or []:
+        if record.get("set") == headline:
+            metrics = record.get("metrics") or {}
+            return {"auc": _number((metrics.get("auc") or {}).get("value")),
+                    "sensitivity": _number((metrics.get("sensitivity") or {}).get("value")),
+                    "specificity": _number((metrics.get("specificity") or {}).get("value")),
+                    "images": record.get("images"), "positives": record.get("positives"),
+                    "negatives": record.get("negatives"), "where": headline or "validation"}
+    v = meta.get("validation") or {}
+    positives = (v.get("tp") or 0) + (v.get("fn") or 0) if "tp" in v else None
+    negatives = (v.get("tn") or 0) + (v.get("fp") or 0) if "tn" in v else None
+    return {"auc": _number(v.get("auc")), "sensitivity": _number(v.get("sensitivity")),
+            "specificity": _number(v.get("specificity")), "images": v.get("n"), "positives": positives,
+            "negatives": negatives, "where": "internal validation"}
+
+
+def key_figure(info) -> str:
+    """'AUC 0.999, internal validation, 785 images': shown beside the name in the Model menu."""
+    f = validation_figures(getattr(info, "meta", {}))
+    if f["auc"] is None:
+        return "no validation figures"
+    n = f" {f['images']} images" if f["images"] else ""
+    return f"AUC {f['auc']:.3f},{n} ({f['where']})"
+
+
+def menu_label(info) -> str:
+    return f"{info.display_name}  —  {key_figure(info)}"
+
+
+def split_identity(meta: dict) -> Optional[tuple]:
+    """What decides a model's validation cases; equal identities mean the same cases."""
+    data, config, split = meta.get("data") or {}, meta.get("config") or {}, meta.get("split") or {}
+    files = data.get("list_sha256")
+    if not files:
+        return None
+    return (files, config.get("seed", split.get("seed")), config.get("val_fraction", split.get("val_fraction")),
+            config.get("max_images"))
+
+
+def same_cases(new_meta: dict, active_meta: dict) -> bool:
+    a, b = split_identity(new_meta or {}), split_identity(active_meta or {})
+    return a is not None and a == b
+
+
+def switch_concerns(new_meta: dict, active_meta: Optional[dict]) -> list[str]:
+    """Reasons to stop before switching to the model described by ``new_meta`` (empty: none)."""
+    new = validation_figures(new_meta)
+    concerns = []
+    n, pos, neg = new["images"], new["positives"], new["negatives"]
+    if not n or n < TINY_VALIDATION_IMAGES or (pos is not None and pos < TINY_VALIDATION_PER_CLASS) \
+            or (neg is not None and neg < TINY_VALIDATION_PER_CLASS):
+        concerns.append(f"Its validation set is tiny ({n or 0} images: {pos if pos is not None else '?'} pneumonia, "
+                        f"{neg if neg is not None else '?'} normal); its figures cannot be trusted.")
+    for key, words in (("sensitivity", "pneumonia cases found (sensitivity)"),
+                       ("specificity", "normal X-rays cleared (specificity)")):
+        value = new[key]
+        if value is not None and value < USELESS_RATE:
+            concerns.append(f"It is no better than chance on one class: {value:.0%} of {words}.")
+    if new["auc"] is not None and new["auc"] <= 0.6:
+        concerns.append(f"Its AUC is {new['auc']:.2f} (0.50 is a coin toss).")
+    if active_meta is None:
+        return concerns
+    old = validation_figures(active_meta)
+    worse = []
+    if new["auc"] is not None and old["auc"] is not None and new["auc"] < old["auc"] - AUC_MARGIN:
+        worse.append(f"AUC {new['auc']:.3f} vs {old['auc']:.3f}")
+    for key in ("sensitivity", "specificity"):
+        if new[key] is not None and old[key] is not None and new[key] < old[key] - RATE_MARGIN:
+            worse.append(f"{key} {new[key]:.0%} vs {old[key]:.0%}")
+    if worse:
+        where = ("on the same validation cases" if same_cases(new_meta, active_meta)
+                 else "each on its own validation set")
+        concerns.append(f"It is worse than the active model, {where}: " + "; ".join(worse) + ".")
+    elif not same_cases(new_meta, active_meta) and concerns == []:
+        concerns.append("The two models were validated on different cases, so their figures are not a "
+                        "like-for-like comparison.")
+    return concerns
+
+
+def confirm_switch(parent, new_info, active_info, concerns: list[str]) -> bool:
+    """Ask before switching; the default button keeps the active model."""
+    from PySide6.QtWidgets import QMessageBox
+
+    active = active_info.display_name if active_info is not None else "no model"
+    box = QMessageBox(QMessageBox.Icon.Warning, "Switch model?",
+                      f"Switch from {active} to {new_info.display_name}?", parent=parent)
+    box.setInformativeText("\n\n".join(concerns) + "\n\nEvery film will be rescored by the new model, "
+                           "and it stays active for the next launch.")
+    use = box.addButton("Use it anyway", QMessageBox.ButtonRole.DestructiveRole)
+    keep = box.addButton("Keep the current model", QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(keep)
+    box.setEscapeButton(keep)
+    box.exec()
+    return box.clickedButton() is use
+
+
+class DeleteRefused(Exception):
+    """A model that must not be deleted (bundled, active, outside the user's models folder)."""
+
+
+def delete_user_model(info, active_info=None) -> list[Path]:
+    """Remove a retrained model's files from the per-user models folder; returns what was removed.
+    The bundled model, the active one and anything outside that folder are refused."""
+    keras = Path(info.keras_path).resolve()
+    folder = user_models_dir().resolve()
+    if keras.parent != folder:
+        raise DeleteRefused(f"{keras.name} is not one of your retrained models; it was not deleted.")
+    if active_info is not None and Path(active_info.keras_path).resolve() == keras:
+        raise DeleteRefused(f"{info.name} is the model in use; switch to another one before deleting it.")
+    stem = keras.name[:-len(".keras")]
+    removed = []
+    for suffix in BUNDLE_SUFFIXES:
+        path = folder / f"{stem}{suffix}"
+        if path.exists():
+            os.remove(path)
+            removed.append(path)
+    return removed

@@ -1,0 +1,212 @@
+"""The reader's own reads in the window: P/N/U per case, an optional note, the audit log.
+
+:class:`ReadingSession` connects the worklist to :class:`xrayviewer.reads.ReadsLog`: it hashes
+newly opened files off the GUI thread (a case is its file's SHA-256, so a read made last week
+shows again when the same film is reopened from another folder), records reads and the events
+an audit needs (model switches, trainings, exports), and answers "what is this row's read?".
+:class:`ReadBar` is the small strip under the model's opinion that shows the current read and
+holds the note field.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Optional, Sequence
+
+from PySide6.QtCore import QModelIndex, QObject, Qt, Signal, Slot
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+
+from ..progress import check_cancel, no_progress
+from ..reads import ReadsLog, ReadsLogError, file_sha256
+from ..reads.export import export_reads
+from ..reads.log import NOTE_MAX, READ_WORDS
+from .workers import Job, JobGroup
+from .worklist import DONE
+
+log = logging.getLogger(__name__)
+
+
+def hash_files(items: Sequence[tuple[int, str]], on_progress=no_progress, should_cancel=None) -> dict[int, str]:
+    """{key: SHA-256} of each readable file (unreadable ones are left out: their row says why)."""
+    out = {}
+    for key, path in items:
+        check_cancel(should_cancel)
+        try:
+            out[key] = file_sha256(path)
+        except OSError:
+            continue
+    return out
+
+
+class ReadingSession(QObject):
+    """Reads and audit events of one window. ``readChanged(key)`` fires when a row's read changes."""
+
+    readChanged = Signal(int)
+    logFailed = Signal(str)
+
+    def __init__(self, controller, settings, log_path=None, parent: Optional[QObject] = None):
+        super().__init__(parent)
+        self.controller, self.settings = controller, settings
+        self._log_path = log_path
+        self._log: Optional[ReadsLog] = None
+        self.jobs = JobGroup(self)
+        worklist = controller.worklist
+        worklist.rowsInserted.connect(self._on_rows_inserted)
+        controller.modelChanged.connect(self._on_model_changed)
+
+    # ---- the log ----------------------------------------------------------------------
+    @property
+    def reader(self) -> str:
+        return self.settings.reader_name
+
+    def _open_log(self) -> Optional[ReadsLog]:
+        if self._log is None:
+            try:
+                self._log = ReadsLog(self._log_path)
+            except ReadsLogError as exc:
+                self.logFailed.emit(str(exc))
+                return None
+        return self._log
+
+    def shutdown(self) -> None:
+        self.jobs.shutdown()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def record_event(self, kind: str, details: Optional[dict] = None, info=None) -> None:
+        """Append an audit event (never fails the user's action: a log error is reported)."""
+        db = self._open_log()
+        if db is None:
+            return
+        info = info if info is not None else self.controller.active_model
+        try:
+            db.record_event(kind, reader=self.reader, details=details,
+                            model_name=getattr(info, "name", None),
+                            model_sha256=(getattr(info, "meta", None) or {}).get("sha256"))
+        except ReadsLogError as exc:
+            self.logFailed.emit(str(exc))
+
+    # ---- hashing rows as they arrive --------------------------------------------------
+    @Slot(QModelIndex, int, int)
+    def _on_rows_inserted(self, _parent, first: int, last: int) -> None:
+        items = self.controller.worklist.items()[first:last + 1]
+        job = Job(hash_files, [(i.key, i.path) for i in items], name="hash")
+        job.finished.connect(self._on_hashed)
+        self.jobs.start(job)
+
+    @Slot(object)
+    def _on_hashed(self, hashes: dict) -> None:
+        worklist = self.controller.worklist
+        db = self._open_log()
+        current = {}
+        if db is not None:
+            try:
+                current = db.current_reads(hashes.values())
+            except ReadsLogError as exc:
+                self.logFailed.emit(str(exc))
+        for key, sha in hashes.items():
+            record = current.get(sha)
+            if worklist.update(key, image_sha256=sha, read=record.read if record else "",
+                               read_note=record.note if record else "") is not None:
+                self.readChanged.emit(key)
+
+    # ---- reads ------------------------------------------------------------------------
+    def read_of(self, key: Optional[int]) -> tuple[str, str]:
+        item = self.controller.worklist.item(key) if key is not None else None
+        return (item.read, item.read_note) if item is not None else ("", "")
+
+    def record(self, code: str, note: Optional[str] = None, key: Optional[int] = None) -> bool:
+        """Record ``code`` (P/N/U) for row ``key`` (default: the one shown). ``note=None``
+        keeps the row's current note when only the read changes. Returns True if logged."""
+        key = self.controller.current_key if key is None else key
+        item = self.controller.worklist.item(key) if key is not None else None
+        if item is None:
+            self.controller.view.show_status("Open an image first: a read belongs to a case.")
+            return False
+        if not item.image_sha256:
+            try:
+                item.image_sha256 = file_sha256(item.path)  # opened a moment ago, not hashed yet
+            except OSError as exc:
+                self.controller.view.show_status(f"Cannot record a read: {item.name} cannot be read ({exc.strerror}).")
+                return False
+        db = self._open_log()
+        if db is None:
+            return False
+        note = item.read_note if note is None and code == item.read else (note or "")
+        info = self.controller.active_model
+        prediction = item.prediction if item.status == DONE else None
+        try:
+            db.record_read(reader=self.reader, image_sha256=item.image_sha256, file_name=item.path, read=code,
+                           note=note, prediction=prediction, model_name=getattr(info, "name", None),
+                           model_sha256=(getattr(info, "meta", None) or {}).get("sha256") if prediction else None)
+        except ReadsLogError as exc:
+            self.logFailed.emit(str(exc))
+            return False
+        changed = f" (was {item.read})" if item.read and item.read != code else ""
+        self.controller.worklist.update(key, read=code, read_note=note)
+        self.readChanged.emit(key)
+        self.controller.view.show_status(f"Read {code} ({READ_WORDS[code]}){changed} recorded for {item.name}"
+                                         + (f", note: {note}" if note else "") + ".")
+        return True
+
+    def export(self, path: str, since: Optional[str] = None) -> int:
+        """File > Export Reads...: the same CSV as ``xrayviewer reads export``."""
+        db = self._open_log()
+        if db is None:
+            raise ReadsLogError("The reads log cannot be opened.")
+        n = export_reads(db, path, since=since)
+        self.record_event("export-reads", {"rows": n, "since": since, "via": "window"})
+        return n
+
+    @Slot(object)
+    def _on_model_changed(self, info) -> None:
+        if info is not None:
+            self.record_event("model-switch", {"display_name": info.display_name, "threshold": info.threshold},
+                              info=info)
+
+
+class ReadBar(QWidget):
+    """'Your read: P (pneumonia)' plus the note field (E to edit, Enter to keep, Esc to leave)."""
+
+    noteSubmitted = Signal(str)
+    noteAbandoned = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 4, 0, 4)
+        top = QHBoxLayout()
+        self.label = QLabel("")
+        self.label.setTextFormat(Qt.TextFormat.RichText)
+        top.addWidget(self.label, 1)
+        lay.addLayout(top)
+        self.note = QLineEdit()
+        self.note.setMaxLength(NOTE_MAX)
+        self.note.setPlaceholderText("Note (optional): press E, type, Enter")
+        self.note.setClearButtonEnabled(True)
+        self.note.returnPressed.connect(lambda: self.noteSubmitted.emit(self.note.text().strip()))
+        lay.addWidget(self.note)
+        self.show_read("", "", has_case=False)
+
+    def show_read(self, read: str, note: str, has_case: bool = True) -> None:
+        if not has_case:
+            text = "Your read: open a case, then P pneumonia · N no pneumonia · U unsure"
+        elif read:
+            text = f"Your read: <b>{read}</b> ({READ_WORDS[read]})  <span style='color:#999'>P · N · U to change</span>"
+        else:
+            text = "Your read: <i>none yet</i>  <span style='color:#999'>P pneumonia · N no pneumonia · U unsure</span>"
+        self.label.setText(text)
+        if not self.note.hasFocus():
+            self.note.setText(note)
+        self.note.setEnabled(has_case)
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Escape and self.note.hasFocus():
+            self.noteAbandoned.emit()
+            return
+        super().keyPressEvent(event)
+
+    def edit_note(self) -> None:
+        self.note.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.note.selectAll()
