@@ -21,6 +21,13 @@ def atomic_open(path, mode: str = "w", prefix: str = ".xrayviewer-", **open_kwar
     suffix = os.path.splitext(str(path))[1] + ".tmp"
     fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
     try:
+        # mkstemp makes the file private (0600); a replaced file keeps its own mode, a new
+        # one gets the usual 0644, as if it had been opened with open().
+        try:
+            permissions = os.stat(path).st_mode & 0o7777
+        except OSError:
+            permissions = 0o644
+        os.chmod(tmp, permissions)
         with os.fdopen(fd, mode, **open_kwargs) as fh:
             yield fh
             fh.flush()

@@ -264,7 +264,7 @@ def test_a_worse_model_needs_an_explicit_confirmation_and_the_menu_shows_figures
     monkeypatch.setattr(window, "confirm_model_switch", lambda new, active, concerns: asked.append(concerns) or False)
     window.rebuild_model_menu()
     labels = [a.text() for a in window.model_menu.actions() if a.isCheckable()]
-    assert any(t.startswith("worse") and "AUC 0.500" in t for t in labels)
+    assert any(t.startswith("worse") and "AUC 0.500 · sens 100% · spec 0%, 8 images" in t for t in labels)
     assert any(t.startswith("default") and "AUC 0.999" in t for t in labels)
     loads_before = list(c.models.loads)
     next(a for a in window.model_menu.actions() if a.text().startswith("worse")).trigger()

@@ -53,13 +53,20 @@ class MainWindow(QMainWindow):
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(6, 6, 6, 6)
         right_layout.addWidget(self.probability_panel)
-        self.read_bar = ReadBar()
-        right_layout.addWidget(self.read_bar)
         right_layout.addWidget(self.info_pane, 1)
         right.setMinimumWidth(300)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(QWidget())  # the worklist, once attach() has its model
-        self.splitter.addWidget(self.image_view)
+        # The reader's read sits under the film it is about, one line high: in the right
+        # column it squeezed the model's warnings on films with a long DICOM header.
+        self.read_bar = ReadBar()
+        centre = QWidget()
+        centre_layout = QVBoxLayout(centre)
+        centre_layout.setContentsMargins(0, 0, 0, 0)
+        centre_layout.setSpacing(0)
+        centre_layout.addWidget(self.image_view, 1)
+        centre_layout.addWidget(self.read_bar)
+        self.splitter.addWidget(centre)
         self.splitter.addWidget(right)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([470, 660, 310])
@@ -219,7 +226,7 @@ class MainWindow(QMainWindow):
         menu.addSeparator()
         menu.addActions([self.act["open_model"], self.act["restore_model"]])
         deletable = [i for i in infos if not i.is_bundled and str(Path(i.keras_path).resolve()) != active_path]
-        delete_menu = menu.addMenu("&Delete Retrained Model")
+        delete_menu = menu.addMenu("&Delete One of Your Models")  # "train" stays out of menus (hidden panel)
         for info in deletable:
             delete_menu.addAction(info.display_name).triggered.connect(
                 lambda _=False, i=info: self.delete_model(i))

@@ -14,7 +14,7 @@ import logging
 from typing import Optional, Sequence
 
 from PySide6.QtCore import QModelIndex, QObject, Qt, Signal, Slot
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QWidget
 
 from ..progress import check_cancel, no_progress
 from ..reads import ReadsLog, ReadsLogError, file_sha256
@@ -174,28 +174,28 @@ class ReadBar(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 4, 0, 4)
-        top = QHBoxLayout()
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(8, 4, 8, 4)
         self.label = QLabel("")
         self.label.setTextFormat(Qt.TextFormat.RichText)
-        top.addWidget(self.label, 1)
-        lay.addLayout(top)
+        lay.addWidget(self.label)
         self.note = QLineEdit()
         self.note.setMaxLength(NOTE_MAX)
         self.note.setPlaceholderText("Note (optional): press E, type, Enter")
         self.note.setClearButtonEnabled(True)
         self.note.returnPressed.connect(lambda: self.noteSubmitted.emit(self.note.text().strip()))
-        lay.addWidget(self.note)
+        lay.addWidget(self.note, 1)
         self.show_read("", "", has_case=False)
 
     def show_read(self, read: str, note: str, has_case: bool = True) -> None:
         if not has_case:
             text = "Your read: open a case, then P pneumonia · N no pneumonia · U unsure"
         elif read:
-            text = f"Your read: <b>{read}</b> ({READ_WORDS[read]})  <span style='color:#999'>P · N · U to change</span>"
+            text = (f"Your read: <b>{read}</b> ({READ_WORDS[read]}) "
+                    "<span style='color:#999'>· P · N · U to change</span>")
         else:
-            text = "Your read: <i>none yet</i>  <span style='color:#999'>P pneumonia · N no pneumonia · U unsure</span>"
+            text = ("Your read: <i>none yet</i> "
+                    "<span style='color:#999'>· P pneumonia · N no pneumonia · U unsure</span>")
         self.label.setText(text)
         if not self.note.hasFocus():
             self.note.setText(note)

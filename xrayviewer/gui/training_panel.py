@@ -345,7 +345,7 @@ class TrainingPanel(QDialog):
         self.result_label.setText(f"Saved as {result.model_path}")
         self._fill_comparison()
         self.use_button.setEnabled(True)
-        self.runEvent.emit("training-end", {"model": m.get("name"), "model_sha256": m.get("sha256"),
+        self.runEvent.emit("training-end", {"model": result.model_path.stem, "path": str(result.model_path),
                                             "validation": m.get("validation"), "split": m.get("split")})
 
     def _fill_comparison(self) -> None:

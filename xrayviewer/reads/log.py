@@ -188,8 +188,9 @@ class ReadsLog:
             "file_name": os.path.basename(str(file_name)),
             "model_name": model_name,
             "model_sha256": model_sha256,
-            "probability": None if p is None else round(float(p.probability), 6),
-            "threshold": None if p is None else round(float(p.threshold), 6),
+            # Full precision: an audit needs the number the model gave, not the panel's rounding.
+            "probability": None if p is None else float(p.probability),
+            "threshold": None if p is None else float(p.threshold),
             "verdict": None if p is None else p.label,
             "out_of_distribution": None if p is None else int(bool(p.out_of_distribution)),
             "ood_reasons": None if p is None or not p.out_of_distribution else p.ood_reason,
