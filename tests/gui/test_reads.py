@@ -304,3 +304,20 @@ def test_retrained_models_can_be_deleted_but_not_the_bundled_or_active_one(qtbot
         model_choice.delete_user_model(read_model_info(bundled_model_path()))
     with ReadsLog() as log:
         assert log.events("model-deleted")[0]["details"]["model"] == "old"
+
+
+def test_switch_concerns_say_whether_the_figures_come_from_the_same_cases():
+    from xrayviewer.gui.model_choice import switch_concerns
+    from xrayviewer.model import bundled_model_path
+
+    bundled = json.loads(bundled_model_path().with_suffix(".json").read_text())
+    assert switch_concerns(bundled, bundled) == []
+    elsewhere = json.loads(json.dumps(bundled))
+    elsewhere["data"]["list_sha256"] = "another folder"
+    elsewhere["validation"].update(auc=0.95, sensitivity=0.90)
+    concerns = switch_concerns(elsewhere, bundled)
+    assert len(concerns) == 1 and "each on its own validation set" in concerns[0] and "sensitivity 90% vs 98%" in concerns[0]
+    # Going back to the shipped model from a worse one asks nothing.
+    assert switch_concerns(bundled, elsewhere) == []
+    # A bundle without any validation figures is not waved through.
+    assert "tiny" in switch_concerns({"name": "bare"}, bundled)[0]
