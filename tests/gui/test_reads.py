@@ -296,7 +296,7 @@ def test_retrained_models_can_be_deleted_but_not_the_bundled_or_active_one(qtbot
     window.rebuild_model_menu()
     delete_menu = next(a.menu() for a in window.model_menu.actions() if a.menu() is not None)
     assert [a.text() for a in delete_menu.actions()] == [read_model_info(path, verify_checksum=False).display_name]
-    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a: QMessageBox.StandardButton.Yes))
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes))
     delete_menu.actions()[0].trigger()
     assert not list(user_models_dir().glob("old.*"))
     assert [i.name for i in list_models()] == ["default"]
@@ -321,3 +321,21 @@ def test_switch_concerns_say_whether_the_figures_come_from_the_same_cases():
     assert switch_concerns(bundled, elsewhere) == []
     # A bundle without any validation figures is not waved through.
     assert "tiny" in switch_concerns({"name": "bare"}, bundled)[0]
+
+
+def test_the_reader_name_from_preferences_signs_the_next_reads(qtbot, window, image_dir, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog
+
+    from xrayviewer.gui.settings import Settings
+    from xrayviewer.reads import reader_default
+
+    assert Settings(window.settings.path.with_name("fresh.ini")).reader_name == reader_default()  # the OS user
+    open_and_score(qtbot, window, sorted(image_dir.iterdir())[:1])
+    qtbot.waitUntil(lambda: window.controller.current_key is not None)
+    press(qtbot, window, Qt.Key.Key_U)
+    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("  Dr  Second  ", True)))
+    window.act["preferences"].trigger()
+    press(qtbot, window, Qt.Key.Key_N)
+    with ReadsLog() as log:
+        assert [(r.reader, r.read) for r in log.reads(history=True)] == [("Dr Test", "U"), ("Dr Second", "N")]
+    assert Settings(window.settings.path).reader_name == "Dr Second"  # kept for the next launch

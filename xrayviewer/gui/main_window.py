@@ -124,7 +124,10 @@ class MainWindow(QMainWindow):
           tip="Your P/N/U reads as CSV (also usable as labels for evaluate/calibrate --labels)")
         a("export_snapshot", "Export Case &Snapshot…", self.choose_snapshot_file, ["Ctrl+Shift+S"],
           tip="The film as shown with the model's answer and your read; no patient identifiers")
-        a("preferences", "Pr&eferences…", self.show_preferences, [QKeySequence.StandardKey.Preferences])
+        # StandardKey.Preferences is empty on Linux and Windows; Ctrl+, is what most apps use there.
+        a("preferences", "Pr&eferences…", self.show_preferences,
+          [QKeySequence.StandardKey.Preferences] if QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
+          else ["Ctrl+,"])
         a("clear", "Clear Worklist", c.clear_worklist)
         a("quit", "&Quit", self.close, [QKeySequence.StandardKey.Quit])
         a("fit", "&Fit to Window", v.fit, ["F"])
@@ -291,8 +294,9 @@ class MainWindow(QMainWindow):
 
     def delete_model(self, info) -> None:
         answer = QMessageBox.question(self, "Delete model",
-                                      f"Delete your retrained model {info.display_name}? Its files are removed "
-                                      f"from {Path(info.keras_path).parent}; the reads log keeps its name.")
+                                      f"Delete your model {info.display_name}? Its files are removed "
+                                      f"from {Path(info.keras_path).parent}; the reads log keeps its name.",
+                                      defaultButton=QMessageBox.StandardButton.No)
         if answer != QMessageBox.StandardButton.Yes:
             return
         try:
