@@ -122,6 +122,17 @@ def test_a_note_goes_with_the_read_and_the_read_comes_back_when_the_case_is_reop
     assert c.worklist.items()[0].read_note == "left lower lobe, compare prior"
 
 
+def test_an_unreadable_file_gets_no_read(qtbot, window, bad_file):
+    c = window.controller
+    c.open_paths([str(bad_file)])
+    qtbot.waitUntil(lambda: bool(c.worklist.items()) and c.worklist.items()[0].status == "error", timeout=20_000)
+    qtbot.waitUntil(lambda: c.current_key is not None)
+    press(qtbot, window, Qt.Key.Key_P)
+    assert c.worklist.items()[0].read == ""
+    with ReadsLog() as log:
+        assert log.reads() == []
+
+
 def test_the_log_row_has_the_issue_columns_and_no_patient_identifiers(qtbot, window, tmp_path):
     dicom = write_dicom(tmp_path / "Test_Patient_study.dcm", gradient(256, 256, np.uint16, 100, 3000),
                         bits_stored=12, tags={"PatientBirthDate": "20200101", "AccessionNumber": "ACC-77",

@@ -21,7 +21,7 @@ from ..reads import ReadsLog, ReadsLogError, file_sha256
 from ..reads.export import export_reads
 from ..reads.log import NOTE_MAX, READ_WORDS
 from .workers import Job, JobGroup
-from .worklist import DONE
+from .worklist import DONE, ERROR
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,9 @@ class ReadingSession(QObject):
         item = self.controller.worklist.item(key) if key is not None else None
         if item is None:
             self.controller.view.show_status("Open an image first: a read belongs to a case.")
+            return False
+        if item.status == ERROR:
+            self.controller.view.show_status(f"No read recorded: {item.name} could not be shown.")
             return False
         if not item.image_sha256:
             try:
