@@ -8,6 +8,7 @@ import csv
 import json
 import shutil
 import sqlite3
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -282,7 +283,7 @@ def test_a_worse_model_needs_an_explicit_confirmation_and_the_menu_shows_figures
     assert c.models.loads == loads_before  # declined: nothing switched
     concerns = " ".join(asked[0])
     assert "tiny" in concerns and "0% of normal X-rays cleared" in concerns and "worse than the active model" in concerns
-    assert "same validation cases" in concerns  # same file list, seed and fraction as the bundled model
+    assert "on the same cases (internal validation)" in concerns  # same file list, seed and fraction as the bundled model
     assert window.settings.model_path == ""
 
     monkeypatch.setattr(window, "confirm_model_switch", lambda new, active, concerns: True)
@@ -327,7 +328,7 @@ def test_switch_concerns_say_whether_the_figures_come_from_the_same_cases():
     elsewhere["data"]["list_sha256"] = "another folder"
     elsewhere["validation"].update(auc=0.95, sensitivity=0.90)
     concerns = switch_concerns(elsewhere, bundled)
-    assert len(concerns) == 1 and "each on its own validation set" in concerns[0] and "sensitivity 90% vs 98%" in concerns[0]
+    assert len(concerns) == 1 and "each on its own internal validation set, not the same cases" in concerns[0] and "sensitivity 90% vs 98%" in concerns[0]
     # Going back to the shipped model from a worse one asks nothing.
     assert switch_concerns(bundled, elsewhere) == []
     # A bundle without any validation figures is not waved through.
@@ -350,3 +351,29 @@ def test_the_reader_name_from_preferences_signs_the_next_reads(qtbot, window, im
     with ReadsLog() as log:
         assert [(r.reader, r.read) for r in log.reads(history=True)] == [("Dr Test", "U"), ("Dr Second", "N")]
     assert Settings(window.settings.path).reader_name == "Dr Second"  # kept for the next launch
+
+
+def test_models_are_compared_on_one_kind_of_set_never_external_against_internal():
+    from xrayviewer.gui.model_choice import key_figure, switch_concerns
+    from xrayviewer.model import bundled_model_path
+
+    def external(auc, spec, images=299):
+        return {"set": "external", "label": f"{images} independent X-rays (external validation)", "images": images,
+                "positives": 183, "negatives": images - 183,
+                "metrics": {"auc": {"value": auc}, "sensitivity": {"value": 0.97}, "specificity": {"value": spec}}}
+
+    active = json.loads(bundled_model_path().with_suffix(".json").read_text())
+    active.update(evaluations=[external(0.954, 0.77)], headline_evaluation="external")
+    assert key_figure(SimpleNamespace(meta=active)).startswith("AUC 0.954 · sens 97% · spec 77%, 299 images (external")
+    # A retrained model with only internal figures: 0.96 beats the active model's external
+    # 0.954, but internal against internal (0.999) it is worse, and that is what is said.
+    new = json.loads(json.dumps(active))
+    del new["evaluations"], new["headline_evaluation"]
+    new["validation"].update(auc=0.96)
+    concerns = switch_concerns(new, active)
+    assert len(concerns) == 1 and "AUC 0.960 vs 0.999" in concerns[0] and "(internal validation)" in concerns[0]
+    # Both measured on the same external set: compared there.
+    new.update(evaluations=[external(0.90, 0.60)], headline_evaluation="external")
+    new["validation"].update(auc=0.999)
+    concerns = switch_concerns(new, active)
+    assert "on the same cases (external validation)" in concerns[0] and "specificity 60% vs 77%" in concerns[0]

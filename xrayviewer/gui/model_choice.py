@@ -40,24 +40,42 @@ def _number(value) -> Optional[float]:
     return None if math.isnan(value) else value
 
 
-def validation_figures(meta: dict) -> dict:
-    """AUC, sensitivity, specificity, images, positives, negatives and where they come from."""
+INTERNAL = "internal-validation"
+#: Words for the evaluation sets of the shared metadata contract (meta["evaluations"]).
+SET_WORDS = {INTERNAL: "internal validation", "external": "external validation", "site": "this site's cases"}
+
+
+def _record_figures(record: dict, where: str) -> dict:
+    metrics = record.get("metrics") or {}
+    return {"auc": _number((metrics.get("auc") or {}).get("value")),
+            "sensitivity": _number((metrics.get("sensitivity") or {}).get("value")),
+            "specificity": _number((metrics.get("specificity") or {}).get("value")),
+            "images": record.get("images"), "positives": record.get("positives"),
+            "negatives": record.get("negatives"), "label": record.get("label", ""), "where": where}
+
+
+def figures_by_set(meta: dict) -> dict[str, dict]:
+    """{set: AUC, sensitivity, specificity, images, positives, negatives, label, where} for every
+    set a bundle was measured on: its internal validation (every bundle has one) and the
+    evaluation records of the shared contract (external, site)."""
     meta = meta or {}
-    headline = meta.get("headline_evaluation")
-    for record in meta.get("evaluations") or []:
-        if record.get("set") == headline:
-            metrics = record.get("metrics") or {}
-            return {"auc": _number((metrics.get("auc") or {}).get("value")),
-                    "sensitivity": _number((metrics.get("sensitivity") or {}).get("value")),
-                    "specificity": _number((metrics.get("specificity") or {}).get("value")),
-                    "images": record.get("images"), "positives": record.get("positives"),
-                    "negatives": record.get("negatives"), "where": headline or "validation"}
     v = meta.get("validation") or {}
-    positives = (v.get("tp") or 0) + (v.get("fn") or 0) if "tp" in v else None
-    negatives = (v.get("tn") or 0) + (v.get("fp") or 0) if "tn" in v else None
-    return {"auc": _number(v.get("auc")), "sensitivity": _number(v.get("sensitivity")),
-            "specificity": _number(v.get("specificity")), "images": v.get("n"), "positives": positives,
-            "negatives": negatives, "where": "internal validation"}
+    out = {INTERNAL: {"auc": _number(v.get("auc")), "sensitivity": _number(v.get("sensitivity")),
+                      "specificity": _number(v.get("specificity")), "images": v.get("n"),
+                      "positives": (v.get("tp") or 0) + (v.get("fn") or 0) if "tp" in v else None,
+                      "negatives": (v.get("tn") or 0) + (v.get("fp") or 0) if "tn" in v else None,
+                      "label": "", "where": SET_WORDS[INTERNAL]}}
+    for record in meta.get("evaluations") or []:
+        name = record.get("set")
+        if name:
+            out[name] = _record_figures(record, SET_WORDS.get(name, name))
+    return out
+
+
+def validation_figures(meta: dict) -> dict:
+    """The figures a bundle states first: its headline evaluation, else its internal validation."""
+    sets = figures_by_set(meta)
+    return sets.get((meta or {}).get("headline_evaluation") or INTERNAL, sets[INTERNAL])
 
 
 def key_figure(info) -> str:
@@ -110,7 +128,7 @@ def switch_concerns(new_meta: dict, active_meta: Optional[dict]) -> list[str]:
         concerns.append(f"Its AUC is {new['auc']:.2f} (0.50 is a coin toss).")
     if active_meta is None:
         return concerns
-    old = validation_figures(active_meta)
+    set_name, new, old, same = like_for_like(new_meta, active_meta)
     worse = []
     if new["auc"] is not None and old["auc"] is not None and new["auc"] < old["auc"] - AUC_MARGIN:
         worse.append(f"AUC {new['auc']:.3f} vs {old['auc']:.3f}")
@@ -118,10 +136,23 @@ def switch_concerns(new_meta: dict, active_meta: Optional[dict]) -> list[str]:
         if new[key] is not None and old[key] is not None and new[key] < old[key] - RATE_MARGIN:
             worse.append(f"{key} {new[key]:.0%} vs {old[key]:.0%}")
     if worse:
-        where = ("on the same validation cases" if same_cases(new_meta, active_meta)
-                 else "each on its own validation set")
+        where = (f"on the same cases ({new['where']})" if same
+                 else f"each on its own {new['where']} set, not the same cases")
         concerns.append(f"It is worse than the active model, {where}: " + "; ".join(worse) + ".")
     return concerns
+
+
+def like_for_like(new_meta: dict, active_meta: dict) -> tuple[str, dict, dict, bool]:
+    """(set, new figures, active figures, same cases?) for comparing two models on one kind of
+    set: never one model's external figures against the other's internal ones. An external or
+    site set both were measured on (same label and counts) comes first; else internal
+    validation, the same cases when both used the same patient split of the same files."""
+    new_sets, old_sets = figures_by_set(new_meta), figures_by_set(active_meta)
+    for name in ("site", "external"):
+        a, b = new_sets.get(name), old_sets.get(name)
+        if a and b and all(a[k] == b[k] for k in ("label", "images", "positives", "negatives")):
+            return name, a, b, True
+    return INTERNAL, new_sets[INTERNAL], old_sets[INTERNAL], same_cases(new_meta, active_meta)
 
 
 
