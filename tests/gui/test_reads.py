@@ -209,7 +209,7 @@ def test_export_reads_writes_the_cli_columns_usable_as_labels(qtbot, window, ima
         assert log.events("model-switch")[0]["model_name"] == "fake"
 
 
-def test_case_snapshot_shows_the_film_as_displayed_with_a_deidentified_footer(qtbot, window, tmp_path):
+def test_case_snapshot_shows_the_film_as_displayed_with_a_deidentified_footer(qtbot, window, tmp_path, monkeypatch):
     from xrayviewer.gui import case_snapshot
 
     dicom = write_dicom(tmp_path / "Test_Patient.dcm", gradient(200, 300, np.uint16, 100, 3000), bits_stored=12)
@@ -219,19 +219,10 @@ def test_case_snapshot_shows_the_film_as_displayed_with_a_deidentified_footer(qt
     press(qtbot, window, Qt.Key.Key_I)  # invert: the snapshot shows the film as on screen
     window.image_view.flush_render()
     seen = []
-    monkeypatch_lines = case_snapshot.footer_lines
-
-    def spy(*args, **kwargs):
-        seen.append(monkeypatch_lines(*args, **kwargs))
-        return seen[-1]
-
-    window_module = __import__("xrayviewer.gui.case_snapshot", fromlist=["footer_lines"])
-    window_module.footer_lines = spy
-    try:
-        out = tmp_path / "snap.png"
-        assert window.export_snapshot(str(out))
-    finally:
-        window_module.footer_lines = monkeypatch_lines
+    original = case_snapshot.footer_lines
+    monkeypatch.setattr(case_snapshot, "footer_lines", lambda *a, **k: seen.append(original(*a, **k)) or seen[-1])
+    out = tmp_path / "snap.png"
+    assert window.export_snapshot(str(out))
     text = "\n".join(t for t, _c in seen[0])
     assert "Pneumonia probability 90%" in text and "Suggests pneumonia" in text
     assert "Threshold 50%, measured on" in text

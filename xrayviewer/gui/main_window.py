@@ -17,11 +17,12 @@ from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QS
                                QWidget)
 
 from ..imaging import IMAGE_EXTENSIONS
-from . import dialogs, model_choice
+from . import dialogs
 from .image_view import ImageView
 from .info_pane import InfoPane
 from .probability_panel import ProbabilityPanel
-from .reading import ReadBar, ReadingSession
+from .model_choice import ModelChoiceWindow, menu_label
+from .reading import ReadBar, ReadingSession, ReadingWindow
 from .worklist import WorklistView
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ TRAINING_SHORTCUT = "Ctrl+Shift+T"
 DEFAULT_SIZE = (1440, 900)
 
 
-class MainWindow(QMainWindow):
+class MainWindow(ReadingWindow, ModelChoiceWindow, QMainWindow):
     filesDropped = Signal(list)
 
     def __init__(self, settings, parent=None):
@@ -86,12 +87,7 @@ class MainWindow(QMainWindow):
         self.splitter.replaceWidget(0, self.worklist_view)
         self.splitter.setSizes([470, 660, 310])
         self.worklist_view.currentKeyChanged.connect(controller.select)
-        self.reading = ReadingSession(controller, self.settings, parent=self)
-        self.reading.logFailed.connect(lambda message: self.show_error("Reads log", message))
-        self.reading.readChanged.connect(self._show_read)
-        self.worklist_view.currentKeyChanged.connect(self._show_read)
-        self.read_bar.noteSubmitted.connect(self._submit_note)
-        self.read_bar.noteAbandoned.connect(self._leave_note)
+        self.attach_reading(controller)
         self.filesDropped.connect(controller.open_paths)
         self._build_actions()
         self._build_menus_and_toolbar()
@@ -120,14 +116,6 @@ class MainWindow(QMainWindow):
         a("open", "&Open…", self.choose_files, [QKeySequence.StandardKey.Open])
         a("open_folder", "Open &Folder…", self.choose_folder, ["Ctrl+Shift+O"])
         a("export", "&Export Worklist as CSV…", self.choose_export_file, ["Ctrl+E"])
-        a("export_reads", "Export &Reads…", self.choose_reads_file, ["Ctrl+Shift+E"],
-          tip="Your P/N/U reads as CSV (also usable as labels for evaluate/calibrate --labels)")
-        a("export_snapshot", "Export Case &Snapshot…", self.choose_snapshot_file, ["Ctrl+Shift+S"],
-          tip="The film as shown with the model's answer and your read; no patient identifiers")
-        # StandardKey.Preferences is empty on Linux and Windows; Ctrl+, is what most apps use there.
-        a("preferences", "Pr&eferences…", self.show_preferences,
-          [QKeySequence.StandardKey.Preferences] if QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
-          else ["Ctrl+,"])
         a("clear", "Clear Worklist", c.clear_worklist)
         a("quit", "&Quit", self.close, [QKeySequence.StandardKey.Quit])
         a("fit", "&Fit to Window", v.fit, ["F"])
@@ -148,10 +136,7 @@ class MainWindow(QMainWindow):
           checkable=True)
         a("next", "&Next Image", lambda: self.worklist_view.step(1), ["J", "Down"])
         a("previous", "&Previous Image", lambda: self.worklist_view.step(-1), ["K", "Up"])
-        a("read_p", "Read: &Pneumonia (P)", lambda: self.record_read("P"), ["P"])
-        a("read_n", "Read: &No Pneumonia (N)", lambda: self.record_read("N"), ["N"])
-        a("read_u", "Read: &Unsure (U)", lambda: self.record_read("U"), ["U"])
-        a("read_note", "&Edit Note of the Read", self.read_bar.edit_note, ["E"])
+        self.add_reading_actions(a)  # gui.reading: the read keys, reads/snapshot export, Preferences
         a("open_model", "Open Model File…", self.choose_model_file)
         a("restore_model", "Restore &Bundled Model", lambda: self.request_model_switch(None))
         a("shortcuts", "&Keyboard Shortcuts", self.show_shortcuts, [QKeySequence.StandardKey.HelpContents, "?"])
@@ -218,7 +203,7 @@ class MainWindow(QMainWindow):
             infos.insert(0, active)  # opened with --model or Open Model File: still the one in use
         for info in infos:
             # Each model's key figure beside its name, so a useless one is visible before a click.
-            action = menu.addAction(model_choice.menu_label(info))
+            action = menu.addAction(menu_label(info))
             action.setCheckable(True)
             action.setData(str(info.keras_path))
             action.setChecked(str(Path(info.keras_path).resolve()) == active_path)
@@ -228,12 +213,7 @@ class MainWindow(QMainWindow):
             menu.addAction("No models installed").setEnabled(False)
         menu.addSeparator()
         menu.addActions([self.act["open_model"], self.act["restore_model"]])
-        deletable = [i for i in infos if not i.is_bundled and str(Path(i.keras_path).resolve()) != active_path]
-        delete_menu = menu.addMenu("&Delete One of Your Models")  # "train" stays out of menus (hidden panel)
-        for info in deletable:
-            delete_menu.addAction(info.display_name).triggered.connect(
-                lambda _=False, i=info: self.delete_model(i))
-        delete_menu.setEnabled(bool(deletable))
+        self.add_delete_menu(menu, infos, active_path)
 
     # ---- user commands ---------------------------------------------------------------------
     def _start_dir(self) -> str:
@@ -267,129 +247,6 @@ class MainWindow(QMainWindow):
         if path:
             self.request_model_switch(path)
 
-    # ---- choosing a model (model_choice) ---------------------------------------------------
-    def request_model_switch(self, path) -> bool:
-        """Switch to ``path`` (None: the bundled model) after comparing it with the active model;
-        a worse or barely validated model needs an explicit confirmation. True if switching."""
-        from ..model import ModelLoadError, bundled_model_path, read_model_info
-
-        active = self.controller.active_model
-        try:
-            new = read_model_info(path or bundled_model_path(), verify_checksum=False)
-        except ModelLoadError:
-            new = None  # the load itself reports what is wrong with the file
-        if new is not None and active is not None and Path(new.keras_path).resolve() == Path(active.keras_path).resolve():
-            self.show_status(f"{active.display_name} is already in use.")
-            return False
-        if new is not None:
-            concerns = model_choice.switch_concerns(new.meta, active.meta if active is not None else None)
-            if concerns and not self.confirm_model_switch(new, active, concerns):
-                self.show_status("Model not changed" + (f"; still using {active.display_name}." if active else "."))
-                return False
-        self.controller.switch_model(path)
-        return True
-
-    def confirm_model_switch(self, new, active, concerns) -> bool:
-        return model_choice.confirm_switch(self, new, active, concerns)
-
-    def delete_model(self, info) -> None:
-        answer = QMessageBox.question(self, "Delete model",
-                                      f"Delete your model {info.display_name}? Its files are removed "
-                                      f"from {Path(info.keras_path).parent}; the reads log keeps its name.",
-                                      defaultButton=QMessageBox.StandardButton.No)
-        if answer != QMessageBox.StandardButton.Yes:
-            return
-        try:
-            removed = model_choice.delete_user_model(info, self.controller.active_model)
-        except model_choice.DeleteRefused as exc:
-            self.show_error("Model not deleted", str(exc))
-            return
-        except OSError as exc:
-            self.show_error("Model not deleted", f"{info.name} could not be removed: {exc.strerror or exc}")
-            return
-        self.reading.record_event("model-deleted", {"model": info.name, "files": [p.name for p in removed]}, info=info)
-        self.show_status(f"Deleted {info.name}.")
-
-    # ---- the reader's reads (reading) ------------------------------------------------------
-    def record_read(self, code: str) -> None:
-        self.reading.record(code, note=self.read_bar.note.text().strip())
-
-    def _show_read(self, *_args) -> None:
-        key = self.controller.current_key if self.controller else None
-        if key is None and self.worklist_view is not None:
-            key = self.worklist_view.current_key()
-        read, note = self.reading.read_of(key)
-        self.read_bar.show_read(read, note, has_case=key is not None)
-
-    def _submit_note(self, note: str) -> None:
-        read, _old = self.reading.read_of(self.controller.current_key)
-        if read:
-            self.reading.record(read, note=note)
-        else:
-            self.show_status("Note kept: press P, N or U to record it with your read.")
-        self._leave_note()
-
-    def _leave_note(self) -> None:
-        if self.worklist_view is not None:
-            self.worklist_view.setFocus(Qt.FocusReason.ShortcutFocusReason)
-
-    def choose_reads_file(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export reads", os.path.join(self._start_dir(), "reads.csv"),
-                                              "CSV (*.csv)")
-        if path:
-            from ..reads import ReadsLogError
-
-            try:
-                n = self.reading.export(path)
-            except OSError as exc:
-                self.show_error("Export failed", f"{path} could not be written: {exc.strerror or exc}")
-                return
-            except ReadsLogError as exc:
-                self.show_error("Export failed", str(exc))
-                return
-            self.show_status(f"Exported {n} read(s) to {path}")
-
-    def choose_snapshot_file(self) -> None:
-        c = self.controller
-        if c.current_key is None or self.image_view.display_array is None:
-            self.show_status("Open an image first: a snapshot shows the film on screen.")
-            return
-        item = c.worklist.item(c.current_key)
-        stem = os.path.splitext(item.name)[0]
-        path, _ = QFileDialog.getSaveFileName(self, "Export case snapshot",
-                                              os.path.join(self._start_dir(), f"{stem}_snapshot.png"), "PNG (*.png)")
-        if path:
-            self.export_snapshot(path)
-
-    def export_snapshot(self, path: str) -> bool:
-        """The film as shown (window/level, invert, overlay) with the de-identified footer."""
-        from .case_snapshot import footer_lines, render_snapshot, save_snapshot
-        from .worklist import DONE
-
-        c, v = self.controller, self.image_view
-        item = c.worklist.item(c.current_key)
-        heat = c.current_heat if v.overlay_shown else None
-        prediction = item.prediction if item.status == DONE else None
-        lines = footer_lines(prediction, c.active_model, item.read, item.read_note,
-                             self.settings.reader_name if item.read else "", overlay_shown=heat is not None)
-        try:
-            save_snapshot(render_snapshot(v.display_array, lines, heat, self.settings.overlay_opacity), path)
-        except OSError as exc:
-            self.show_error("Snapshot not saved", f"{path} could not be written: {exc.strerror or exc}")
-            return False
-        self.reading.record_event("export-snapshot", {"image_sha256": item.image_sha256, "read": item.read})
-        self.show_status(f"Saved the case snapshot to {path}")
-        return True
-
-    def show_preferences(self) -> None:
-        from PySide6.QtWidgets import QInputDialog
-
-        name, ok = QInputDialog.getText(self, "Preferences", "Reader name (signs your reads in the reads log):",
-                                        text=self.settings.reader_name)
-        if ok and name.strip():
-            self.settings.reader_name = name.strip()
-            self.show_status(f"Reads are now recorded as {self.settings.reader_name}.")
-
     def show_shortcuts(self) -> None:
         rows = dialogs.shortcut_rows(self.act.values()) + [("Training panel (hidden)", TRAINING_SHORTCUT)]
         dialogs.ShortcutsDialog(rows + dialogs.MOUSE_ROWS, self).exec()
@@ -408,10 +265,6 @@ class MainWindow(QMainWindow):
         self.training_panel.show()
         self.training_panel.raise_()
         return self.training_panel
-
-    def _use_trained_model(self, path: str) -> None:
-        if not self.request_model_switch(path):
-            self.training_panel.switch_declined(self.controller.active_model)
 
     def _set_overlay(self, on: bool) -> None:
         self.image_view.set_overlay_visible(on)

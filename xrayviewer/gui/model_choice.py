@@ -18,6 +18,8 @@ import os
 from pathlib import Path
 from typing import Optional
 
+from PySide6.QtWidgets import QMessageBox
+
 from ..paths import user_models_dir
 
 #: Below this many validation images (or this many per class) figures are too noisy to trust.
@@ -158,8 +160,6 @@ def like_for_like(new_meta: dict, active_meta: dict) -> tuple[str, dict, dict, b
 
 def confirm_switch(parent, new_info, active_info, concerns: list[str]) -> bool:
     """Ask before switching; the default button keeps the active model."""
-    from PySide6.QtWidgets import QMessageBox
-
     active = active_info.display_name if active_info is not None else "no model"
     box = QMessageBox(QMessageBox.Icon.Warning, "Switch model?",
                       f"Switch from {active} to {new_info.display_name}?", parent=parent)
@@ -194,3 +194,62 @@ def delete_user_model(info, active_info=None) -> list[Path]:
             os.remove(path)
             removed.append(path)
     return removed
+
+
+class ModelChoiceWindow:
+    """The main window's side of choosing a model (a mixin of gui.main_window.MainWindow, which
+    provides ``controller``, ``reading``, ``training_panel``, ``show_status`` and ``show_error``)."""
+
+    def request_model_switch(self, path) -> bool:
+        """Switch to ``path`` (None: the bundled model) after comparing it with the active model;
+        a worse or barely validated model needs an explicit confirmation. True if switching."""
+        from ..model import ModelLoadError, bundled_model_path, read_model_info
+
+        active = self.controller.active_model
+        try:
+            new = read_model_info(path or bundled_model_path(), verify_checksum=False)
+        except ModelLoadError:
+            new = None  # the load itself reports what is wrong with the file
+        if new is not None and active is not None and Path(new.keras_path).resolve() == Path(active.keras_path).resolve():
+            self.show_status(f"{active.display_name} is already in use.")
+            return False
+        if new is not None:
+            concerns = switch_concerns(new.meta, active.meta if active is not None else None)
+            if concerns and not self.confirm_model_switch(new, active, concerns):
+                self.show_status("Model not changed" + (f"; still using {active.display_name}." if active else "."))
+                return False
+        self.controller.switch_model(path)
+        return True
+
+    def confirm_model_switch(self, new, active, concerns) -> bool:
+        return confirm_switch(self, new, active, concerns)
+
+    def delete_model(self, info) -> None:
+        answer = QMessageBox.question(self, "Delete model",
+                                      f"Delete your model {info.display_name}? Its files are removed "
+                                      f"from {Path(info.keras_path).parent}; the reads log keeps its name.",
+                                      defaultButton=QMessageBox.StandardButton.No)
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            removed = delete_user_model(info, self.controller.active_model)
+        except DeleteRefused as exc:
+            self.show_error("Model not deleted", str(exc))
+            return
+        except OSError as exc:
+            self.show_error("Model not deleted", f"{info.name} could not be removed: {exc.strerror or exc}")
+            return
+        self.reading.record_event("model-deleted", {"model": info.name, "files": [p.name for p in removed]}, info=info)
+        self.show_status(f"Deleted {info.name}.")
+
+    def _use_trained_model(self, path: str) -> None:
+        if not self.request_model_switch(path):
+            self.training_panel.switch_declined(self.controller.active_model)
+
+    def add_delete_menu(self, menu, infos, active_path) -> None:
+        """Model > Delete One of Your Models: the user's models but the one in use."""
+        deletable = [i for i in infos if not i.is_bundled and str(Path(i.keras_path).resolve()) != active_path]
+        delete_menu = menu.addMenu("&Delete One of Your Models")  # "train" stays out of menus (hidden panel)
+        for info in deletable:
+            delete_menu.addAction(info.display_name).triggered.connect(lambda _=False, i=info: self.delete_model(i))
+        delete_menu.setEnabled(bool(deletable))

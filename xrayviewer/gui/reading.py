@@ -11,15 +11,18 @@ holds the note field.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Optional, Sequence
 
 from PySide6.QtCore import QModelIndex, QObject, Qt, Signal, Slot
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QWidget
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QWidget
 
 from ..progress import check_cancel, no_progress
 from ..reads import ReadsLog, ReadsLogError, file_sha256
 from ..reads.export import export_reads
 from ..reads.log import NOTE_MAX, READ_WORDS
+from . import case_snapshot
 from .workers import Job, JobGroup
 from .worklist import DONE, ERROR
 
@@ -112,6 +115,17 @@ class ReadingSession(QObject):
                 self.readChanged.emit(key)
 
     # ---- reads ------------------------------------------------------------------------
+    def current_record(self, image_sha256: str):
+        """The latest read of a case from the log (None: never read, or the log is unusable)."""
+        db = self._open_log() if image_sha256 else None
+        if db is None:
+            return None
+        try:
+            return db.current_reads([image_sha256]).get(image_sha256)
+        except ReadsLogError as exc:
+            self.logFailed.emit(str(exc))
+            return None
+
     def read_of(self, key: Optional[int]) -> tuple[str, str]:
         item = self.controller.worklist.item(key) if key is not None else None
         return (item.read, item.read_note) if item is not None else ("", "")
@@ -213,3 +227,108 @@ class ReadBar(QWidget):
     def edit_note(self) -> None:
         self.note.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.note.selectAll()
+
+
+class ReadingWindow:
+    """The main window's side of the reads (a mixin of gui.main_window.MainWindow, which provides
+    ``controller``, ``settings``, ``image_view``, ``worklist_view``, ``read_bar``, ``show_status``,
+    ``show_error`` and ``_start_dir``)."""
+
+    def attach_reading(self, controller) -> None:
+        self.reading = ReadingSession(controller, self.settings, parent=self)
+        self.reading.logFailed.connect(lambda message: self.show_error("Reads log", message))
+        self.reading.readChanged.connect(self._show_read)
+        self.worklist_view.currentKeyChanged.connect(self._show_read)
+        self.read_bar.noteSubmitted.connect(self._submit_note)
+        self.read_bar.noteAbandoned.connect(self._leave_note)
+
+    def add_reading_actions(self, a) -> None:
+        """File > Export Reads/Snapshot, Preferences, and the read keys (``a`` is the window's
+        action factory)."""
+        a("export_reads", "Export &Reads…", self.choose_reads_file, ["Ctrl+Shift+E"],
+          tip="Your P/N/U reads as CSV (also usable as labels for evaluate/calibrate --labels)")
+        a("export_snapshot", "Export Case &Snapshot…", self.choose_snapshot_file, ["Ctrl+Shift+S"],
+          tip="The film as shown with the model's answer and your read; no patient identifiers")
+        # StandardKey.Preferences is empty on Linux and Windows; Ctrl+, is what most apps use there.
+        standard = QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
+        a("preferences", "Pr&eferences…", self.show_preferences,
+          [QKeySequence.StandardKey.Preferences] if standard else ["Ctrl+,"])
+        a("read_p", "Read: &Pneumonia (P)", lambda: self.record_read("P"), ["P"])
+        a("read_n", "Read: &No Pneumonia (N)", lambda: self.record_read("N"), ["N"])
+        a("read_u", "Read: &Unsure (U)", lambda: self.record_read("U"), ["U"])
+        a("read_note", "&Edit Note of the Read", self.read_bar.edit_note, ["E"])
+
+    def record_read(self, code: str) -> None:
+        self.reading.record(code, note=self.read_bar.note.text().strip())
+
+    def _show_read(self, *_args) -> None:
+        key = self.controller.current_key if self.controller else None
+        if key is None and self.worklist_view is not None:
+            key = self.worklist_view.current_key()
+        read, note = self.reading.read_of(key)
+        self.read_bar.show_read(read, note, has_case=key is not None)
+
+    def _submit_note(self, note: str) -> None:
+        read, _old = self.reading.read_of(self.controller.current_key)
+        if read:
+            self.reading.record(read, note=note)
+        else:
+            self.show_status("Note kept: press P, N or U to record it with your read.")
+        self._leave_note()
+
+    def _leave_note(self) -> None:
+        if self.worklist_view is not None:
+            self.worklist_view.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def choose_reads_file(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export reads", os.path.join(self._start_dir(), "reads.csv"),
+                                              "CSV (*.csv)")
+        if path:
+            try:
+                n = self.reading.export(path)
+            except OSError as exc:
+                self.show_error("Export failed", f"{path} could not be written: {exc.strerror or exc}")
+                return
+            except ReadsLogError as exc:
+                self.show_error("Export failed", str(exc))
+                return
+            self.show_status(f"Exported {n} read(s) to {path}")
+
+    def choose_snapshot_file(self) -> None:
+        c = self.controller
+        if c.current_key is None or self.image_view.display_array is None:
+            self.show_status("Open an image first: a snapshot shows the film on screen.")
+            return
+        item = c.worklist.item(c.current_key)
+        stem = os.path.splitext(item.name)[0]
+        path, _ = QFileDialog.getSaveFileName(self, "Export case snapshot",
+                                              os.path.join(self._start_dir(), f"{stem}_snapshot.png"), "PNG (*.png)")
+        if path:
+            self.export_snapshot(path)
+
+    def export_snapshot(self, path: str) -> bool:
+        """The film as shown (window/level, invert, overlay) with the de-identified footer."""
+        c, v = self.controller, self.image_view
+        item = c.worklist.item(c.current_key)
+        heat = c.current_heat if v.overlay_shown else None
+        prediction = item.prediction if item.status == DONE else None
+        record = self.reading.current_record(item.image_sha256)  # who made the read, from the log
+        lines = case_snapshot.footer_lines(prediction, c.active_model, record.read if record else None,
+                                           record.note if record else "", record.reader if record else "",
+                                           overlay_shown=heat is not None)
+        picture = case_snapshot.render_snapshot(v.display_array, lines, heat, self.settings.overlay_opacity)
+        try:
+            case_snapshot.save_snapshot(picture, path)
+        except OSError as exc:
+            self.show_error("Snapshot not saved", f"{path} could not be written: {exc.strerror or exc}")
+            return False
+        self.reading.record_event("export-snapshot", {"image_sha256": item.image_sha256, "read": item.read})
+        self.show_status(f"Saved the case snapshot to {path}")
+        return True
+
+    def show_preferences(self) -> None:
+        name, ok = QInputDialog.getText(self, "Preferences", "Reader name (signs your reads in the reads log):",
+                                        text=self.settings.reader_name)
+        if ok and name.strip():
+            self.settings.reader_name = name.strip()
+            self.show_status(f"Reads are now recorded as {self.settings.reader_name}.")
