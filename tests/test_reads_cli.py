@@ -120,3 +120,15 @@ def test_a_reads_export_labels_local_cases_for_evaluate_and_calibrate(tmp_path):
     labels = {Path(s.path).name: s.label for s in cases.samples}
     # matched by SHA-256 though the log knows other names; the later N wins over P; U is skipped
     assert labels == {**{p.name: 0 for p in normals}, **{p.name: 1 for p in pneumonias[:2]}}
+
+
+def test_current_reads_of_many_images_in_one_call(tmp_path):
+    with ReadsLog(tmp_path / "log.sqlite3") as log:
+        for i in range(1200):  # more than one query's worth of parameters
+            log.record_read(reader="r", image_sha256=f"s{i}", file_name=f"{i}.png", read="N")
+        log.record_read(reader="r", image_sha256="s7", file_name="7.png", read="P")
+        current = log.current_reads([f"s{i}" for i in range(0, 1200, 2)] + ["s7", "never-read"])
+    assert len(current) == 601 and current["s6"].read == "N" and current["s7"].read == "P"
+    assert "never-read" not in current
+    assert all(r.current for r in current.values())
+    assert log.path.exists()

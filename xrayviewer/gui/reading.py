@@ -4,8 +4,8 @@
 newly opened files off the GUI thread (a case is its file's SHA-256, so a read made last week
 shows again when the same film is reopened from another folder), records reads and the events
 an audit needs (model switches, trainings, exports), and answers "what is this row's read?".
-:class:`ReadBar` is the small strip under the model's opinion that shows the current read and
-holds the note field.
+:class:`ReadBar` is the one-line strip under the film that shows the current read and holds
+the note field. :class:`ReadingWindow` is the main window's side of it (actions, dialogs).
 """
 
 from __future__ import annotations

@@ -229,9 +229,21 @@ class ReadsLog:
         return [_record(row) for row in rows]
 
     def current_reads(self, sha256s: Iterable[str]) -> dict[str, ReadRecord]:
-        """{image_sha256: latest read} for the given images (those never read are absent)."""
-        wanted = set(sha256s)
-        return {r.image_sha256: r for r in self.reads() if r.image_sha256 in wanted}
+        """{image_sha256: latest read} for the given images (those never read are absent).
+        One indexed query per chunk: a folder opened in the window asks for all its files."""
+        wanted = sorted(set(sha256s))
+        out: dict[str, ReadRecord] = {}
+        for start in range(0, len(wanted), 500):  # below SQLite's bound-parameter limit
+            chunk = wanted[start:start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            try:
+                rows = self._db.execute(
+                    f"SELECT r.*, 1 FROM reads r WHERE r.image_sha256 IN ({marks}) "
+                    "AND r.id = (SELECT MAX(id) FROM reads WHERE image_sha256 = r.image_sha256)", chunk).fetchall()
+            except sqlite3.Error as exc:
+                raise ReadsLogError(f"The reads log {self.path} cannot be read: {exc}") from None
+            out.update((record.image_sha256, record) for record in map(_record, rows))
+        return out
 
     def events(self, kind: Optional[str] = None) -> list[dict]:
         query, args = "SELECT * FROM events", []
