@@ -44,6 +44,9 @@ def _build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--format", choices=["csv", "json"], default="csv")
     pr.add_argument("--heatmap", metavar="DIR", help="write <name>_heatmap.png (Grad-CAM) per input")
     pr.add_argument("--batch-size", type=int, default=32)
+    pr.add_argument("--snapshot", metavar="DIR",
+                    help="write <name>_snapshot.png per input: the film with a de-identified footer "
+                         "(probability, verdict, threshold, model, the reader's read, disclaimer)")
 
     ev = sub.add_parser("evaluate", help="accuracy, AUC, sensitivity, specificity, calibration; "
                         "--report: a local validation report (HTML)")
@@ -100,6 +103,14 @@ def _build_parser() -> argparse.ArgumentParser:
     mi.add_argument("--format", choices=["text", "json", "markdown"], default="text",
                     help="json: the raw metadata; markdown: the card for model_weights/README.md")
 
+    rd = sub.add_parser("reads", help="the reader's reads (the audit log of P/N/U reads)")
+    rd_sub = rd.add_subparsers(dest="reads_command", metavar="ACTION", required=True)
+    rx = rd_sub.add_parser("export", help="write the reads as CSV (usable as evaluate/calibrate --labels)")
+    rx.add_argument("out", metavar="OUT.csv")
+    rx.add_argument("--since", metavar="DATE", help="only reads made on or after DATE (YYYY-MM-DD, UTC)")
+    rx.add_argument("--history", action="store_true",
+                    help="every read, also those later changed (default: each image's current read)")
+
     gu = sub.add_parser("gui", help="open the desktop viewer")
     gu.add_argument("files", nargs="*")
     return p
@@ -120,7 +131,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     handler = {"predict": cmd_predict, "evaluate": cmd_evaluate, "train": cmd_train,
-               "model-info": cmd_model_info, "calibrate": cmd_calibrate}[args.command]
+               "model-info": cmd_model_info, "calibrate": cmd_calibrate, "reads": cmd_reads}[args.command]
     try:
         return handler(args)
     except KeyboardInterrupt:
@@ -157,6 +168,8 @@ def cmd_predict(args) -> int:
     results = predictor.predict_files(paths, batch_size=max(1, args.batch_size))
     if args.heatmap:
         _write_heatmaps(predictor, results, args.heatmap)
+    if args.snapshot:
+        _write_snapshots(predictor, results, args.snapshot, with_overlay=bool(args.heatmap))
     rows = [_result_row(r) for r in results]
     if args.format == "json":
         json.dump(rows, sys.stdout, indent=2)
@@ -193,6 +206,45 @@ def _write_heatmaps(predictor, results, folder) -> None:
             name, k = f"{stem}-{k}_heatmap.png", k + 1
         used.add(name)
         Image.fromarray(overlay(image.display(), heat, 0.45)).save(os.path.join(folder, name))
+
+
+def _write_snapshots(predictor, results, folder, with_overlay: bool) -> None:
+    from .gui.case_snapshot import write_snapshots  # Qt-free: the window renders through it too
+    from .reads import ReadsLog, ReadsLogError
+
+    try:
+        log = ReadsLog()
+    except ReadsLogError:
+        log = None  # no reads to show is no reason to refuse the snapshots
+    try:
+        write_snapshots(results, folder, predictor.info, predictor.explain if with_overlay else None, log)
+    except OSError as exc:
+        raise _UserError(f"cannot write snapshots to {folder}: {exc.strerror or exc}") from None
+    finally:
+        if log is not None:
+            log.close()
+
+
+def cmd_reads(args) -> int:
+    from .reads import ReadsLog, ReadsLogError, reader_default
+    from .reads.export import export_reads
+    from .reads.log import parse_since
+
+    try:
+        since = parse_since(args.since) if args.since else None
+    except ValueError as exc:
+        raise _UserError(str(exc)) from None
+    try:
+        with ReadsLog() as log:
+            n = export_reads(log, args.out, since=since, history=args.history)
+            log.record_event("export-reads", reader=reader_default(),
+                             details={"rows": n, "since": since, "history": args.history, "via": "cli"})
+    except ReadsLogError as exc:
+        raise _UserError(str(exc)) from None
+    except OSError as exc:
+        raise _UserError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    print(f"Wrote {n} read(s) to {args.out}", file=sys.stderr)
+    return EXIT_OK
 
 
 def cmd_evaluate(args) -> int:
