@@ -1,8 +1,8 @@
 """The Grad-CAM colour bar: what the overlay's colours mean, or why there is no overlay.
 
-The overlay is on a fixed scale (``model.gradcam.evidence_unit``), the same for every film a
-model scores, so one legend holds for all of them: clear where there is no evidence, red
-where a place holds as much as the hottest spot of a film the model scores at its threshold.
+The overlay is on a fixed scale (``model.gradcam.RED_AT``), the same for every film, so one
+legend holds for all of them: clear where there is no evidence, red where a place holds as
+much as the hottest spot of a film the model scores at its threshold.
 """
 
 from __future__ import annotations

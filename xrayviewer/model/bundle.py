@@ -167,6 +167,22 @@ def bundled_model_path() -> Path:
     return bundled_models_dir() / f"{BUNDLED_MODEL_NAME}.keras"
 
 
+def resolve_model(spec=None) -> Path:
+    """What ``--model`` names: None for the bundled model, a bundle's path (.keras or .json),
+    or the name of a model in the per-user models folder (then the bundled folder). Raises
+    ModelLoadError when it is none of these."""
+    if spec is None or str(spec) == "":
+        return bundled_model_path()
+    path = Path(spec).expanduser()
+    if path.exists() or path.suffix in (".keras", ".json") or os.sep in str(spec) or (os.altsep or os.sep) in str(spec):
+        return path
+    for folder in (user_models_dir(), bundled_models_dir()):
+        candidate = folder / f"{spec}.keras"
+        if candidate.exists():
+            return candidate
+    raise ModelLoadError(f"No model named {spec}: it is not a file, and {user_models_dir()} holds no {spec}.keras.")
+
+
 def list_models() -> list[ModelInfo]:
     """The bundled model first, then the user's models (newest first); broken ones skipped."""
     found: list[ModelInfo] = []

@@ -19,9 +19,12 @@ from ..progress import CancelCheck, Progress, ProgressCallback, check_cancel, no
 from .architectures import GRADCAM_LAYER
 from .bundle import ModelInfo, bundled_model_path, read_model_info
 from .calibration import apply_temperature, logit
-from .gradcam import display_heatmap, evidence_unit, linear_grad_cam, resize_heatmap
+from .gradcam import RED_AT, display_heatmap, linear_grad_cam, resize_heatmap
 from .networks import open_network
+from .ood import image_descriptor
+from .ood_statistics import StatisticExplainer, pixel_reasons
 from .population import population_reasons
+from .reasons import Reason, as_reason, combine, from_text, join
 
 #: Within this distance of the threshold, in log-odds, a verdict is called "near the threshold".
 #: At a threshold of 0.5 it spans 0.40-0.60. Measured in log-odds (not probability points) so it
@@ -38,7 +41,16 @@ class Prediction:
     threshold: float
     ood_score: Optional[float] = None
     out_of_distribution: bool = False
-    ood_reason: str = ""
+    ood_reason: str = ""  # the reasons' text ("; "-joined), as the CSV column shows it
+    reasons: tuple[Reason, ...] = ()  # typed (model.reasons); the panel and worklist decide on these
+
+    def __post_init__(self):
+        # One source: given reasons, the text follows them; given only text (older callers),
+        # reasons are read back from it.
+        if self.reasons:
+            object.__setattr__(self, "ood_reason", join(self.reasons))
+        elif self.ood_reason:
+            object.__setattr__(self, "reasons", from_text(self.ood_reason))
 
     @property
     def label(self) -> str:
@@ -65,6 +77,7 @@ class Predictor:
         self.network = network
         self.info = info
         self._ood = info.ood_stats()
+        self._explainer = StatisticExplainer(self._ood) if self._ood is not None and self._ood.has_image_model else None
 
     @classmethod
     def load(cls, path=None) -> "Predictor":
@@ -105,22 +118,15 @@ class Predictor:
             parts, scores = {}, [None] * len(raw)
         out = []
         for i, (r, c, s) in enumerate(zip(raw, cal, scores)):
-            reasons = []
+            pixel: tuple[Reason, ...] = ()
             if s is not None and s > self._ood.threshold:
-                reasons.append(self._ood_reason(parts, i))
-            if file_reasons is not None:
-                reasons += list(file_reasons[i])
+                descriptor = image_descriptor(batch[i:i + 1])[0] if self._explainer is not None else None
+                pixel = pixel_reasons(self._ood, parts, i, self._explainer, descriptor)
+            reasons = combine(pixel, [as_reason(r) for r in file_reasons[i]] if file_reasons is not None else ())
             out.append(Prediction(probability=float(c), raw_probability=float(r), threshold=self.threshold,
                                   ood_score=None if s is None else float(s),
-                                  out_of_distribution=bool(reasons), ood_reason="; ".join(reasons)))
+                                  out_of_distribution=bool(reasons), reasons=tuple(reasons)))
         return out
-
-    def _ood_reason(self, parts: dict, i: int) -> str:
-        """Which part of the OOD score flagged input ``i``, in words."""
-        image = parts.get("image")
-        if image is not None and image[i] / self._ood.image_scale >= parts["features"][i] / self._ood.feature_scale:
-            return "layout or grey levels unlike a chest X-ray, e.g. rotated, inverted or not a radiograph"
-        return "unlike the training X-rays"
 
     def predict_image(self, image: XRayImage) -> Prediction:
         return self.predict_batch(preprocess(image)[None], [population_reasons(image)])[0]
@@ -165,8 +171,8 @@ class Predictor:
 
     def explain(self, image: XRayImage) -> np.ndarray:
         """Grad-CAM at the image's full resolution, float32 in [0, 1] on the fixed scale of
-        ``gradcam.evidence_unit`` (1.0: as strong as the hottest spot of a film scored at the
-        threshold), so maps compare across films."""
+        ``gradcam.RED_AT`` (1.0: as strong as the hottest spot of a film the bundled model
+        scores at its threshold), so maps compare across films."""
         return resize_heatmap(self.explain_cells(preprocess(image)[None])[0], image.height, image.width)
 
     def explain_cells(self, batch: np.ndarray) -> np.ndarray:
@@ -174,17 +180,11 @@ class Predictor:
         head = self.info.linear_head
         if head is not None:
             cam = linear_grad_cam(self._forward(batch)[1], head["weights"])
-            bias = float(head.get("bias", 0.0))
         else:  # a head that is not linear (the seed's max-pool + Flatten): TensorFlow's gradients
             from .gradcam import grad_cam_evidence
 
-            model = self._keras_model()
-            cam = grad_cam_evidence(model, batch, GRADCAM_LAYER)
-            dense = model.layers[-1]
-            bias = float(np.asarray(dense.bias).reshape(-1)[0]) if getattr(dense, "use_bias", False) else 0.0
-        unit = evidence_unit(self.threshold, self.info.temperature, self.info.calibration_shift, bias,
-                             cam.shape[1] * cam.shape[2])
-        return display_heatmap(cam, unit)
+            cam = grad_cam_evidence(self._keras_model(), batch, GRADCAM_LAYER)
+        return display_heatmap(cam, RED_AT)
 
     def _keras_model(self):
         """The Keras model, for gradients; a LiteRT Predictor loads it (and TensorFlow) once."""
