@@ -30,6 +30,8 @@ TRAINING_SHORTCUT = "Ctrl+Shift+T"
 #: where the last session left the window).
 DEFAULT_SIZE = (1440, 900)
 WORKLIST_WANT = 470  # the worklist's width when the window has room for it
+TOOLBAR_LABELS = {"fit": "Fit", "actual": "1:1", "reset_window": "Reset W/L", "overlay": "Grad-CAM",
+                  "export": "Export CSV"}
 
 
 class MainWindow(QMainWindow):
@@ -198,6 +200,10 @@ class MainWindow(QMainWindow):
         help_menu = bar.addMenu("&Help")
         help_menu.addActions([act["shortcuts"], act["about"]])
 
+        # Short button labels (the menus keep the full names): at 1024 px the long ones pushed
+        # Opacity and Export off the bar, and a reader had to find them behind ».
+        for key, short in TOOLBAR_LABELS.items():
+            act[key].setIconText(short)
         tools = self.addToolBar("Tools")
         tools.setObjectName("tools")
         tools.setMovable(False)
