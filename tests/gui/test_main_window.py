@@ -132,7 +132,11 @@ def test_model_menu_switches_model_and_rescores(window_factory, qtbot, tiny_mode
     assert any(a.isChecked() for a in entries.values())
     other = next(a for text, a in entries.items() if text.startswith("other"))
     assert not other.isChecked()
+    # The tiny fixture's model has 8 validation images: the switch asks first (model_choice).
+    asked = []
+    window.confirm_model_switch = lambda new, active, concerns: asked.append(concerns) or True
     other.trigger()
+    assert asked and "tiny" in asked[0][0]
     qtbot.waitUntil(lambda: window.controller.active_model is not None
                     and window.controller.active_model.name == "other", timeout=60_000)
     wait_settled(qtbot, window)

@@ -4,11 +4,9 @@ later: the model that scored it, its threshold, and the probability as the panel
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from typing import Iterable
 
+from ..atomic import atomic_open
 from ..model.results_table import CSV_COLUMNS, result_row, write_csv_rows
 from . import wording
 from .worklist import DONE, WorkItem
@@ -39,16 +37,5 @@ def write_csv(path: str, items: Iterable[WorkItem], model_name: str = "") -> int
     replaces ``path``. A full disk or a lost network share midway used to leave a truncated
     CSV in place of the one the user chose to overwrite. OSError still reaches the caller.
     """
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".worklist-", suffix=".csv.tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            n = write_csv_rows(fh, (worklist_row(item, model_name) for item in items), WORKLIST_COLUMNS)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
-    return n
+    with atomic_open(path, "w", prefix=".worklist-", newline="", encoding="utf-8") as fh:
+        return write_csv_rows(fh, (worklist_row(item, model_name) for item in items), WORKLIST_COLUMNS)

@@ -22,6 +22,8 @@ from .image_view import ImageView
 from .info_pane import InfoPane
 from .probability_panel import ProbabilityPanel
 from .window_presets import PRESET_SHORTCUTS, PRESETS
+from .model_choice import ModelChoiceWindow, menu_label
+from .reading import ReadBar, ReadingSession, ReadingWindow
 from .worklist import WorklistView
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,7 @@ TOOLBAR_LABELS = {"fit": "Fit", "actual": "1:1", "reset_window": "Reset W/L", "o
                   "export": "Export CSV"}
 
 
-class MainWindow(QMainWindow):
+class MainWindow(ReadingWindow, ModelChoiceWindow, QMainWindow):
     filesDropped = Signal(list)
 
     def __init__(self, settings, parent=None):
@@ -69,13 +71,23 @@ class MainWindow(QMainWindow):
         right = self.side_panel = side
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(QWidget())  # the worklist, once attach() has its model
-        self.splitter.addWidget(self.image_view)
+        # The reader's read sits under the film it is about, one line high: in the right
+        # column it squeezed the model's warnings on films with a long DICOM header.
+        self.read_bar = ReadBar()
+        centre = QWidget()
+        centre_layout = QVBoxLayout(centre)
+        centre_layout.setContentsMargins(0, 0, 0, 0)
+        centre_layout.setSpacing(0)
+        centre_layout.addWidget(self.image_view, 1)
+        centre_layout.addWidget(self.read_bar)
+        self.splitter.addWidget(centre)
         self.splitter.addWidget(right)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setChildrenCollapsible(False)  # panes hide through View > Show …, not by a drag to zero
         self.splitter.setSizes([470, 660, 310])
         self.setCentralWidget(self.splitter)
         self.worklist_view: Optional[WorklistView] = None
+        self.reading: Optional[ReadingSession] = None
         self.window_label = QLabel("")
         self.statusBar().addPermanentWidget(self.window_label)
         self.image_view.windowChanged.connect(self._show_window_level)
@@ -90,6 +102,7 @@ class MainWindow(QMainWindow):
         self._apply_pane_layout()
         self.worklist_view.currentKeyChanged.connect(controller.select)
         self.worklist_view.removeRequested.connect(controller.remove)
+        self.attach_reading(controller)
         self.filesDropped.connect(controller.open_paths)
         self._build_actions()
         self._build_menus_and_toolbar()
@@ -164,13 +177,16 @@ class MainWindow(QMainWindow):
         a("first", "First Image", lambda: self.worklist_view.select_row(0), ["Home"])
         a("last", "Last Image", lambda: self.worklist_view.select_row(-1), ["End"])
         a("open_model", "Open Model File…", self.choose_model_file)
-        a("restore_model", "Restore &Bundled Model", lambda: c.switch_model(None))
+        a("check_local", "Check on Local Cases…", self.check_local_cases,
+          tip="Check the model on your own labelled X-rays; adopt a site calibration")
         a("show_worklist", "Show &Worklist", self._show_pane, ["F9"], checkable=True,
           tip="Show or hide the worklist; the film takes the room")
         a("show_side", "Show &Opinion Panel", self._show_pane, ["F10"], checkable=True,
           tip="Show or hide the probability and image details; the film takes the room")
         self.act["show_worklist"].setChecked(True)
         self.act["show_side"].setChecked(True)
+        self.add_reading_actions(a)  # gui.reading: the read keys, reads/snapshot export, Preferences
+        a("restore_model", "Restore &Bundled Model", lambda: self.request_model_switch(None))
         a("shortcuts", "&Keyboard Shortcuts", self.show_shortcuts, [QKeySequence.StandardKey.HelpContents, "?"])
         a("about", "&About XRay Viewer", lambda: dialogs.show_about(self))
         # Hidden on purpose: training is for the maintainers, not in any visible menu.
@@ -183,7 +199,9 @@ class MainWindow(QMainWindow):
         file_menu.addActions([act["open"], act["open_folder"]])
         self.recent_menu = file_menu.addMenu("Open &Recent")
         file_menu.addSeparator()
-        file_menu.addActions([act["export"], act["remove"], act["clear"]])
+        file_menu.addActions([act["export"], act["export_reads"], act["export_snapshot"], act["remove"], act["clear"]])
+        file_menu.addSeparator()
+        file_menu.addAction(act["preferences"])
         file_menu.addSeparator()
         file_menu.addAction(act["quit"])
         view_menu = bar.addMenu("&View")
@@ -194,6 +212,8 @@ class MainWindow(QMainWindow):
                       ("next", "previous", "first", "last")):
             view_menu.addActions([act[k] for k in group])
             view_menu.addSeparator()
+        read_menu = bar.addMenu("&Read")
+        read_menu.addActions([act["read_p"], act["read_n"], act["read_u"], act["read_note"]])
         self.model_menu = bar.addMenu("&Model")
         self.model_menu.aboutToShow.connect(self.rebuild_model_menu)
         self.rebuild_model_menu()
@@ -250,16 +270,18 @@ class MainWindow(QMainWindow):
         if active is not None and active_path not in {str(Path(i.keras_path).resolve()) for i in infos}:
             infos.insert(0, active)  # opened with --model or Open Model File: still the one in use
         for info in infos:
-            action = menu.addAction(info.display_name)
+            # Each model's key figure beside its name, so a useless one is visible before a click.
+            action = menu.addAction(menu_label(info))
             action.setCheckable(True)
             action.setData(str(info.keras_path))
             action.setChecked(str(Path(info.keras_path).resolve()) == active_path)
             group.addAction(action)
-            action.triggered.connect(lambda _=False, p=str(info.keras_path): self.controller.switch_model(p))
+            action.triggered.connect(lambda _=False, p=str(info.keras_path): self.request_model_switch(p))
         if not infos:
             menu.addAction("No models installed").setEnabled(False)
         menu.addSeparator()
-        menu.addActions([self.act["open_model"], self.act["restore_model"]])
+        menu.addActions([self.act["check_local"], self.act["open_model"], self.act["restore_model"]])
+        self.add_delete_menu(menu, infos, active_path)
 
     # ---- user commands ---------------------------------------------------------------------
     def _start_dir(self) -> str:
@@ -291,7 +313,12 @@ class MainWindow(QMainWindow):
     def choose_model_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a model bundle", self._start_dir(), "Keras model (*.keras)")
         if path:
-            self.controller.switch_model(path)
+            self.request_model_switch(path)
+
+    def check_local_cases(self):
+        from .site_check import open_site_check  # its training imports load only when used
+
+        return open_site_check(self)
 
     def show_shortcuts(self) -> None:
         rows = dialogs.shortcut_rows(self.act.values()) + [("Training panel (hidden)", TRAINING_SHORTCUT)]
@@ -303,7 +330,8 @@ class MainWindow(QMainWindow):
             from .training_panel import TrainingPanel
 
             self.training_panel = TrainingPanel(self, settings=self.settings)
-            self.training_panel.useModelRequested.connect(self.controller.switch_model)
+            self.training_panel.useModelRequested.connect(self._use_trained_model)
+            self.training_panel.runEvent.connect(self.reading.record_event)
             self.controller.modelChanged.connect(self.training_panel.set_active_model)
             self.training_panel.set_active_model(self.controller.active_model)
             log.info("Training panel opened")
@@ -475,4 +503,6 @@ class MainWindow(QMainWindow):
         self.settings.save_window_state(self.saveGeometry(), self.saveState())
         if self.controller is not None:
             self.controller.shutdown()
+        if self.reading is not None:
+            self.reading.shutdown()
         super().closeEvent(event)

@@ -1,5 +1,5 @@
-"""Per-user preferences: recent files, last folder, chosen model, overlay opacity, geometry,
-the last session's worklist.
+"""Per-user preferences: recent files, last folder, chosen model, overlay opacity, reader name,
+geometry, the last session's worklist.
 
 Stored as an INI file in the per-user data folder (not the registry or ~/Library plist), so
 ``XRAYVIEWER_HOME`` isolates tests and the self-test like every other per-user file.
@@ -14,6 +14,7 @@ from typing import Optional
 from PySide6.QtCore import QByteArray, QSettings
 
 from ..paths import user_data_dir
+from ..reads import reader_default
 
 MAX_RECENT = 10
 
@@ -106,6 +107,14 @@ class Settings:
         self._qs.setValue("training/dataset", folder)
         self._qs.setValue("training/recipe", recipe)
         self._qs.setValue("training/epochs", int(epochs))
+    @property
+    def reader_name(self) -> str:
+        """Who signs the reads in the log (Preferences); the OS user until set."""
+        return self._str("reader/name").strip() or reader_default()
+
+    @reader_name.setter
+    def reader_name(self, name: str) -> None:
+        self._qs.setValue("reader/name", " ".join(str(name or "").split()))
         self._qs.sync()
 
     # ---- window -------------------------------------------------------------------------

@@ -87,6 +87,7 @@ STARTING_TEXT = "Starting: launching the training process and loading TensorFlow
 class TrainingPanel(QDialog):
     useModelRequested = Signal(str)
     runEnded = Signal()  # a run finished, failed or was cancelled (nothing is running now)
+    runEvent = Signal(str, object)  # (reads-log event kind, details): the audit trail of training runs
 
     def __init__(self, parent=None, settings=None):
         super().__init__(parent)
@@ -326,6 +327,8 @@ class TrainingPanel(QDialog):
             self.settings.set_training_choices(self.folder_edit.text().strip(), config.recipe, self.epochs_spin.value())
         self._set_running(True)
         log.info("Training %s for %s epochs on %s", config.recipe, config.epochs or "the recipe's", config.dataset_dir)
+        self.runEvent.emit("training-start", {"dataset": config.dataset_dir, "recipe": config.recipe,
+                                              "epochs": config.epochs, "max_images": config.max_images})
         job = Job(train, config, scan=self.scan, name="train")
         job.progress.connect(self._on_progress)
         job.finished.connect(self._on_trained)
@@ -388,6 +391,8 @@ class TrainingPanel(QDialog):
         self.result_label.setText(f"Saved as {result.model_path}")
         self._fill_comparison()
         self.use_button.setEnabled(True)
+        self.runEvent.emit("training-end", {"model": result.model_path.stem, "path": str(result.model_path),
+                                            "validation": m.get("validation"), "split": m.get("split")})
 
     def _fill_comparison(self) -> None:
         rows = compare_rows(self.result.metadata, self.active_info.meta if self.active_info else None)
@@ -403,11 +408,13 @@ class TrainingPanel(QDialog):
         self._finish()
         self.stage_label.setText(f"<span style='color:#ff7a5c'>Training failed: {exc}</span>")
         log.error("Training failed: %s", exc)
+        self.runEvent.emit("training-failed", {"error": str(exc)})
 
     @Slot()
     def _on_cancelled(self) -> None:
         self._finish()
         self.stage_label.setText("Training cancelled; no model was saved.")
+        self.runEvent.emit("training-cancel", {})
 
     def _finish(self) -> None:
         self._train_job = None
@@ -434,3 +441,9 @@ class TrainingPanel(QDialog):
             self.use_button.setEnabled(False)
             self.result_label.setText(f"Switching to {self.result.model_path.name}…")
             self.useModelRequested.emit(str(self.result.model_path))
+
+    def switch_declined(self, active_info) -> None:
+        """The window's model check kept the active model: the button works again."""
+        self.use_button.setEnabled(self.result is not None)
+        name = active_info.display_name if active_info is not None else "no model"
+        self.result_label.setText(f"Not switched; still using {name}.")

@@ -63,16 +63,30 @@ def ood_warning(prediction) -> str:
 
 
 def operating_point_text(info) -> str:
-    """Sensitivity and specificity at the model's threshold, from its validation set."""
+    """Sensitivity and specificity at the model's threshold, naming the set (and its size)
+    they were measured on: the headline evaluation record first, the others beside it."""
     if info is None:
         return ""
+    from ..model import evaluations
+
+    meta = getattr(info, "meta", None) or {}
+    first = evaluations.headline(meta)
+    if first is not None:
+        if first["set"] == "site":
+            text = (f"Site-calibrated on {first['images']} local X-rays, {first.get('date', '')}. At its threshold of "
+                    f"{percent(info.threshold)}, cross-validated on them, it {evaluations.findings(first)}.")
+        else:
+            text = f"On {first['label']}, at its threshold of {percent(info.threshold)}: {evaluations.findings(first)}."
+        rest = [r for r in evaluations.others(meta) if r.get("threshold") is None
+                or abs(float(r["threshold"]) - float(info.threshold)) < 1e-6]
+        return " ".join([text] + [evaluations.sentence(r, with_intervals=False) for r in rest])
     point = info.operating_point()
     if point is None:
         return f"Threshold {percent(info.threshold)}. This model recorded no validation operating point."
     sens, spec = point
     return (f"At its threshold of {percent(info.threshold)} the model found "
             f"{sens:.0%} of pneumonia cases (sensitivity) and cleared "
-            f"{spec:.0%} of normal X-rays (specificity) on its validation set.")
+            f"{spec:.0%} of normal X-rays (specificity) on its internal validation split (size not recorded).")
 
 
 def model_text(info) -> str:

@@ -23,13 +23,16 @@ from PySide6.QtCore import (QAbstractTableModel, QItemSelectionModel, QModelInde
 from PySide6.QtGui import QColor, QDesktopServices, QFont, QFontMetrics, QGuiApplication, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView
 
+from ..reads.log import READ_WORDS
 from . import wording
 from .qimage import grey_to_qimage
 
 QUEUED, SCORING, DONE, ERROR, NO_MODEL = "queued", "scoring", "done", "error", "no model"
 FINAL_STATUSES = (DONE, ERROR, NO_MODEL)
-COLUMNS = ("", "Name", "Prob.", "Verdict", "Status")
-THUMB, NAME, PROBABILITY, VERDICT, STATUS = range(len(COLUMNS))
+COLUMNS = ("", "Name", "Prob.", "Verdict", "Status", "Read")
+THUMB, NAME, PROBABILITY, VERDICT, STATUS, READ = range(len(COLUMNS))
+#: The reader's own read (gui.reading): colours as the model's verdicts, grey for unsure.
+READ_COLOURS = {"P": QColor(255, 140, 105), "N": QColor(110, 210, 155), "U": QColor(190, 190, 190)}
 KEY_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 ROW_HEIGHT = 56
@@ -59,6 +62,9 @@ class WorkItem:
         if p is None or self.status != DONE:
             return 2
         return 1 if p.out_of_distribution else 0
+    image_sha256: str = ""  # the case's identity in the reads log (gui.reading hashes it off the GUI thread)
+    read: str = ""  # the reader's current read: "P", "N", "U" or "" (none yet)
+    read_note: str = ""
 
     @property
     def name(self) -> str:
@@ -195,7 +201,7 @@ class WorklistModel(QAbstractTableModel):
             if col == PROBABILITY:
                 # Unscored rows sort below every score (descending puts the riskiest first).
                 return -1.0 if p is None else float(p.probability)
-            return (item.name.lower(), item.name.lower(), "", self._verdict(item), item.status)[col]
+            return (item.name.lower(), item.name.lower(), "", self._verdict(item), item.status, item.read)[col]
         if role == Qt.ItemDataRole.DisplayRole:
             if col == NAME:
                 return os.path.splitext(item.name)[0] if self.short_names else item.name
@@ -205,6 +211,8 @@ class WorklistModel(QAbstractTableModel):
                 return self._verdict(item)
             if col == STATUS:
                 return item.status
+            if col == READ:
+                return item.read or "–"
         if role == Qt.ItemDataRole.DecorationRole and col == THUMB:
             return item.thumbnail
         if role == Qt.ItemDataRole.FontRole and col == NAME and not item.viewed:
@@ -212,17 +220,27 @@ class WorklistModel(QAbstractTableModel):
             font.setBold(True)
             return font
         if role == Qt.ItemDataRole.ToolTipRole:
+            if col == READ:
+                return _read_tooltip(item)
             if item.error:
                 return item.error
             seen = "" if item.viewed else "\nNot yet viewed"
             return item.path + seen + ("\n" + wording.worklist_tooltip(p) if p is not None else "")
         if role == Qt.ItemDataRole.ForegroundRole:
+            if col == READ:
+                return READ_COLOURS.get(item.read, QColor(120, 120, 120))
             if item.status == ERROR:
                 return QColor(255, 120, 100)
             if col in (PROBABILITY, VERDICT) and p is not None and not p.out_of_distribution:
                 return QColor(255, 140, 105) if wording.is_positive(p) else QColor(110, 210, 155)
         if role == Qt.ItemDataRole.TextAlignmentRole and col == PROBABILITY:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.TextAlignmentRole and col == READ:
+            return int(Qt.AlignmentFlag.AlignCenter)
+        if role == Qt.ItemDataRole.FontRole and col == READ and item.read:
+            bold = QFont()
+            bold.setBold(True)
+            return bold
         return None
 
     @staticmethod
@@ -245,6 +263,10 @@ class WorklistProxy(QSortFilterProxyModel):
                 later = a.risk_group > b.risk_group
                 return later if self.sortOrder() == Qt.SortOrder.DescendingOrder else not later
         return super().lessThan(left, right)
+def _read_tooltip(item: WorkItem) -> str:
+    if not item.read:
+        return "Not read yet: P pneumonia, N no pneumonia, U unsure"
+    return f"Your read: {item.read} ({READ_WORDS[item.read]})" + (f"\nNote: {item.read_note}" if item.read_note else "")
 
 
 class WorklistView(QTableView):
@@ -315,6 +337,7 @@ class WorklistView(QTableView):
             # the short verdicts; an error's full text is in its tooltip
             VERDICT: fits(wording.WORKLIST_VERDICTS, COLUMNS[VERDICT]),
             STATUS: fits([QUEUED, SCORING, DONE, ERROR, NO_MODEL], COLUMNS[STATUS]),
+            READ: fits(["P", "N", "U", "–"], COLUMNS[READ]),
         }
 
     def set_compact(self, compact: bool) -> None:
