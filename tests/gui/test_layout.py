@@ -35,6 +35,7 @@ def test_at_laptop_sizes_the_image_area_is_at_least_half_the_window(qtbot, fake_
     assert window.worklist_view.isColumnHidden(THUMB) == compact == window.worklist_view.isColumnHidden(STATUS)
     # the worklist still shows name, probability and verdict whole
     assert window.worklist_view.width() >= window.worklist_view.narrowest_width()
+    assert window.side_panel.widget().width() <= window.side_panel.viewport().width()  # nothing clipped
 
     # F9 / F10 hide the panes; the film takes the room; pressing again brings them back
     before = window.image_view.width()

@@ -353,9 +353,9 @@ class MainWindow(ReadingWindow, ModelChoiceWindow, QMainWindow):
         worklist_shown = not self.worklist_view.isHidden()
         side_shown = not self.side_panel.isHidden()
         handles = self.splitter.handleWidth() * (int(worklist_shown) + int(side_shown))
-        widths = pane_layout.share(self.splitter.width() or self.width(), self.worklist_view.narrowest_width(),
-                                   WORKLIST_WANT, worklist_shown=worklist_shown, side_shown=side_shown,
-                                   handles=handles)
+        widths = pane_layout.share(self.splitter.width() or self.width(),
+                                   self.worklist_view.narrowest_width(compact=True), WORKLIST_WANT,
+                                   worklist_shown=worklist_shown, side_shown=side_shown, handles=handles)
         self.splitter.setSizes([widths.worklist, widths.image, widths.side])
 
     def resizeEvent(self, event) -> None:

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 COMPACT_BELOW = 1440
 #: The film's least share of the window's width.
 IMAGE_SHARE = 0.5
-#: The opinion panel's narrowest and preferred widths (its title and margins need about 237 px).
-SIDE_MIN, SIDE_WANT = 240, 310
+#: The opinion panel's narrowest and preferred widths (">99%" in the large font and the
+#: margins need about 190 px; the title wraps).
+SIDE_MIN, SIDE_WANT = 200, 310
 
 
 @dataclass(frozen=True)
