@@ -17,11 +17,14 @@ def test_the_film_gets_at_least_half_and_panes_never_go_below_their_minimum(tota
     assert w.image >= total / 2 - 1
     assert w.worklist >= 260 and w.side >= pane_layout.SIDE_MIN
     assert w.worklist + w.image + w.side + 12 == total
+    # Room for the full worklist beside the panel's minimum: it keeps its thumbnails.
+    full = pane_layout.share(total, worklist_min=260, worklist_want=470, handles=12, worklist_full=440)
+    assert full.worklist >= (440 if total >= 1440 else 260) and full.image >= total / 2 - 1
     hidden = pane_layout.share(total, 260, 470, worklist_shown=False, side_shown=False)
     assert hidden == pane_layout.PaneWidths(0, total, 0)
 
 
-@pytest.mark.parametrize("size", [(1024, 700), (1366, 768)])
+@pytest.mark.parametrize("size", [(1024, 700), (1366, 768), (1440, 900)])
 def test_at_laptop_sizes_the_image_area_is_at_least_half_the_window(qtbot, fake_window, size):
     window = fake_window
     window._started = True  # no model service needed to lay out

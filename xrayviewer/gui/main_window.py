@@ -355,7 +355,9 @@ class MainWindow(ReadingWindow, ModelChoiceWindow, QMainWindow):
         handles = self.splitter.handleWidth() * (int(worklist_shown) + int(side_shown))
         widths = pane_layout.share(self.splitter.width() or self.width(),
                                    self.worklist_view.narrowest_width(compact=True), WORKLIST_WANT,
-                                   worklist_shown=worklist_shown, side_shown=side_shown, handles=handles)
+                                   worklist_shown=worklist_shown, side_shown=side_shown, handles=handles,
+                                   worklist_full=0 if self.worklist_view.prefer_compact
+                                   else self.worklist_view.narrowest_width(compact=False))
         self.splitter.setSizes([widths.worklist, widths.image, widths.side])
 
     def resizeEvent(self, event) -> None:
