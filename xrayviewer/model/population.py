@@ -4,7 +4,8 @@ The out-of-distribution score (``ood``) judges the pixels, and a chest film of a
 lateral view or a hand can look close enough to pass it. A DICOM header often states these
 facts outright: the patient's age, the view, the body part, the modality. When it does, the
 model has no business reading the film as usual, whatever the pixels say. A colour picture is
-the same kind of fact, taken from the decoded file rather than a tag.
+the same kind of fact, taken from the decoded file rather than a tag, and so is a file whose
+compressed data was damaged: its picture is not what was acquired.
 
 Plain Python: reasons are short phrases that ``Predictor.predict_batch`` joins into
 ``Prediction.ood_reason``, as it does for the pixel-based score.
@@ -14,6 +15,9 @@ from __future__ import annotations
 
 from ..imaging import XRayImage
 from .ood import COLOURFULNESS_LIMIT
+
+#: The reason given for a picture decoded around errors in its file (``XRayImage.data_damaged``).
+IMAGE_DATA_DAMAGED = "image data damaged"
 
 #: The dataset's patients were "one to five years old" (Kermany et al., 2018): up to the
 #: sixth birthday. Infants and older children are outside it, as the model card says.
@@ -45,6 +49,8 @@ def population_reasons(image: XRayImage) -> tuple[str, ...]:
     PNGs say nothing about the patient.
     """
     reasons = []
+    if image.data_damaged:  # decoded around errors in the file (a JPEG corrupted mid-stream)
+        reasons.append(IMAGE_DATA_DAMAGED)
     if image.colourfulness > COLOURFULNESS_LIMIT:
         reasons.append("a colour picture, not a radiograph")
     d = image.dicom
