@@ -42,6 +42,18 @@ def colourfulness_of_array(rgb: np.ndarray, max_value: float = 255.0) -> float:
     return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
 
 
+def _grey_times_alpha(rgba: Image.Image, band_rows: int = 512) -> np.ndarray:
+    """uint8 grey of an RGBA picture composited over black (grey x alpha / 255, rounded),
+    a band of rows at a time so the temporaries stay small."""
+    width, height = rgba.size
+    out = np.empty((height, width), dtype=np.uint8)
+    for top in range(0, height, band_rows):
+        bottom = min(top + band_rows, height)
+        la = np.asarray(rgba.crop((0, top, width, bottom)).convert("LA"), dtype=np.uint16)
+        out[top:bottom] = (la[..., 0] * la[..., 1] + 127) // 255
+    return out
+
+
 def _to_grey_array(img: Image.Image) -> tuple[np.ndarray, int, float]:
     """(2-D array, bit depth, colourfulness) for any Pillow mode."""
     mode = img.mode
@@ -67,13 +79,7 @@ def _to_grey_array(img: Image.Image) -> tuple[np.ndarray, int, float]:
         rgba = img if img.mode == "RGBA" else img.convert("RGBA")
         small = rgba.reduce(max(1, min(rgba.size) // 256))
         chroma = colourfulness(Image.alpha_composite(Image.new("RGBA", small.size, (0, 0, 0, 255)), small).convert("RGB"))
-        grey, alpha = rgba.convert("LA").split()
-        del rgba
-        arr = np.asarray(grey, dtype=np.uint16)
-        arr *= np.asarray(alpha, dtype=np.uint16)
-        arr += 127
-        arr //= 255
-        return arr.astype(np.uint8), 8, chroma
+        return _grey_times_alpha(rgba), 8, chroma
     elif mode != "RGB":
         img = img.convert("RGB")  # CMYK, YCbCr, LAB, HSV, palette without alpha
     chroma = colourfulness(img)
@@ -116,7 +122,7 @@ def load_raster(path: str) -> XRayImage:
                 if fmt in ("JPEG", "MPO"):
                     damaged = _jpeg_damage(path, name, width, height)
                 img.load()
-                img = ImageOps.exif_transpose(img)
+                ImageOps.exif_transpose(img, in_place=True)  # a copy otherwise, even when upright
                 arr, bits, chroma = _to_grey_array(img)
                 original_mode = img.mode
     except ImageLoadError:

@@ -2,17 +2,18 @@
 input, and the full-resolution overlay built a band of rows at a time.
 
 Blending a 9,400 x 9,400 film in one go made float32 RGB copies of the whole picture
-(several GB: 5.6 GB peak in issue 13); band by band the extra memory is the output PNG's
-uint8 RGB plus one band's floats.
+(several GB: 5.6 GB peak in issue 13); here each band of rows is blended, filtered and
+compressed in turn, so the extra memory is one band's, whatever the film's size.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import struct
+import zlib
 
 import numpy as np
-from PIL import Image
 
 from .gradcam import overlay
 
@@ -46,17 +47,44 @@ def heatmap_file_name(path: str, used: set, max_bytes: int = 255) -> str:
 
 def save_overlay_png(image, heatmap: np.ndarray, out_path: str, opacity: float = OPACITY) -> None:
     """Write ``image`` (an XRayImage at its default window) with ``heatmap`` (H, W) blended in,
-    as an RGB PNG. Written beside the target and renamed, so no half-written PNG is left."""
+    as an RGB PNG, a band of rows at a time (never the whole RGB picture in memory). Written
+    beside the target and renamed, so no half-written PNG is left behind."""
     grey = image.display()
-    rgb = np.empty((*grey.shape, 3), dtype=np.uint8)
-    for top in range(0, grey.shape[0], BAND_ROWS):
-        rows = slice(top, top + BAND_ROWS)
-        rgb[rows] = overlay(grey[rows], heatmap[rows], opacity)
+    height, width = grey.shape
+    bands = (overlay(grey[top:top + BAND_ROWS], heatmap[top:top + BAND_ROWS], opacity)
+             for top in range(0, height, BAND_ROWS))
     tmp = f"{out_path}.part"
     try:
-        Image.fromarray(rgb).save(tmp, format="PNG")
+        with open(tmp, "wb") as fh:
+            write_png_rgb(fh, width, height, bands)
         os.replace(tmp, out_path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def write_png_rgb(fh, width: int, height: int, bands, level: int = 6) -> None:
+    """An 8-bit RGB PNG from ``bands``, (rows, width, 3) uint8 arrays top to bottom, compressed
+    as they come. Each row uses PNG's "Sub" filter (the difference from the pixel to its
+    left), which suits smooth pictures such as films and heatmaps."""
+    fh.write(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)))
+    packer = zlib.compressobj(level)
+    rows_written = 0
+    for band in bands:
+        flat = np.ascontiguousarray(band, dtype=np.uint8).reshape(len(band), width * 3)
+        filtered = np.empty((len(band), width * 3 + 1), dtype=np.uint8)
+        filtered[:, 0] = 1  # filter type Sub
+        filtered[:, 1:4] = flat[:, :3]
+        np.subtract(flat[:, 3:], flat[:, :-3], out=filtered[:, 4:])  # wraps modulo 256, as PNG wants
+        data = packer.compress(filtered.tobytes())
+        if data:
+            fh.write(_chunk(b"IDAT", data))
+        rows_written += len(band)
+    if rows_written != height:
+        raise ValueError(f"{rows_written} rows given for a PNG of {height}")
+    fh.write(_chunk(b"IDAT", packer.flush()) + _chunk(b"IEND", b""))
