@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import struct
 import sys
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
-from imaging_factories import gradient, png_header_only, write_dicom  # noqa: E402
+from imaging_factories import gradient, png_header_only, write_dicom
 
 TINY_DATASET = Path(__file__).parent / "fixtures" / "tiny_dataset"
 GOOD_FILM = sorted((TINY_DATASET / "NORMAL").glob("*.jpeg"))[0]

@@ -86,7 +86,11 @@ def _read_dataset(path: str, name: str):
     if meta is None or "TransferSyntaxUID" not in meta:
         # A bare data set (no file meta): its encoding is how pydicom just read it.
         from pydicom.dataset import FileMetaDataset
-        from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+        from pydicom.uid import (
+            ExplicitVRBigEndian,
+            ExplicitVRLittleEndian,
+            ImplicitVRLittleEndian,
+        )
 
         implicit, little = ds.original_encoding
         if meta is None:
