@@ -202,23 +202,26 @@ def _modality_values(arr, ds, name: str, path: str):
                 raise ImageLoadError(
                     f"{name}: its {keyword} ({str(ds[keyword].value)[:20]!r}) is not a number, so its "
                     "pixel values cannot be converted (rescale). Export it again from the PACS.", path)
-    try:
-        return apply_modality_lut(arr, ds)
-    except Exception:  # struct.error, IndexError, ValueError... from a malformed table
-        raise ImageLoadError(
-            f"{name}: its modality LUT (the table that converts stored values) is damaged or does not "
-            "match the pixel data. Export it again from the PACS.", path) from None
+    return _through_table(apply_modality_lut, arr, ds, "modality LUT (the table that converts stored values)",
+                          name, path)
 
 
 def _voi_values(pixels, ds, name: str, path: str):
     from pydicom.pixels import apply_voi_lut
 
+    return _through_table(apply_voi_lut, pixels, ds, "VOI LUT (the table that sets its display grey levels)",
+                          name, path)
+
+
+def _through_table(apply, values, ds, table: str, name: str, path: str):
+    """``apply(values, ds)`` (one of pydicom's LUT functions); a malformed table in the file
+    (struct.error, IndexError, ValueError... from pydicom) becomes this file's error in words."""
     try:
-        return apply_voi_lut(pixels, ds)
-    except Exception:  # struct.error, IndexError, ValueError... from a malformed table
+        return apply(values, ds)
+    except Exception:
         raise ImageLoadError(
-            f"{name}: its VOI LUT (the table that sets its display grey levels) is damaged or does "
-            "not match the pixel data. Export it again from the PACS.", path) from None
+            f"{name}: its {table} is damaged or does not match the pixel data. "
+            "Export it again from the PACS.", path) from None
 
 
 def _is_finite_number(value) -> bool:
