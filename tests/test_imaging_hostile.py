@@ -16,6 +16,7 @@ from hostile_corpus import GOOD_NAME, write_corpus
 from xrayviewer.imaging import ImageLoadError, load_image, preprocess
 from xrayviewer.imaging.jpeg_check import check_jpeg
 from xrayviewer.model.population import IMAGE_DATA_DAMAGED, population_reasons
+from xrayviewer.model.reasons import FILE_KINDS, ReasonKind
 
 
 @pytest.fixture(scope="module")
@@ -83,9 +84,11 @@ def test_damaged_jpeg_is_flagged_as_an_out_of_distribution_reason(corpus):
     damaged = load_image(folder / "corrupt_midstream.jpeg")
     assert damaged.data_damaged
     assert IMAGE_DATA_DAMAGED == "image data damaged"
-    assert IMAGE_DATA_DAMAGED in population_reasons(damaged)
+    reasons = population_reasons(damaged)
+    assert [(r.kind, r.text) for r in reasons] == [(ReasonKind.DAMAGED, IMAGE_DATA_DAMAGED)]
+    assert ReasonKind.DAMAGED in FILE_KINDS  # what the file says: listed first, like a DICOM's age
     good = load_image(folder / GOOD_NAME)
-    assert not good.data_damaged and IMAGE_DATA_DAMAGED not in population_reasons(good)
+    assert not good.data_damaged and population_reasons(good) == ()
 
 
 def test_jpeg_check_finds_nothing_wrong_in_real_films():
