@@ -141,25 +141,33 @@ def test_heatmap_png_is_the_overlay_of_the_film(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["film.png", "out.png"]
 
 
-def _subparsers(parser: argparse.ArgumentParser) -> dict:
-    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return dict(action.choices)
+def _commands(parser: argparse.ArgumentParser, prefix=()) -> dict:
+    """Every (sub)command's parser by its words, nested ones (``reads export``) included."""
+    found = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found[(*prefix, name)] = sub
+                found.update(_commands(sub, (*prefix, name)))
+    return found
 
 
 def test_every_option_of_every_subcommand_is_explained_with_its_default(capsys):
-    for name, sub in _subparsers(_build_parser()).items():
+    commands = _commands(_build_parser())
+    assert {("predict",), ("evaluate",), ("train",), ("model-info",), ("gui",)} <= set(commands)
+    for words, sub in commands.items():
         for action in sub._actions:
-            if isinstance(action, argparse._HelpAction):
+            if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
                 continue
-            label = f"{name} {'/'.join(action.option_strings) or action.dest}"
+            label = f"{' '.join(words)} {'/'.join(action.option_strings) or action.dest}"
             assert action.help and len(action.help) > 10, f"{label} has no help"
             if action.option_strings:
                 assert "default" in action.help or action.required, f"{label}: help does not say its default"
-        assert main([name, "--help"]) == 0
+        assert main([*words, "--help"]) == 0
         text = capsys.readouterr().out
         for action in sub._actions:
             for option in action.option_strings:
-                assert option in text, (name, option)
+                assert option in text, (words, option)
 
 
 def test_gui_help_lists_self_test_and_report(capsys):
