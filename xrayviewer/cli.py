@@ -42,6 +42,10 @@ def _build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--format", choices=["csv", "json"], default="csv")
     pr.add_argument("--heatmap", metavar="DIR", help="write <name>_heatmap.png (Grad-CAM) per input")
     pr.add_argument("--batch-size", type=int, default=32)
+    pr.add_argument("--shard", metavar="I/N",
+                    help="score only part I of N (1 <= I <= N), chosen by a hash of each file's path relative "
+                         "to its folder argument, rows in that hash order: N machines' outputs, concatenated "
+                         "in part order, equal the output of --shard 1/1 row for row")
 
     ev = sub.add_parser("evaluate", help="accuracy, AUC, sensitivity, specificity, calibration")
     ev.add_argument("dataset", metavar="DATASET_DIR")
@@ -67,6 +71,12 @@ def _build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--max-images", type=int, help="train on a stratified subsample (quick runs)")
     tr.add_argument("--val-fraction", type=float, default=0.15)
     tr.add_argument("--overwrite", action="store_true", help="replace a model of the same name")
+    tr.add_argument("--distribute", choices=["none", "mirrored", "multiworker"], default="none",
+                    help="mirrored: every GPU of this machine; multiworker: several machines, configured by "
+                         "TF_CONFIG (README: 'Train on several machines'). Default: none")
+    tr.add_argument("--per-replica-batch", type=int, metavar="N",
+                    help="with --distribute: images per replica and step (default: the recipe's batch size); "
+                         "the global batch is N x replicas and the learning rate scales by sqrt(global/recipe batch)")
 
     mi = sub.add_parser("model-info", help="the model card: data, metrics, operating point, scope")
     mi.add_argument("--model")
@@ -120,11 +130,27 @@ def _load_predictor(model_path):
 def cmd_predict(args) -> int:
     from .imaging import find_images
 
+    spec = None
+    if args.shard:
+        from .sharding import ShardSpec
+
+        try:
+            spec = ShardSpec.parse(args.shard)
+        except ValueError as exc:
+            print(f"xrayviewer: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     paths = find_images(args.paths)
     missing = [p for p in args.paths if not os.path.exists(p)]
     if not paths:
         print("xrayviewer: no images found in " + ", ".join(args.paths), file=sys.stderr)
         return EXIT_USAGE if missing else EXIT_OK
+    if spec is not None:
+        from .sharding import select_part
+
+        found = len(paths)
+        paths = select_part(paths, args.paths, spec)
+        if not paths:  # a legitimately empty part: it still writes its (empty) table below
+            print(f"xrayviewer: part {spec.index}/{spec.count} holds none of the {found} images", file=sys.stderr)
     predictor = _load_predictor(args.model)
     results = predictor.predict_files(paths, batch_size=max(1, args.batch_size))
     if args.heatmap:
@@ -217,6 +243,7 @@ def cmd_train(args) -> int:
     from .model import ModelSaveError
     from .progress import Cancelled
     from .training import CacheWriteError, DatasetError, TrainConfig, fit
+    from .training.distribute import ClusterError
 
     flag = CancelFlag()
     previous = signal.getsignal(signal.SIGINT)
@@ -230,17 +257,22 @@ def cmd_train(args) -> int:
     signal.signal(signal.SIGINT, on_sigint)
     config = TrainConfig(dataset_dir=args.dataset, out_dir=args.out, recipe=args.recipe, epochs=args.epochs,
                          seed=args.seed, name=args.name, max_images=args.max_images,
-                         val_fraction=args.val_fraction, overwrite=args.overwrite,
+                         val_fraction=args.val_fraction, overwrite=args.overwrite, distribute=args.distribute,
+                         per_replica_batch=args.per_replica_batch,
                          command="xrayviewer " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else "")
     try:
         result = fit(config, on_progress=_TextProgress(), should_cancel=flag)
     except Cancelled:
         print("Training cancelled; no model was written.", file=sys.stderr)
         return 130
-    except (DatasetError, CacheWriteError, ModelSaveError, ValueError) as exc:
+    except (DatasetError, CacheWriteError, ModelSaveError, ClusterError, ValueError) as exc:
         raise _UserError(str(exc)) from None
     finally:
         signal.signal(signal.SIGINT, previous)
+    if result.model_path is None:  # a distributed run's other worker: the chief wrote the model
+        print(f"{result.metadata['worker'].capitalize()} of {result.metadata['workers']} finished; the chief saved "
+              f"the model. Weights sha256 {result.weights_sha256}")
+        return EXIT_OK
     m = result.metadata
     v = m["validation"]
     print(f"\nSaved {result.model_path}")
@@ -251,6 +283,10 @@ def cmd_train(args) -> int:
           f"specificity {v['specificity']:.4f}  at threshold {m['threshold']:.3f}")
     print(f"  calibration: temperature {m['calibration']['temperature']:.3f}, ECE "
           f"{m['calibration']['validation_ece_before']:.4f} -> {m['calibration']['validation_ece_after']:.4f}")
+    if result.weights_sha256:
+        d = m["training"]["distribute"]
+        print(f"  {d['strategy']}: {d['workers']} worker(s), {d['replicas']} replica(s), global batch "
+              f"{d['global_batch']}, learning rate {d['learning_rate']:.3g}. Weights sha256 {result.weights_sha256}")
     return EXIT_OK
 
 
