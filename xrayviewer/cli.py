@@ -265,7 +265,14 @@ def cmd_train(args) -> int:
     except Cancelled:
         print("Training cancelled; no model was written.", file=sys.stderr)
         return 130
-    except (DatasetError, CacheWriteError, ModelSaveError, ClusterError, ValueError) as exc:
+    except ClusterError as exc:
+        # A distributed run lost a worker: TensorFlow's runtime is left mid-collective, and its
+        # normal shutdown would wait for the lost peer and print tracebacks from its thread
+        # pools. Nothing was written; say so and leave at once.
+        print(f"xrayviewer: {exc}", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(EXIT_FAILURE)
+    except (DatasetError, CacheWriteError, ModelSaveError, ValueError) as exc:
         raise _UserError(str(exc)) from None
     finally:
         signal.signal(signal.SIGINT, previous)

@@ -253,8 +253,10 @@ class Cluster:
     def cluster_error(self, exc) -> ClusterError:
         """A TensorFlow collective failure, in one line."""
         text = str(exc)
-        m = re.search(r"/job:(\w+)/replica:\d+/task:(\d+)", text)
-        who = f"{m.group(1)} {m.group(2)}" if m else "another worker"
+        me = (self.role.task.split()[0], int(self.role.task.split()[1]))
+        peers = [(job, int(task)) for job, task in re.findall(r"/job:(\w+)(?:/replica:\d+)?/task:(\d+)", text)]
+        others = [p for p in peers if p != me]
+        who = f"{others[0][0]} {others[0][1]}" if others else "another worker"
         if "heartbeat" in text or "unhealthy" in text or "Unavailable" in type(exc).__name__ or "not available" in text:
             why = f"lost contact with {who} (it stopped or became unreachable)"
         elif "DeadlineExceeded" in type(exc).__name__ or "timed out" in text.lower() or "deadline" in text.lower():
