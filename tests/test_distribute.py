@@ -162,11 +162,7 @@ def test_a_dead_worker_stops_the_chief_within_a_minute_with_no_model(tmp_path):
     workers = start_workers(2, TINY_DATASET, tmp_path, ["--epochs", "40", "--name", "duo", "--val-fraction", "0.35"])
     (chief, chief_out, chief_log), (other, _out, _log) = workers
     try:
-        deadline = time.monotonic() + 300
-        while "epoch 1/40" not in chief_log.read_text():  # training has started on both
-            assert chief.poll() is None and other.poll() is None, chief_log.read_text()[-3000:]
-            assert time.monotonic() < deadline, "training never started"
-            time.sleep(0.3)
+        _wait_for_training(workers, 40)
         other.send_signal(signal.SIGKILL)
         killed = time.monotonic()
         chief.wait(timeout=90)
@@ -180,3 +176,29 @@ def test_a_dead_worker_stops_the_chief_within_a_minute_with_no_model(tmp_path):
     assert "No model was written" in last
     assert _bundles(chief_out) == [] or not any(n.endswith(".keras") for n in _bundles(chief_out))
     assert not list(tmp_path.glob("out0/.*")), "a half-written bundle was left behind"
+
+
+def _wait_for_training(workers, epochs):
+    deadline = time.monotonic() + 300
+    chief_log = workers[0][2]
+    while f"Epoch 1/{epochs}" not in chief_log.read_text():  # both workers took their first step
+        assert all(p.poll() is None for p, _o, _l in workers), chief_log.read_text()[-3000:]
+        assert time.monotonic() < deadline, "training never started"
+        time.sleep(0.3)
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_the_chief_stops_every_worker_and_writes_nothing(tmp_path):
+    workers = start_workers(2, TINY_DATASET, tmp_path, ["--epochs", "40", "--name", "duo", "--val-fraction", "0.35"])
+    (chief, chief_out, chief_log), (other, other_out, other_log) = workers
+    try:
+        _wait_for_training(workers, 40)
+        chief.send_signal(signal.SIGINT)
+        _wait(workers, 90)
+    finally:
+        stop_all(workers)
+    assert (chief.returncode, other.returncode) == (130, 130), other_log.read_text()[-2000:]
+    for log in (chief_log, other_log):
+        assert log.read_text().strip().splitlines()[-1] == "Training cancelled; no model was written."
+    assert _bundles(chief_out) == [] and _bundles(other_out) == []
+    assert "epoch 40/40" not in chief_log.read_text()
