@@ -52,6 +52,8 @@ HEAVY = ("tensorflow", "keras", "PySide6")
     ("xrayviewer.imaging", HEAVY + ("matplotlib",)),
     ("xrayviewer.model", HEAVY),
     ("xrayviewer.training", HEAVY),
+    ("xrayviewer.reads", HEAVY),
+    ("xrayviewer.gui.case_snapshot", HEAVY),  # the CLI's predict --snapshot renders through it
     ("xrayviewer.cli", HEAVY),
     ("xrayviewer.gui", ("tensorflow", "keras")),  # Qt is the GUI's business; TF never at start-up
 ])

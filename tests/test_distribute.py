@@ -6,11 +6,9 @@ import csv
 import io
 import json
 import math
-import shutil
 import signal
 import time
 
-import numpy as np
 import pytest
 
 from cluster_helpers import start_workers, stop_all

@@ -9,15 +9,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 import time
 from typing import Optional, Sequence
 
 from . import __version__
-from .progress import CancelFlag, Progress
+from .progress import CancelFlag, Progress, ctrl_c_cancels
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+MODEL_HELP = "a model bundle (.keras) or the name of a model in your models folder (default: the bundled model)"
+LABELS_HELP = ("label the folder's files from a CSV: columns path,label (NORMAL/PNEUMONIA) or a reads export "
+               "(image_sha256,file_name,read)")
 
 
 def __getattr__(name: str):
@@ -38,18 +40,26 @@ def _build_parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("predict", help="score image files and folders (recursively)")
     pr.add_argument("paths", nargs="+", metavar="PATH")
-    pr.add_argument("--model", help="model .keras file (default: the bundled model)")
+    pr.add_argument("--model", help=MODEL_HELP)
     pr.add_argument("--format", choices=["csv", "json"], default="csv")
     pr.add_argument("--heatmap", metavar="DIR", help="write <name>_heatmap.png (Grad-CAM) per input")
     pr.add_argument("--batch-size", type=int, default=32)
+    pr.add_argument("--snapshot", metavar="DIR",
+                    help="write <name>_snapshot.png per input: the film with a de-identified footer "
+                         "(probability, verdict, threshold, model, the reader's read, disclaimer)")
     pr.add_argument("--shard", metavar="I/N",
                     help="score only part I of N (1 <= I <= N), chosen by a hash of each file's path relative "
                          "to its folder argument, rows in that hash order: N machines' outputs, concatenated "
                          "in part order, equal the output of --shard 1/1 row for row")
 
-    ev = sub.add_parser("evaluate", help="accuracy, AUC, sensitivity, specificity, calibration")
+    ev = sub.add_parser("evaluate", help="accuracy, AUC, sensitivity, specificity, calibration; "
+                        "--report: a local validation report (HTML)")
     ev.add_argument("dataset", metavar="DATASET_DIR")
-    ev.add_argument("--model")
+    ev.add_argument("--model", help=MODEL_HELP)
+    ev.add_argument("--report", metavar="REPORT.html",
+                    help="write the local validation report: one self-contained HTML file (figures with 95%% "
+                         "intervals, comparison with the model card, pictures, misses and false alarms)")
+    ev.add_argument("--labels", metavar="CSV", help=LABELS_HELP)
     ev.add_argument("--plots", metavar="DIR", help="write roc.png and reliability.png")
     ev.add_argument("--split", choices=["all", "validation", "test"], default="all",
                     help="'validation': only the patient-level validation part (the model's own split, "
@@ -78,10 +88,38 @@ def _build_parser() -> argparse.ArgumentParser:
                     help="with --distribute: images per replica and step (default: the recipe's batch size); "
                          "the global batch is N x replicas and the learning rate scales by sqrt(global/recipe batch)")
 
+    ca = sub.add_parser("calibrate", help="re-fit calibration and threshold on a site's labelled cases "
+                        "(same weights), claiming cross-validated figures")
+    ca.add_argument("dataset", metavar="LOCAL_DIR")
+    ca.add_argument("--name", required=True, help="name of the new model")
+    ca.add_argument("--model", help="base model: " + MODEL_HELP)
+    ca.add_argument("--labels", metavar="CSV", help=LABELS_HELP)
+    ca.add_argument("--sensitivity-target", type=float, default=0.98, metavar="S",
+                    help="threshold rule: the highest threshold keeping sensitivity >= S on the local cases "
+                         "(default 0.98)")
+    ca.add_argument("--out", metavar="DIR", help="where to write the bundle (default: your models folder)")
+    ca.add_argument("--cases", choices=["site", "external"], default="site",
+                    help="what the cases are for the model card: a site's own (default) or an external "
+                         "validation set")
+    ca.add_argument("--described-as", metavar="WORDS",
+                    help="the cases in the card's words, e.g. 'independent X-rays from the same hospital'")
+    ca.add_argument("--internal-data", metavar="TRAIN_DIR",
+                    help="the base model's training folder: re-measure its internal validation split at the "
+                         "new threshold (else that figure is dropped from the card)")
+    ca.add_argument("--overwrite", action="store_true", help="replace a model of the same name")
+
     mi = sub.add_parser("model-info", help="the model card: data, metrics, operating point, scope")
-    mi.add_argument("--model")
+    mi.add_argument("--model", help=MODEL_HELP)
     mi.add_argument("--format", choices=["text", "json", "markdown"], default="text",
                     help="json: the raw metadata; markdown: the card for model_weights/README.md")
+
+    rd = sub.add_parser("reads", help="the reader's reads (the audit log of P/N/U reads)")
+    rd_sub = rd.add_subparsers(dest="reads_command", metavar="ACTION", required=True)
+    rx = rd_sub.add_parser("export", help="write the reads as CSV (usable as evaluate/calibrate --labels)")
+    rx.add_argument("out", metavar="OUT.csv")
+    rx.add_argument("--since", metavar="DATE", help="only reads made on or after DATE (YYYY-MM-DD, UTC)")
+    rx.add_argument("--history", action="store_true",
+                    help="every read, also those later changed (default: each image's current read)")
 
     gu = sub.add_parser("gui", help="open the desktop viewer")
     gu.add_argument("files", nargs="*")
@@ -103,7 +141,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     handler = {"predict": cmd_predict, "evaluate": cmd_evaluate, "train": cmd_train,
-               "model-info": cmd_model_info}[args.command]
+               "model-info": cmd_model_info, "calibrate": cmd_calibrate, "reads": cmd_reads}[args.command]
     try:
         return handler(args)
     except KeyboardInterrupt:
@@ -120,9 +158,10 @@ class _UserError(Exception):
 
 def _load_predictor(model_path):
     from .model import ModelLoadError, Predictor
+    from .model.bundle import resolve_model
 
     try:
-        return Predictor.load(model_path)
+        return Predictor.load(resolve_model(model_path))
     except ModelLoadError as exc:
         raise _UserError(str(exc)) from None
 
@@ -155,6 +194,8 @@ def cmd_predict(args) -> int:
     results = predictor.predict_files(paths, batch_size=max(1, args.batch_size))
     if args.heatmap:
         _write_heatmaps(predictor, results, args.heatmap)
+    if args.snapshot:
+        _write_snapshots(predictor, results, args.snapshot, with_overlay=bool(args.heatmap))
     rows = [_result_row(r) for r in results]
     if args.format == "json":
         json.dump(rows, sys.stdout, indent=2)
@@ -193,7 +234,50 @@ def _write_heatmaps(predictor, results, folder) -> None:
         Image.fromarray(overlay(image.display(), heat, 0.45)).save(os.path.join(folder, name))
 
 
+def _write_snapshots(predictor, results, folder, with_overlay: bool) -> None:
+    from .gui.case_snapshot import write_snapshots  # Qt-free: the window renders through it too
+    from .reads import ReadsLog, ReadsLogError
+
+    try:
+        log = ReadsLog()
+    except ReadsLogError:
+        log = None  # no reads to show is no reason to refuse the snapshots
+    try:
+        write_snapshots(results, folder, predictor.info, predictor.explain if with_overlay else None, log)
+    except OSError as exc:
+        raise _UserError(f"cannot write snapshots to {folder}: {exc.strerror or exc}") from None
+    finally:
+        if log is not None:
+            log.close()
+
+
+def cmd_reads(args) -> int:
+    from .reads import ReadsLog, ReadsLogError, reader_default
+    from .reads.export import export_reads
+    from .reads.log import parse_since
+
+    try:
+        since = parse_since(args.since) if args.since else None
+    except ValueError as exc:
+        raise _UserError(str(exc)) from None
+    try:
+        with ReadsLog() as log:
+            n = export_reads(log, args.out, since=since, history=args.history)
+            log.record_event("export-reads", reader=reader_default(),
+                             details={"rows": n, "since": since, "history": args.history, "via": "cli"})
+    except ReadsLogError as exc:
+        raise _UserError(str(exc)) from None
+    except OSError as exc:
+        raise _UserError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    print(f"Wrote {n} read(s) to {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_evaluate(args) -> int:
+    if args.report or args.labels:
+        from .cli_site import local_report_command
+
+        return local_report_command(args, _load_predictor, _TextProgress(), _UserError)
     from .training.evaluate import evaluate_folder, format_report
 
     predictor = _load_predictor(args.model)
@@ -246,22 +330,14 @@ def cmd_train(args) -> int:
     from .training.distribute import ClusterError
 
     flag = CancelFlag()
-    previous = signal.getsignal(signal.SIGINT)
-
-    def on_sigint(_sig, _frame):
-        if flag.is_set():
-            raise KeyboardInterrupt
-        print("\nStopping after this batch (Ctrl-C again to abort)...", file=sys.stderr)
-        flag.set()
-
-    signal.signal(signal.SIGINT, on_sigint)
     config = TrainConfig(dataset_dir=args.dataset, out_dir=args.out, recipe=args.recipe, epochs=args.epochs,
                          seed=args.seed, name=args.name, max_images=args.max_images,
                          val_fraction=args.val_fraction, overwrite=args.overwrite, distribute=args.distribute,
                          per_replica_batch=args.per_replica_batch,
                          command="xrayviewer " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else "")
     try:
-        result = fit(config, on_progress=_TextProgress(), should_cancel=flag)
+        with ctrl_c_cancels(flag, "Stopping after this batch (Ctrl-C again to abort)..."):
+            result = fit(config, on_progress=_TextProgress(), should_cancel=flag)
     except Cancelled:
         print("Training cancelled; no model was written.", file=sys.stderr)
         return 130
@@ -274,8 +350,6 @@ def cmd_train(args) -> int:
         os._exit(EXIT_FAILURE)
     except (DatasetError, CacheWriteError, ModelSaveError, ValueError) as exc:
         raise _UserError(str(exc)) from None
-    finally:
-        signal.signal(signal.SIGINT, previous)
     if result.model_path is None:  # a distributed run's other worker: the chief wrote the model
         print(f"{result.metadata['worker'].capitalize()} of {result.metadata['workers']} finished; the chief saved "
               f"the model. Weights sha256 {result.weights_sha256}")
@@ -299,11 +373,11 @@ def cmd_train(args) -> int:
 
 def cmd_model_info(args) -> int:
     from .model import read_model_info
-    from .model.bundle import ModelLoadError, bundled_model_path
+    from .model.bundle import ModelLoadError, resolve_model
     from .model.card import model_card_markdown, model_card_text
 
     try:
-        info = read_model_info(args.model or bundled_model_path())
+        info = read_model_info(resolve_model(args.model))
     except ModelLoadError as exc:
         raise _UserError(str(exc)) from None
     if args.format == "json":
@@ -313,6 +387,12 @@ def cmd_model_info(args) -> int:
     else:
         print(model_card_text(info))
     return EXIT_OK
+
+
+def cmd_calibrate(args) -> int:
+    from .cli_site import calibrate_command
+
+    return calibrate_command(args, _TextProgress(), _UserError)
 
 
 if __name__ == "__main__":

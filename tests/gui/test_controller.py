@@ -124,5 +124,5 @@ def test_what_a_dicom_header_says_about_scope_reaches_the_model(qtbot, parts, tm
     qtbot.waitUntil(lambda: sum(len(b) for b in models.score_requests) == 2)
     names = {i.key: i.name for i in controller.worklist.items()}
     reasons = {names[key]: r for batch in models.score_requests for key, _, r in batch}
-    assert len(reasons["adult.dcm"]) == 1 and reasons["adult.dcm"][0].startswith("patient aged 62 years")
+    assert len(reasons["adult.dcm"]) == 1 and reasons["adult.dcm"][0].text.startswith("patient aged 62 years")
     assert reasons["child.dcm"] == ()

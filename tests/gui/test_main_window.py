@@ -82,7 +82,9 @@ def test_drop_folder_and_bad_file_builds_sorted_worklist(window_factory, qtbot, 
     window.controller.export_csv(str(out), window.worklist_view.keys_in_order())
     exported = list(csv.DictReader(out.open()))
     assert list(exported[0].keys()) == ["path", "probability", "prediction", "error", "ood_score",
-                                        "out_of_distribution", "ood_reason"]
+                                        "out_of_distribution", "ood_reason", "model", "threshold",
+                                        "probability_shown"]
+    assert exported[0]["model"] == window.controller.active_model.display_name
     assert [r["path"].split("/")[-1] for r in exported] == [r[0] for r in rows]
     assert exported[-1]["probability"] == "" and exported[-1]["error"]
 
@@ -130,7 +132,11 @@ def test_model_menu_switches_model_and_rescores(window_factory, qtbot, tiny_mode
     assert any(a.isChecked() for a in entries.values())
     other = next(a for text, a in entries.items() if text.startswith("other"))
     assert not other.isChecked()
+    # The tiny fixture's model has 8 validation images: the switch asks first (model_choice).
+    asked = []
+    window.confirm_model_switch = lambda new, active, concerns: asked.append(concerns) or True
     other.trigger()
+    assert asked and "tiny" in asked[0][0]
     qtbot.waitUntil(lambda: window.controller.active_model is not None
                     and window.controller.active_model.name == "other", timeout=60_000)
     wait_settled(qtbot, window)

@@ -78,6 +78,7 @@ class ProbabilityPanel(QFrame):
         lay.addWidget(self.bar)
         self.threshold_label = QLabel("")
         self.threshold_label.setObjectName("smallText")
+        self.threshold_label.setWordWrap(True)  # narrow panels (small windows) wrap, not clip
         lay.addWidget(self.threshold_label)
 
         self.verdict_label = QLabel("")

@@ -142,6 +142,22 @@ def bundled_model_path() -> Path:
     return bundled_models_dir() / f"{BUNDLED_MODEL_NAME}.keras"
 
 
+def resolve_model(spec=None) -> Path:
+    """What ``--model`` names: None for the bundled model, a bundle's path (.keras or .json),
+    or the name of a model in the per-user models folder (then the bundled folder). Raises
+    ModelLoadError when it is none of these."""
+    if spec is None or str(spec) == "":
+        return bundled_model_path()
+    path = Path(spec).expanduser()
+    if path.exists() or path.suffix in (".keras", ".json") or os.sep in str(spec) or (os.altsep or os.sep) in str(spec):
+        return path
+    for folder in (user_models_dir(), bundled_models_dir()):
+        candidate = folder / f"{spec}.keras"
+        if candidate.exists():
+            return candidate
+    raise ModelLoadError(f"No model named {spec}: it is not a file, and {user_models_dir()} holds no {spec}.keras.")
+
+
 def list_models() -> list[ModelInfo]:
     """The bundled model first, then the user's models (newest first); broken ones skipped."""
     found: list[ModelInfo] = []
@@ -160,8 +176,12 @@ def list_models() -> list[ModelInfo]:
 
 
 def save_bundle(model, meta: dict, out_dir, name: str, ood: Optional[OODStats] = None,
-                overwrite: bool = False) -> Path:
+                overwrite: bool = False, weights_from=None) -> Path:
     """Write ``model`` + ``meta`` as ``out_dir/name.keras`` (+ .json, .ood.npz), atomically.
+
+    ``weights_from``: an existing ``.keras`` file whose bytes are copied instead of saving
+    ``model`` again (a re-save changes the archive's bytes, so a bundle that keeps another's
+    weights, such as a site calibration, would not keep its SHA-256).
 
     Everything is written to a temporary folder beside the target first; only a complete,
     checksummed set is moved into place (``os.replace``, atomic on one filesystem), metadata
@@ -179,7 +199,10 @@ def save_bundle(model, meta: dict, out_dir, name: str, ood: Optional[OODStats] =
         raise ModelSaveError(_save_message(exc, out_dir)) from None
     try:
         tmp_keras = tmp / f"{name}.keras"
-        model.save(tmp_keras)
+        if weights_from is not None:
+            shutil.copyfile(weights_from, tmp_keras)
+        else:
+            model.save(tmp_keras)
         meta = dict(meta, format=METADATA_FORMAT, name=name, sha256=sha256_of(tmp_keras),
                     preprocessing=PREPROCESSING_ID, input_shape=list(INPUT_SHAPE))
         if ood is not None:

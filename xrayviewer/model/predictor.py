@@ -17,7 +17,10 @@ from ..progress import CancelCheck, Progress, ProgressCallback, check_cancel, no
 from .architectures import GRADCAM_LAYER, with_last_conv_output
 from .bundle import ModelInfo, ModelLoadError, bundled_model_path, read_model_info
 from .calibration import apply_temperature, logit
+from .ood import image_descriptor
+from .ood_statistics import StatisticExplainer, pixel_reasons
 from .population import population_reasons
+from .reasons import Reason, as_reason, combine, from_text, join
 
 #: Within this distance of the threshold, in log-odds, a verdict is called "near the threshold".
 #: At a threshold of 0.5 it spans 0.40-0.60. Measured in log-odds (not probability points) so it
@@ -34,7 +37,16 @@ class Prediction:
     threshold: float
     ood_score: Optional[float] = None
     out_of_distribution: bool = False
-    ood_reason: str = ""
+    ood_reason: str = ""  # the reasons' text ("; "-joined), as the CSV column shows it
+    reasons: tuple[Reason, ...] = ()  # typed (model.reasons); the panel and worklist decide on these
+
+    def __post_init__(self):
+        # One source: given reasons, the text follows them; given only text (older callers),
+        # reasons are read back from it.
+        if self.reasons:
+            object.__setattr__(self, "ood_reason", join(self.reasons))
+        elif self.ood_reason:
+            object.__setattr__(self, "reasons", from_text(self.ood_reason))
 
     @property
     def label(self) -> str:
@@ -62,6 +74,7 @@ class Predictor:
         # features and Grad-CAM); no second model call.
         self._dual = with_last_conv_output(model)
         self._ood = info.ood_stats()
+        self._explainer = StatisticExplainer(self._ood) if self._ood is not None and self._ood.has_image_model else None
         # A traced graph (any batch size) instead of eager layer-by-layer calls: a single
         # image goes from ~60 ms of Python overhead to a few ms on CPU.
         tf = _tf()
@@ -108,22 +121,15 @@ class Predictor:
             parts, scores = {}, [None] * len(raw)
         out = []
         for i, (r, c, s) in enumerate(zip(raw, cal, scores)):
-            reasons = []
+            pixel: tuple[Reason, ...] = ()
             if s is not None and s > self._ood.threshold:
-                reasons.append(self._ood_reason(parts, i))
-            if file_reasons is not None:
-                reasons += list(file_reasons[i])
+                descriptor = image_descriptor(batch[i:i + 1])[0] if self._explainer is not None else None
+                pixel = pixel_reasons(self._ood, parts, i, self._explainer, descriptor)
+            reasons = combine(pixel, [as_reason(r) for r in file_reasons[i]] if file_reasons is not None else ())
             out.append(Prediction(probability=float(c), raw_probability=float(r), threshold=self.threshold,
                                   ood_score=None if s is None else float(s),
-                                  out_of_distribution=bool(reasons), ood_reason="; ".join(reasons)))
+                                  out_of_distribution=bool(reasons), reasons=tuple(reasons)))
         return out
-
-    def _ood_reason(self, parts: dict, i: int) -> str:
-        """Which part of the OOD score flagged input ``i``, in words."""
-        image = parts.get("image")
-        if image is not None and image[i] / self._ood.image_scale >= parts["features"][i] / self._ood.feature_scale:
-            return "layout or grey levels unlike a chest X-ray, e.g. rotated, inverted or not a radiograph"
-        return "unlike the training X-rays"
 
     def predict_image(self, image: XRayImage) -> Prediction:
         return self.predict_batch(preprocess(image)[None], [population_reasons(image)])[0]
