@@ -106,7 +106,7 @@ def _build_parser() -> argparse.ArgumentParser:
                     help="replace a model of the same name (default: refuse)")
     tr.add_argument("--distribute", choices=["none", "mirrored", "multiworker"], default="none",
                     help="mirrored: every GPU of this machine; multiworker: several machines, configured by "
-                         "TF_CONFIG (README: 'Train on several machines'). Default: none")
+                         "TF_CONFIG (README: 'Train on several machines') (default: none)")
     tr.add_argument("--per-replica-batch", type=int, metavar="N",
                     help="with --distribute: images per replica and step (default: the recipe's batch size); "
                          "the global batch is N x replicas and the learning rate scales by sqrt(global/recipe batch)")
