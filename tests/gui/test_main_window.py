@@ -56,7 +56,8 @@ def test_drop_folder_and_bad_file_builds_sorted_worklist(window_factory, qtbot, 
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(image_dir)), QUrl.fromLocalFile(str(bad_file))])
     pos = QPointF(window.width() / 2, window.height() / 2)
-    enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+    # QDragEnterEvent takes a QPoint (PySide6 6.12 also accepted a QPointF; 6.11 does not).
+    enter = QDragEnterEvent(pos.toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                             Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted()

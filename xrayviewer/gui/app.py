@@ -59,6 +59,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--screenshot", metavar="OUT.png", help="save the window once the images are scored, then exit")
     p.add_argument("--training-panel", action="store_true", help="open the (hidden) training panel")
     p.add_argument("--no-single-instance", action="store_true", help="always open a new window")
+    # Handled by selftest.main before this parser runs; listed here so that --help shows them.
+    p.add_argument("--self-test", action="store_true",
+                   help="check that this installation works (model, TensorFlow, training, the window; no "
+                        "screen needed) and exit: 0 when every step passed")
+    p.add_argument("--report", metavar="FILE",
+                   help="with --self-test: also write its report to FILE (it always goes to the log folder)")
     p.add_argument("--version", action="version", version=f"XRay Viewer {__version__}")
     return p.parse_args(list(argv))
 

@@ -33,6 +33,8 @@ TRAINING_SHORTCUT = "Ctrl+Shift+T"
 #: where the last session left the window).
 DEFAULT_SIZE = (1440, 900)
 WORKLIST_WANT = 470  # the worklist's width when the window has room for it
+TOOLBAR_LABELS = {"fit": "Fit", "actual": "1:1", "reset_window": "Reset W/L", "overlay": "Grad-CAM",
+                  "export": "Export CSV"}
 
 
 class MainWindow(ReadingWindow, ModelChoiceWindow, QMainWindow):
@@ -222,6 +224,10 @@ class MainWindow(ReadingWindow, ModelChoiceWindow, QMainWindow):
         help_menu = bar.addMenu("&Help")
         help_menu.addActions([act["shortcuts"], act["about"]])
 
+        # Short button labels (the menus keep the full names): at 1024 px the long ones pushed
+        # Opacity and Export off the bar, and a reader had to find them behind ».
+        for key, short in TOOLBAR_LABELS.items():
+            act[key].setIconText(short)
         tools = self.addToolBar("Tools")
         tools.setObjectName("tools")
         tools.setMovable(False)
@@ -351,9 +357,11 @@ class MainWindow(ReadingWindow, ModelChoiceWindow, QMainWindow):
         worklist_shown = not self.worklist_view.isHidden()
         side_shown = not self.side_panel.isHidden()
         handles = self.splitter.handleWidth() * (int(worklist_shown) + int(side_shown))
-        widths = pane_layout.share(self.splitter.width() or self.width(), self.worklist_view.narrowest_width(),
-                                   WORKLIST_WANT, worklist_shown=worklist_shown, side_shown=side_shown,
-                                   handles=handles)
+        widths = pane_layout.share(self.splitter.width() or self.width(),
+                                   self.worklist_view.narrowest_width(compact=True), WORKLIST_WANT,
+                                   worklist_shown=worklist_shown, side_shown=side_shown, handles=handles,
+                                   worklist_full=0 if self.worklist_view.prefer_compact
+                                   else self.worklist_view.narrowest_width(compact=False))
         self.splitter.setSizes([widths.worklist, widths.image, widths.side])
 
     def resizeEvent(self, event) -> None:

@@ -4,17 +4,20 @@ Checks, without a screen, that an installed or frozen app has everything it need
 
 1. bundle layout: the bundled model and sample images are where importlib.resources finds
    them, and the per-user folders are outside the (possibly read-only) bundle;
-2. TensorFlow imports, on the Keras TensorFlow backend, and computes;
-3. the bundled model loads (checksum and metadata verified) on LiteRT, the runtime that scores
+2. the Qt binding keeps reference counts straight over thousands of signal emits
+   (``signal_check``: PySide6 6.12.0 lost one reference to ``True`` per emit, and on
+   Python 3.11 a long session aborted with "bool_dealloc");
+3. TensorFlow imports, on the Keras TensorFlow backend, and computes;
+4. the bundled model loads (checksum and metadata verified) on LiteRT, the runtime that scores
    (where ai-edge-litert has wheels; elsewhere Keras, and the report says so);
-4. the model scores a bundled sample as it did when it was saved (``reference_sample`` in its
+5. the model scores a bundled sample as it did when it was saved (``reference_sample`` in its
    metadata, within ``TOLERANCE``): preprocessing, weights, conversion and calibration match;
-5. training works: ``training.fit`` runs one epoch (a single step) on a tiny dataset made
+6. training works: ``training.fit`` runs one epoch (a single step) on a tiny dataset made
    from the bundled samples, and saves the bundle in a temporary per-user folder;
-6. that saved model reloads and reproduces its own reference probability;
-7. the main window is created with ``xrayviewer.gui.app.create_main_window`` (offscreen where
+7. that saved model reloads and reproduces its own reference probability;
+8. the main window is created with ``xrayviewer.gui.app.create_main_window`` (offscreen where
    there is no display) and shown; its model service loads the bundled model on LiteRT and
-   scores the reference sample, which must match as in step 4; then it closes.
+   scores the reference sample, which must match as in step 5; then it closes.
 
 The report (versions, per-step timings, PASS/FAIL) goes to stdout (when there is one: a
 windowed Windows app has none) and to ``selftest-<time>.txt`` in the per-user log folder, or
@@ -237,6 +240,18 @@ class SelfTest:
             raise RuntimeError("; ".join(problems))
         return f"model {model.name}, {len(samples)} samples, bundle {'frozen' if root else 'not frozen'}"
 
+    def qt_signals(self) -> str:
+        from PySide6 import __version__ as pyside_version
+
+        from .signal_check import DEFAULT_EMITS, signal_refcount_drift
+
+        drift = signal_refcount_drift(DEFAULT_EMITS)
+        detail = f"{DEFAULT_EMITS} emits, refcount of True moved by {drift} (PySide6 {pyside_version})"
+        if drift != 0:
+            raise RuntimeError(detail + ": this Qt binding loses references and a long session would "
+                               "abort; rebuild with another PySide6 release")
+        return detail
+
     def import_tensorflow(self) -> str:
         from ..model.runtime import import_keras, import_tensorflow
 
@@ -452,6 +467,8 @@ def run(keep_temp: bool = False, console: Optional[TextIO] = None) -> tuple[bool
     try:
         test.header()
         test.step("bundle layout", test.bundle_layout)
+        # Before TensorFlow starts its threads, which also touch True's reference count.
+        test.step("Qt signals", test.qt_signals)
         test.step("import tensorflow", test.import_tensorflow)
         test.step("load bundled model", test.load_bundled_model, needs=["import tensorflow"])
         test.step("score reference sample", test.score_reference, needs=["load bundled model"])

@@ -158,6 +158,9 @@ class Predictor:
                 pending.append((i, preprocess(image), population_reasons(image)))
             except ImageLoadError as exc:
                 results[i] = FileResult(p, error=str(exc))
+            except Exception:  # noqa: BLE001 - preprocessing's own failure costs this file only
+                results[i] = FileResult(p, error=f"{os.path.basename(p)} could not be prepared for the model "
+                                                 "(an unexpected error); the other files go on.")
             if len(pending) >= batch_size:
                 flush()
             on_progress(Progress("predict", i + 1, len(paths), os.path.basename(p)))
