@@ -38,52 +38,86 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"xrayviewer {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    pr = sub.add_parser("predict", help="score image files and folders (recursively)")
-    pr.add_argument("paths", nargs="+", metavar="PATH")
+    pr = sub.add_parser(
+        "predict", help="score image files and folders (recursively)",
+        description="Score chest X-rays: one CSV (or JSON) row per image, written as each is done. "
+                    "Exit code 0: every input was scored; 1: at least one could not be read (its row "
+                    "says why); 2: usage error.")
+    pr.add_argument("paths", nargs="+", metavar="PATH",
+                    help="image files (JPEG, PNG, TIFF, BMP, DICOM) and folders, searched recursively")
     pr.add_argument("--model", help=MODEL_HELP)
-    pr.add_argument("--format", choices=["csv", "json"], default="csv")
-    pr.add_argument("--heatmap", metavar="DIR", help="write <name>_heatmap.png (Grad-CAM) per input")
-    pr.add_argument("--batch-size", type=int, default=32)
+    pr.add_argument("--format", choices=["csv", "json"], default="csv",
+                    help="output on stdout: csv (a header, then one row per image) or json (a list of "
+                         "objects; error is null when the image was scored) (default: csv)")
+    pr.add_argument("--heatmap", metavar="DIR",
+                    help="also write <name>_heatmap.png (Grad-CAM over the film) per scored image into DIR "
+                         "(default: no heatmaps)")
+    pr.add_argument("--batch-size", type=int, default=32, metavar="N",
+                    help="images scored together; larger is a little faster and holds N inputs in memory "
+                         "(default: 32)")
     pr.add_argument("--snapshot", metavar="DIR",
                     help="write <name>_snapshot.png per input: the film with a de-identified footer "
-                         "(probability, verdict, threshold, model, the reader's read, disclaimer)")
+                         "(probability, verdict, threshold, model, the reader's read, disclaimer) "
+                         "(default: no snapshots)")
+    pr.add_argument("--shard", metavar="I/N",
+                    help="score only part I of N (1 <= I <= N), chosen by a hash of each file's path relative "
+                         "to its folder argument, rows in that hash order: N machines' outputs, concatenated "
+                         "in part order, equal the output of --shard 1/1 row for row (default: every image)")
 
     ev = sub.add_parser("evaluate", help="accuracy, AUC, sensitivity, specificity, calibration; "
-                        "--report: a local validation report (HTML)")
-    ev.add_argument("dataset", metavar="DATASET_DIR")
+                        "--report: a local validation report (HTML)",
+                        description="Evaluate a model on a labelled folder (NORMAL/ and PNEUMONIA/ subfolders, "
+                                    "or any folder with --labels).")
+    ev.add_argument("dataset", metavar="DATASET_DIR",
+                    help="folder with NORMAL/ and PNEUMONIA/ image subfolders (or any folder, with --labels)")
     ev.add_argument("--model", help=MODEL_HELP)
     ev.add_argument("--report", metavar="REPORT.html",
                     help="write the local validation report: one self-contained HTML file (figures with 95%% "
-                         "intervals, comparison with the model card, pictures, misses and false alarms)")
-    ev.add_argument("--labels", metavar="CSV", help=LABELS_HELP)
-    ev.add_argument("--plots", metavar="DIR", help="write roc.png and reliability.png")
+                         "intervals, comparison with the model card, pictures, misses and false alarms) "
+                         "(default: no report)")
+    ev.add_argument("--labels", metavar="CSV", help=LABELS_HELP + " (default: the folder names give the labels)")
+    ev.add_argument("--plots", metavar="DIR", help="write roc.png and reliability.png into DIR (default: no plots)")
     ev.add_argument("--split", choices=["all", "validation", "test"], default="all",
                     help="'validation': only the patient-level validation part (the model's own split, "
-                         "recomputed from its metadata); 'test': only test/ of a Kaggle-layout folder")
+                         "recomputed from its metadata); 'test': only test/ of a Kaggle-layout folder "
+                         "(default: all)")
     ev.add_argument("--bootstrap", action="store_true",
-                    help="add 95%% confidence intervals (patient-level bootstrap, 1000 resamples)")
-    ev.add_argument("--format", choices=["text", "json"], default="text")
+                    help="add 95%% confidence intervals (patient-level bootstrap, 1000 resamples) "
+                         "(default: off)")
+    ev.add_argument("--format", choices=["text", "json"], default="text",
+                    help="report as text or json on stdout (default: text)")
 
-    tr = sub.add_parser("train", help="train a model from a dataset folder")
-    tr.add_argument("dataset", metavar="DATASET_DIR")
-    tr.add_argument("--out", required=True, metavar="DIR")
+    tr = sub.add_parser("train", help="train a model from a dataset folder",
+                        description="Train a model bundle from a folder with NORMAL/ and PNEUMONIA/ subfolders.")
+    tr.add_argument("dataset", metavar="DATASET_DIR", help="folder with NORMAL/ and PNEUMONIA/ image subfolders")
+    tr.add_argument("--out", required=True, metavar="DIR", help="folder the model bundle is saved in (required)")
     # Spelled out (importing training.recipes would pull numpy into --help); a test keeps it in
     # step with training.recipes.RECIPES. "default" is the shipped recipe.
     tr.add_argument("--recipe", choices=["default", "default-mix", "default-tone", "default-v1", "seed"], default="default",
-                    help="default: the shipped recipe (default-tone)")
-    tr.add_argument("--epochs", type=int)
-    tr.add_argument("--seed", type=int, default=0)
+                    help="training recipe; default: the shipped recipe (default-tone) (default: default)")
+    tr.add_argument("--epochs", type=int, metavar="N", help="epochs to train (default: the recipe's own plan)")
+    tr.add_argument("--seed", type=int, default=0, help="random seed for the split and training (default: 0)")
     tr.add_argument("--name", help="model name (default: <recipe>-<timestamp>)")
-    tr.add_argument("--max-images", type=int, help="train on a stratified subsample (quick runs)")
-    tr.add_argument("--val-fraction", type=float, default=0.15)
-    tr.add_argument("--overwrite", action="store_true", help="replace a model of the same name")
+    tr.add_argument("--max-images", type=int, metavar="N",
+                    help="train on a stratified subsample of N images, for quick runs (default: all images)")
+    tr.add_argument("--val-fraction", type=float, default=0.15, metavar="F",
+                    help="fraction of patients held out for validation (default: 0.15)")
+    tr.add_argument("--overwrite", action="store_true",
+                    help="replace a model of the same name (default: refuse)")
+    tr.add_argument("--distribute", choices=["none", "mirrored", "multiworker"], default="none",
+                    help="mirrored: every GPU of this machine; multiworker: several machines, configured by "
+                         "TF_CONFIG (README: 'Train on several machines') (default: none)")
+    tr.add_argument("--per-replica-batch", type=int, metavar="N",
+                    help="with --distribute: images per replica and step (default: the recipe's batch size); "
+                         "the global batch is N x replicas and the learning rate scales by sqrt(global/recipe batch)")
 
     ca = sub.add_parser("calibrate", help="re-fit calibration and threshold on a site's labelled cases "
                         "(same weights), claiming cross-validated figures")
-    ca.add_argument("dataset", metavar="LOCAL_DIR")
+    ca.add_argument("dataset", metavar="LOCAL_DIR",
+                    help="the site's labelled X-rays: NORMAL/ and PNEUMONIA/ subfolders, or any folder with --labels")
     ca.add_argument("--name", required=True, help="name of the new model")
     ca.add_argument("--model", help="base model: " + MODEL_HELP)
-    ca.add_argument("--labels", metavar="CSV", help=LABELS_HELP)
+    ca.add_argument("--labels", metavar="CSV", help=LABELS_HELP + " (default: the folder names give the labels)")
     ca.add_argument("--sensitivity-target", type=float, default=0.98, metavar="S",
                     help="threshold rule: the highest threshold keeping sensitivity >= S on the local cases "
                          "(default 0.98)")
@@ -92,27 +126,32 @@ def _build_parser() -> argparse.ArgumentParser:
                     help="what the cases are for the model card: a site's own (default) or an external "
                          "validation set")
     ca.add_argument("--described-as", metavar="WORDS",
-                    help="the cases in the card's words, e.g. 'independent X-rays from the same hospital'")
+                    help="the cases in the card's words, e.g. 'independent X-rays from the same hospital' "
+                         "(default: worded from --cases)")
     ca.add_argument("--internal-data", metavar="TRAIN_DIR",
                     help="the base model's training folder: re-measure its internal validation split at the "
-                         "new threshold (else that figure is dropped from the card)")
-    ca.add_argument("--overwrite", action="store_true", help="replace a model of the same name")
+                         "new threshold (default: none, and that figure is dropped from the card)")
+    ca.add_argument("--overwrite", action="store_true", help="replace a model of the same name (default: refuse)")
 
-    mi = sub.add_parser("model-info", help="the model card: data, metrics, operating point, scope")
+    mi = sub.add_parser("model-info", help="the model card: data, metrics, operating point, scope",
+                        description="Print a model's card: its data, metrics, operating point and scope.")
     mi.add_argument("--model", help=MODEL_HELP)
     mi.add_argument("--format", choices=["text", "json", "markdown"], default="text",
-                    help="json: the raw metadata; markdown: the card for model_weights/README.md")
+                    help="text: the card; json: the raw metadata; markdown: the card for "
+                         "model_weights/README.md (default: text)")
 
     rd = sub.add_parser("reads", help="the reader's reads (the audit log of P/N/U reads)")
     rd_sub = rd.add_subparsers(dest="reads_command", metavar="ACTION", required=True)
     rx = rd_sub.add_parser("export", help="write the reads as CSV (usable as evaluate/calibrate --labels)")
-    rx.add_argument("out", metavar="OUT.csv")
-    rx.add_argument("--since", metavar="DATE", help="only reads made on or after DATE (YYYY-MM-DD, UTC)")
+    rx.add_argument("out", metavar="OUT.csv", help="the CSV file to write")
+    rx.add_argument("--since", metavar="DATE",
+                    help="only reads made on or after DATE (YYYY-MM-DD, UTC) (default: all reads)")
     rx.add_argument("--history", action="store_true",
                     help="every read, also those later changed (default: each image's current read)")
 
-    gu = sub.add_parser("gui", help="open the desktop viewer")
-    gu.add_argument("files", nargs="*")
+    gu = sub.add_parser("gui", help="open the desktop viewer",
+                        description="Open the desktop viewer (same as xrayviewer-gui; see xrayviewer-gui --help).")
+    gu.add_argument("files", nargs="*", help="images or folders to open as a worklist (default: none)")
     return p
 
 
@@ -132,14 +171,44 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_USAGE
     handler = {"predict": cmd_predict, "evaluate": cmd_evaluate, "train": cmd_train,
                "model-info": cmd_model_info, "calibrate": cmd_calibrate, "reads": cmd_reads}[args.command]
+    _escape_unencodable_output()
     try:
-        return handler(args)
+        rc = handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler's reach
+        return rc
     except KeyboardInterrupt:
         print("\nStopped.", file=sys.stderr)
         return 130
     except _UserError as exc:
         print(f"xrayviewer: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+
+
+#: Exit status of a Unix tool whose reader went away (128 + SIGPIPE), as `... | head` sees it.
+EXIT_BROKEN_PIPE = 141
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader of stdout closed it (``| head``): stop quietly, as Unix tools do. stdout is
+    pointed at devnull so that Python's final flush at exit does not complain again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    return EXIT_BROKEN_PIPE
+
+
+def _escape_unencodable_output() -> None:
+    """Never stop mid-output on a character the stream cannot encode (an ASCII or strict
+    UTF-8 locale, a file name that is not valid UTF-8): write it as a backslash escape."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):  # replaced by a test harness, or closed
+            pass
 
 
 class _UserError(Exception):
@@ -158,54 +227,106 @@ def _load_predictor(model_path):
 
 def cmd_predict(args) -> int:
     from .imaging import find_images
+    from .model.results_table import RowStream
 
+    spec = None
+    if args.shard:
+        from .sharding import ShardSpec
+
+        try:
+            spec = ShardSpec.parse(args.shard)
+        except ValueError as exc:
+            print(f"xrayviewer: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     paths = find_images(args.paths)
-    missing = [p for p in args.paths if not os.path.exists(p)]
     if not paths:
-        print("xrayviewer: no images found in " + ", ".join(args.paths), file=sys.stderr)
-        return EXIT_USAGE if missing else EXIT_OK
-    predictor = _load_predictor(args.model)
-    results = predictor.predict_files(paths, batch_size=max(1, args.batch_size))
-    if args.heatmap:
-        _write_heatmaps(predictor, results, args.heatmap)
-    if args.snapshot:
-        _write_snapshots(predictor, results, args.snapshot, with_overlay=bool(args.heatmap))
-    rows = [_result_row(r) for r in results]
-    if args.format == "json":
-        json.dump(rows, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        from .model.results_table import write_csv_rows
+        RowStream(sys.stdout, args.format).close()  # the header, or []: still a well-formed table
+        sys.stdout.flush()
+        print("xrayviewer: no images found in " + ", ".join(_printable(p) for p in args.paths), file=sys.stderr)
+        return EXIT_OK
+    if spec is not None:
+        from .sharding import select_part
 
-        write_csv_rows(sys.stdout, rows)
-    return EXIT_OK
+        found = len(paths)
+        paths = select_part(paths, args.paths, spec)
+        if not paths:  # a legitimately empty part: it still writes its (empty) table below
+            print(f"xrayviewer: part {spec.index}/{spec.count} holds none of the {found} images", file=sys.stderr)
+    predictor = _load_predictor(args.model)  # before any output: a bad model prints no header
+    out = RowStream(sys.stdout, args.format)
+    heatmaps = _HeatmapWriter(predictor, args.heatmap) if args.heatmap else None
+    batch = max(1, args.batch_size)
+    unread = 0
+    scored = []  # for --snapshot, made after the run as before (a FileResult holds no pixels)
+    # One batch at a time, each row written (and flushed) as soon as its batch is scored:
+    # a failure later on loses nothing already done, and memory does not grow with the run.
+    for start in range(0, len(paths), batch):
+        for r in predictor.predict_files(paths[start:start + batch], batch_size=batch):
+            if r.prediction is None:
+                unread += 1
+            elif heatmaps is not None:
+                heatmaps.write(r.path)
+            out.write(_result_row(r))
+            if args.snapshot and r.prediction is not None:
+                scored.append(r)
+        sys.stdout.flush()
+    out.close()
+    sys.stdout.flush()
+    if args.snapshot:
+        _write_snapshots(predictor, scored, args.snapshot, with_overlay=bool(args.heatmap))
+    failed_maps = heatmaps.failures if heatmaps is not None else 0
+    if unread:
+        print(f"xrayviewer: {unread} of {len(paths)} inputs could not be read (their rows say why)",
+              file=sys.stderr)
+    if failed_maps:
+        print(f"xrayviewer: {failed_maps} heatmap(s) could not be written", file=sys.stderr)
+    return EXIT_FAILURE if unread or failed_maps else EXIT_OK
+
+
+def _printable(text: str) -> str:
+    """A path as text any stream can carry: bytes that are not UTF-8 (kept by Python as
+    surrogate escapes) become \\xNN escapes."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _result_row(r) -> dict:
     from .model.results_table import result_row
 
-    return result_row(r.path, r.prediction, r.error)
+    row = result_row(r.path, r.prediction, r.error)
+    return {k: _printable(v) if isinstance(v, str) else v for k, v in row.items()}
 
 
-def _write_heatmaps(predictor, results, folder) -> None:
-    from PIL import Image
+class _HeatmapWriter:
+    """``--heatmap DIR``: one overlay PNG per scored file, written as each row is."""
 
-    from .imaging import load_image
-    from .model.gradcam import overlay
+    def __init__(self, predictor, folder: str):
+        os.makedirs(folder, exist_ok=True)
+        self.predictor, self.folder = predictor, folder
+        self.used: set[str] = set()
+        self.failures = 0
 
-    os.makedirs(folder, exist_ok=True)
-    used: set[str] = set()
-    for r in results:
-        if r.prediction is None:
-            continue
-        image = load_image(r.path)
-        heat = predictor.explain(image)
-        stem = os.path.splitext(os.path.basename(r.path))[0]
-        name, k = f"{stem}_heatmap.png", 2
-        while name in used:  # same file name in two input folders: do not overwrite the first
-            name, k = f"{stem}-{k}_heatmap.png", k + 1
-        used.add(name)
-        Image.fromarray(overlay(image.display(), heat, 0.45)).save(os.path.join(folder, name))
+    def write(self, path: str) -> None:
+        from .imaging import ImageLoadError, load_image
+        from .model.heatmap_png import heatmap_file_name, save_overlay_png
+
+        name = heatmap_file_name(path, self.used, max_bytes=_max_name_bytes(self.folder))
+        try:
+            image = load_image(path)
+            save_overlay_png(image, self.predictor.explain(image), os.path.join(self.folder, name))
+        except (OSError, ImageLoadError, MemoryError) as exc:
+            self.failures += 1
+            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+            print(f"xrayviewer: heatmap for {_printable(os.path.basename(path))} not written: "
+                  f"{_printable(detail)}", file=sys.stderr)
+            return
+        self.used.add(name)
+
+
+def _max_name_bytes(folder: str) -> int:
+    """Longest file name the heatmap folder's file system takes (255 on most)."""
+    try:
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (AttributeError, OSError, ValueError):
+        return 255
 
 
 def _write_snapshots(predictor, results, folder, with_overlay: bool) -> None:
@@ -301,11 +422,13 @@ def cmd_train(args) -> int:
     from .model import ModelSaveError
     from .progress import Cancelled
     from .training import CacheWriteError, DatasetError, TrainConfig, fit
+    from .training.distribute import ClusterError
 
     flag = CancelFlag()
     config = TrainConfig(dataset_dir=args.dataset, out_dir=args.out, recipe=args.recipe, epochs=args.epochs,
                          seed=args.seed, name=args.name, max_images=args.max_images,
-                         val_fraction=args.val_fraction, overwrite=args.overwrite,
+                         val_fraction=args.val_fraction, overwrite=args.overwrite, distribute=args.distribute,
+                         per_replica_batch=args.per_replica_batch,
                          command="xrayviewer " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else "")
     try:
         with ctrl_c_cancels(flag, "Stopping after this batch (Ctrl-C again to abort)..."):
@@ -313,8 +436,19 @@ def cmd_train(args) -> int:
     except Cancelled:
         print("Training cancelled; no model was written.", file=sys.stderr)
         return 130
+    except ClusterError as exc:
+        # A distributed run lost a worker: TensorFlow's runtime is left mid-collective, and its
+        # normal shutdown would wait for the lost peer and print tracebacks from its thread
+        # pools. Nothing was written; say so and leave at once.
+        print(f"xrayviewer: {exc}", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(EXIT_FAILURE)
     except (DatasetError, CacheWriteError, ModelSaveError, ValueError) as exc:
         raise _UserError(str(exc)) from None
+    if result.model_path is None:  # a distributed run's other worker: the chief wrote the model
+        print(f"{result.metadata['worker'].capitalize()} of {result.metadata['workers']} finished; the chief saved "
+              f"the model. Weights sha256 {result.weights_sha256}")
+        return EXIT_OK
     m = result.metadata
     v = m["validation"]
     print(f"\nSaved {result.model_path}")
@@ -325,6 +459,10 @@ def cmd_train(args) -> int:
           f"specificity {v['specificity']:.4f}  at threshold {m['threshold']:.3f}")
     print(f"  calibration: temperature {m['calibration']['temperature']:.3f}, ECE "
           f"{m['calibration']['validation_ece_before']:.4f} -> {m['calibration']['validation_ece_after']:.4f}")
+    if result.weights_sha256:
+        d = m["training"]["distribute"]
+        print(f"  {d['strategy']}: {d['workers']} worker(s), {d['replicas']} replica(s), global batch "
+              f"{d['global_batch']}, learning rate {d['learning_rate']:.3g}. Weights sha256 {result.weights_sha256}")
     return EXIT_OK
 
 

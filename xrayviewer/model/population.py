@@ -4,7 +4,8 @@ The out-of-distribution score (``ood``) judges the pixels, and a chest film of a
 lateral view or a hand can look close enough to pass it. A DICOM header often states these
 facts outright: the patient's age, the view, the body part, the modality. When it does, the
 model has no business reading the film as usual, whatever the pixels say. A colour picture is
-the same kind of fact, taken from the decoded file rather than a tag.
+the same kind of fact, taken from the decoded file rather than a tag, and so is a file whose
+compressed data was damaged: its picture is not what was acquired.
 
 Plain Python: reasons are typed ``reasons.Reason`` values (their words live in ``reasons``) that
 ``Predictor.predict_batch`` adds to the pixel-based score's, in ``Prediction.reasons``.
@@ -16,6 +17,10 @@ from ..imaging import XRayImage
 from . import reasons as words
 from .ood import COLOURFULNESS_LIMIT
 from .reasons import Reason
+
+#: The words of the reason given for a picture decoded around errors in its file
+#: (``XRayImage.data_damaged``), as the CSV's ood_reason carries them.
+IMAGE_DATA_DAMAGED = words.damaged().text
 
 #: The dataset's patients were "one to five years old" (Kermany et al., 2018): up to the
 #: sixth birthday. Infants and older children are outside it, as the model card says.
@@ -47,6 +52,8 @@ def population_reasons(image: XRayImage) -> tuple[Reason, ...]:
     PNGs say nothing about the patient.
     """
     reasons = []
+    if image.data_damaged:  # decoded around errors in the file (a JPEG corrupted mid-stream)
+        reasons.append(words.damaged())
     if image.colourfulness > COLOURFULNESS_LIMIT:
         reasons.append(words.colour())
     d = image.dicom

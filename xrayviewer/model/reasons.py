@@ -22,6 +22,7 @@ class ReasonKind(enum.Enum):
     BODY_PART = "body part"
     LATERAL = "lateral view"
     AGE = "age"
+    DAMAGED = "image data damaged"  # the file's compressed data has errors (imaging.jpeg_check)
     # Which image statistic is off (ood_statistics.py)
     EXPOSURE = "exposure"
     CONTRAST = "contrast"
@@ -41,7 +42,7 @@ GENERAL_KINDS = frozenset({ReasonKind.GENERAL})
 #: What the file says outright; when one of these is known, it comes first, and a colour
 #: picture's grey-level statistics are not worth naming at all.
 FILE_KINDS = frozenset({ReasonKind.COLOUR, ReasonKind.MODALITY, ReasonKind.BODY_PART, ReasonKind.LATERAL,
-                        ReasonKind.AGE})
+                        ReasonKind.AGE, ReasonKind.DAMAGED})
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,11 @@ def body_part(name: str) -> Reason:
 
 def lateral() -> Reason:
     return Reason(ReasonKind.LATERAL, "a lateral view; the model saw only frontal (AP/PA) films")
+
+
+def damaged() -> Reason:
+    """A picture decoded around errors in its file (a JPEG corrupted mid-stream shows streaks)."""
+    return Reason(ReasonKind.DAMAGED, "image data damaged")
 
 
 def age(age_words: str, low: float, high: float) -> Reason:

@@ -56,3 +56,38 @@ def write_csv_rows(fh: TextIO, rows: Iterable[dict], columns: Sequence[str] = tu
         writer.writerow({k: csv_cell(row.get(k)) for k in columns})
         n += 1
     return n
+
+
+class RowStream:
+    """Rows written one at a time as CSV (header first) or as a JSON list, so that a long run
+    shows (and keeps) each result as it is made. ``close()`` ends the table; with no rows
+    it is just the CSV header, or ``[]``.
+
+    JSON gives ``"error": null`` for a scored row (None is JSON's "nothing"); the CSV keeps
+    its empty cell, as ``write_csv_rows`` does.
+    """
+
+    def __init__(self, fh: TextIO, fmt: str = "csv"):
+        import json
+
+        self.fh, self.fmt, self.rows = fh, fmt, 0
+        self._json = json
+        if fmt == "csv":
+            self._writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS, lineterminator="\n")
+            self._writer.writeheader()
+        elif fmt != "json":
+            raise ValueError(f"unknown format {fmt!r}")
+
+    def write(self, row: dict) -> None:
+        if self.fmt == "csv":
+            self._writer.writerow({k: csv_cell(row[k]) for k in CSV_COLUMNS})
+        else:
+            item = {k: row[k] for k in CSV_COLUMNS}
+            item["error"] = item["error"] or None
+            text = self._json.dumps(item, indent=2, ensure_ascii=False)
+            self.fh.write(("[\n" if self.rows == 0 else ",\n") + "  " + text.replace("\n", "\n  "))
+        self.rows += 1
+
+    def close(self) -> None:
+        if self.fmt == "json":
+            self.fh.write("[]\n" if self.rows == 0 else "\n]\n")
