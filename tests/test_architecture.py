@@ -47,6 +47,8 @@ HEAVY = ("tensorflow", "keras", "PySide6")
     ("xrayviewer", HEAVY),
     ("xrayviewer.progress", HEAVY),
     ("xrayviewer.paths", HEAVY),
+    ("xrayviewer.sharding", HEAVY),
+    ("xrayviewer.training.distribute", HEAVY),  # TensorFlow only once a distributed run starts
     ("xrayviewer.imaging", HEAVY + ("matplotlib",)),
     ("xrayviewer.model", HEAVY),
     ("xrayviewer.training", HEAVY),

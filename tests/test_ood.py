@@ -119,16 +119,25 @@ def test_generated_probes_are_flagged(tiny_model, tmp_path):
 
 
 @pytest.mark.slow
-def test_prediction_path_reproduces_the_validation_flag_rate(tiny_model, tiny_dataset):
+def test_prediction_path_reproduces_the_validation_flag_rate(tiny_model, tiny_dataset, monkeypatch):
     """fit() scores cached inputs, predict() files: the two paths must give the same OOD scores
-    (so the <= 5% false-flag promise holds for what users actually run)."""
+    (so the <= 5% false-flag promise holds for what users actually run).
+
+    Both on Keras, the runtime fit() scores with: this checks the file path against the cache
+    path. LiteRT against Keras is another difference; on this 1-epoch model, whose OOD
+    covariance (256 features from ~15 images) is near-singular, it moves scores by a few per
+    cent, enough to cross a threshold set midway between two validation scores; on the bundled
+    model it moves them by 5e-7 and changed no flag on 310 films
+    (benchmarks/litert_agreement.py)."""
     from xrayviewer.model import Predictor, read_model_info
     from xrayviewer.training import scan_dataset
     from xrayviewer.training.evaluate import model_split
 
+    monkeypatch.setenv("XRAYVIEWER_BACKEND", "keras")
     meta = json.loads(tiny_model.with_suffix(".json").read_text())
     assert meta["ood"]["flag_rate_target"] == 0.05
     predictor = Predictor.load(tiny_model)
+    assert predictor.runtime == "keras"
     _, val, warnings = model_split(scan_dataset(tiny_dataset), meta)
     assert not warnings and len(val) == meta["split"]["val_images"]
     preds = [r.prediction for r in predictor.predict_files([s.path for s in val])]

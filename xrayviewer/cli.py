@@ -59,6 +59,10 @@ def _build_parser() -> argparse.ArgumentParser:
                     help="write <name>_snapshot.png per input: the film with a de-identified footer "
                          "(probability, verdict, threshold, model, the reader's read, disclaimer) "
                          "(default: no snapshots)")
+    pr.add_argument("--shard", metavar="I/N",
+                    help="score only part I of N (1 <= I <= N), chosen by a hash of each file's path relative "
+                         "to its folder argument, rows in that hash order: N machines' outputs, concatenated "
+                         "in part order, equal the output of --shard 1/1 row for row (default: every image)")
 
     ev = sub.add_parser("evaluate", help="accuracy, AUC, sensitivity, specificity, calibration; "
                         "--report: a local validation report (HTML)",
@@ -100,6 +104,12 @@ def _build_parser() -> argparse.ArgumentParser:
                     help="fraction of patients held out for validation (default: 0.15)")
     tr.add_argument("--overwrite", action="store_true",
                     help="replace a model of the same name (default: refuse)")
+    tr.add_argument("--distribute", choices=["none", "mirrored", "multiworker"], default="none",
+                    help="mirrored: every GPU of this machine; multiworker: several machines, configured by "
+                         "TF_CONFIG (README: 'Train on several machines') (default: none)")
+    tr.add_argument("--per-replica-batch", type=int, metavar="N",
+                    help="with --distribute: images per replica and step (default: the recipe's batch size); "
+                         "the global batch is N x replicas and the learning rate scales by sqrt(global/recipe batch)")
 
     ca = sub.add_parser("calibrate", help="re-fit calibration and threshold on a site's labelled cases "
                         "(same weights), claiming cross-validated figures")
@@ -219,12 +229,28 @@ def cmd_predict(args) -> int:
     from .imaging import find_images
     from .model.results_table import RowStream
 
+    spec = None
+    if args.shard:
+        from .sharding import ShardSpec
+
+        try:
+            spec = ShardSpec.parse(args.shard)
+        except ValueError as exc:
+            print(f"xrayviewer: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     paths = find_images(args.paths)
     if not paths:
         RowStream(sys.stdout, args.format).close()  # the header, or []: still a well-formed table
         sys.stdout.flush()
         print("xrayviewer: no images found in " + ", ".join(_printable(p) for p in args.paths), file=sys.stderr)
         return EXIT_OK
+    if spec is not None:
+        from .sharding import select_part
+
+        found = len(paths)
+        paths = select_part(paths, args.paths, spec)
+        if not paths:  # a legitimately empty part: it still writes its (empty) table below
+            print(f"xrayviewer: part {spec.index}/{spec.count} holds none of the {found} images", file=sys.stderr)
     predictor = _load_predictor(args.model)  # before any output: a bad model prints no header
     out = RowStream(sys.stdout, args.format)
     heatmaps = _HeatmapWriter(predictor, args.heatmap) if args.heatmap else None
@@ -396,11 +422,13 @@ def cmd_train(args) -> int:
     from .model import ModelSaveError
     from .progress import Cancelled
     from .training import CacheWriteError, DatasetError, TrainConfig, fit
+    from .training.distribute import ClusterError
 
     flag = CancelFlag()
     config = TrainConfig(dataset_dir=args.dataset, out_dir=args.out, recipe=args.recipe, epochs=args.epochs,
                          seed=args.seed, name=args.name, max_images=args.max_images,
-                         val_fraction=args.val_fraction, overwrite=args.overwrite,
+                         val_fraction=args.val_fraction, overwrite=args.overwrite, distribute=args.distribute,
+                         per_replica_batch=args.per_replica_batch,
                          command="xrayviewer " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else "")
     try:
         with ctrl_c_cancels(flag, "Stopping after this batch (Ctrl-C again to abort)..."):
@@ -408,8 +436,19 @@ def cmd_train(args) -> int:
     except Cancelled:
         print("Training cancelled; no model was written.", file=sys.stderr)
         return 130
+    except ClusterError as exc:
+        # A distributed run lost a worker: TensorFlow's runtime is left mid-collective, and its
+        # normal shutdown would wait for the lost peer and print tracebacks from its thread
+        # pools. Nothing was written; say so and leave at once.
+        print(f"xrayviewer: {exc}", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(EXIT_FAILURE)
     except (DatasetError, CacheWriteError, ModelSaveError, ValueError) as exc:
         raise _UserError(str(exc)) from None
+    if result.model_path is None:  # a distributed run's other worker: the chief wrote the model
+        print(f"{result.metadata['worker'].capitalize()} of {result.metadata['workers']} finished; the chief saved "
+              f"the model. Weights sha256 {result.weights_sha256}")
+        return EXIT_OK
     m = result.metadata
     v = m["validation"]
     print(f"\nSaved {result.model_path}")
@@ -420,6 +459,10 @@ def cmd_train(args) -> int:
           f"specificity {v['specificity']:.4f}  at threshold {m['threshold']:.3f}")
     print(f"  calibration: temperature {m['calibration']['temperature']:.3f}, ECE "
           f"{m['calibration']['validation_ece_before']:.4f} -> {m['calibration']['validation_ece_after']:.4f}")
+    if result.weights_sha256:
+        d = m["training"]["distribute"]
+        print(f"  {d['strategy']}: {d['workers']} worker(s), {d['replicas']} replica(s), global batch "
+              f"{d['global_batch']}, learning rate {d['learning_rate']:.3g}. Weights sha256 {result.weights_sha256}")
     return EXIT_OK
 
 

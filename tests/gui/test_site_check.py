@@ -128,10 +128,14 @@ def test_window_flow_adopts_then_restores_the_bundled_model(window_factory, qtbo
     qtbot.waitUntil(lambda: dialog.report is not None, timeout=60_000)
     dialog.adopt()
     qtbot.waitUntil(lambda: dialog.adoption is not None, timeout=60_000)
+    asked = []
+    monkeypatch.setattr(window, "confirm_model_switch", lambda new, active, concerns: asked.append(concerns) or True)
     dialog.switch_button.click()
     controller = window.controller
     qtbot.waitUntil(lambda: controller.active_model is not None and controller.active_model.name == "site-x",
                     timeout=90_000)
+    # 66 cases is few: the window's model check asked before switching (and was answered yes).
+    assert asked and any("66" in c or "few" in c.lower() or "validated" in c.lower() for c in asked[0])
     panel = window.probability_panel.operating_label.text()
     assert panel.startswith("Site-calibrated on 66 local X-rays, ") and "cross-validated" in panel
     window.act["restore_model"].trigger()

@@ -17,7 +17,9 @@ def make(qtbot):
 
 
 def names(view):
-    return [view.proxy.index(r, 1).data() for r in range(view.proxy.rowCount())]
+    """File names in the order shown (a narrow list shows them without extension)."""
+    model = view.proxy.sourceModel()
+    return [model.item(key).name for key in view.keys_in_order()]
 
 
 def test_sorted_by_probability_descending_as_scores_arrive(qtbot):
@@ -145,7 +147,7 @@ def test_at_its_narrowest_the_risk_columns_stay_in_view_and_the_name_gives_way(q
     """A narrow worklist (a small screen, or the splitter dragged left) used to scroll the
     probability and verdict off to the right, leaving only file names in view."""
     from xrayviewer.gui import wording
-    from xrayviewer.gui.worklist import NAME, NAME_MIN_WIDTH, NO_MODEL, SCORING
+    from xrayviewer.gui.worklist import COMPACT_NAME_MIN_WIDTH, NAME, NO_MODEL, SCORING
 
     model, view = make(qtbot)
     view.resize(view.minimumWidth(), 8 * view.verticalHeader().defaultSectionSize())
@@ -162,15 +164,20 @@ def test_at_its_narrowest_the_risk_columns_stay_in_view_and_the_name_gives_way(q
     assert view.horizontalScrollBar().maximum() == 0  # nothing to scroll to sideways
     header, viewport = view.horizontalHeader(), view.viewport().rect()
     assert header.length() <= viewport.width()
-    assert header.sectionSize(NAME) >= NAME_MIN_WIDTH
+    # At its narrowest the list is compact (no thumbnail or status column: they give way first).
+    assert view.compact and view.isColumnHidden(STATUS)
+    assert header.sectionSize(NAME) >= COMPACT_NAME_MIN_WIDTH
     metrics = view.fontMetrics()
     for row in range(view.proxy.rowCount()):
-        for col in (PROBABILITY, VERDICT, STATUS):
+        for col in (PROBABILITY, VERDICT):
             text = view.proxy.index(row, col).data() or ""
             assert metrics.horizontalAdvance(text) <= header.sectionSize(col), (row, col, text)
     assert {view.proxy.index(r, VERDICT).data() for r in range(view.proxy.rowCount())} >= {
         wording.UNRELIABLE, wording.POSITIVE_SHORT, wording.NEGATIVE_SHORT, wording.BORDERLINE}
     assert {view.proxy.index(r, STATUS).data() for r in range(view.proxy.rowCount())} >= {DONE, NO_MODEL, SCORING}
+    view.resize(view.narrowest_width(compact=False), view.height())  # wide enough for every column again
+    qtbot.waitUntil(lambda: not view.compact)
+    assert not view.isColumnHidden(STATUS) and header.length() <= view.viewport().width()
 
 
 def test_unreliable_films_form_their_own_group_below_the_scored_ones_in_both_directions(qtbot):

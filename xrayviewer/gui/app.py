@@ -1,7 +1,8 @@
 """``xrayviewer-gui``: the QApplication, command-line flags, logging and the wiring.
 
-Importing this module imports Qt and the headless core, never TensorFlow: the model thread
-imports it after the window is on screen.
+Importing this module imports Qt and the headless core, never TensorFlow: the model service
+loads the model on LiteRT after the window is on screen (TensorFlow only ever runs in the
+training and conversion child processes).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def create_main_window(argv_files: Sequence[str] = (), model_path=None, settings
     """Build the main window with its controller and model service, without showing it.
 
     Nothing heavy happens yet: showing the window (or calling ``window.start()``) starts the
-    model thread, which loads ``model_path`` (else the model chosen in the Model menu, else
+    model service, which loads ``model_path`` (else the model chosen in the Model menu, else
     the bundled one); ``argv_files`` are opened then, queued behind the model load, after the
     last session's worklist when ``restore_session``.
     ``window.controller`` is the :class:`~.controller.Controller` (``settled`` signal,
@@ -80,7 +81,7 @@ def create_main_window(argv_files: Sequence[str] = (), model_path=None, settings
     """
     from .controller import Controller
     from .main_window import MainWindow
-    from .model_worker import ModelService
+    from .model_service import ModelService
     from .settings import Settings
 
     settings = settings or Settings()
@@ -190,7 +191,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from .timing import probe_from_environment
 
     probe = probe_from_environment(window)  # benchmarks only (XRAYVIEWER_TIMING_FILE)
-    window.show()  # the model thread starts on the next event-loop turn, after the first paint
+    window.show()  # the model service starts on the next event-loop turn, after the first paint
     if probe is not None:
         probe.window_shown()
     if args.training_panel:

@@ -1,12 +1,13 @@
 """What happens when the user opens, selects or rescores images, and when the model changes.
 
 The controller holds the worklist and the flow of work between the decoding jobs, the model
-thread and the view; it draws nothing. The view is any object with the methods below (the
+service and the view; it draws nothing. The view is any object with the methods below (the
 main window in the app, a recording fake in tests), after Mu's editor/view split:
 
     show_model_loading(what)     show_model_ready(info)      show_no_model(message)
     show_image(image)            show_no_image(path, message)
     show_prediction(pred, info)  show_pending(message)       show_heatmap(heat_or_None)
+    show_heatmap_note(message)
     select_key(key)              show_status(message)        show_error(title, message)
     set_recent(paths)            select_top()
 """
@@ -20,6 +21,7 @@ from typing import Optional, Sequence
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from ..model.predictor import POSITIVE
 from . import tasks, wording
 from .export import write_csv
 from .workers import Job, JobGroup
@@ -27,6 +29,7 @@ from .worklist import DONE, ERROR, FINAL_STATUSES, NO_MODEL, QUEUED, SCORING, Wo
 
 log = logging.getLogger(__name__)
 IMAGE_CACHE_SIZE = 3
+NO_OVERLAY_NOTE = "no overlay: the model found no pneumonia on this film"
 SCORE_BATCH = 16
 
 
@@ -45,7 +48,7 @@ class Controller(QObject):
         self.overlay_wanted = False
         self.remember_model_choice = False
         # Counts load requests. A score request posted after load request N is answered by
-        # model N (the model thread works in order), so only older requests need redoing.
+        # model N (the model service works in order), so only older requests need redoing.
         self._load_serial = 0
         self._images: OrderedDict = OrderedDict()  # key -> XRayImage, most recent last
         self._pending_scores: list = []
@@ -193,6 +196,8 @@ class Controller(QObject):
         for key, prediction in results:
             if self.worklist.update(key, status=DONE, prediction=prediction) and key == self.current_key:
                 self.view.show_prediction(prediction, self.models.info)
+                if self.overlay_wanted and self.current_heat is None:
+                    self._request_heatmap()  # it waited for the verdict
         self._pick_top_when_scored()
         self._check_settled()
 
@@ -313,6 +318,17 @@ class Controller(QObject):
     def _request_heatmap(self) -> None:
         if self.current_image is None or self.models.state == self.models.FAILED:
             return
+        item = self.worklist.item(self.current_key)
+        prediction = getattr(item, "prediction", None)
+        if prediction is None:
+            return  # asked again once the film is scored: the overlay depends on the verdict
+        if prediction.label != POSITIVE:
+            # A map of "where the evidence is" on a film the model calls normal reads as a
+            # finding (a red spot on the spine of a <1% film): say why there is none instead.
+            self.view.show_heatmap(None)
+            self.view.show_heatmap_note(NO_OVERLAY_NOTE)
+            self.view.show_status("")  # not the previous film's "Grad-CAM: ..." line
+            return
         self.view.show_status("Computing the Grad-CAM heatmap…")
         self.models.explain(self.current_key, self.current_image)
 
@@ -321,7 +337,7 @@ class Controller(QObject):
         if key == self.current_key and generation == self.models.generation:
             self.current_heat = heat
             self.view.show_heatmap(heat)
-            self.view.show_status("Grad-CAM: where the model found its evidence (red: strongest).")
+            self.view.show_status("Grad-CAM: where the model found its evidence for pneumonia.")
 
     @Slot(object, str)
     def _on_explain_failed(self, key, message: str) -> None:

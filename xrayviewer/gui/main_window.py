@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QFileDialog, QFrame, QLabel, QMainWindow, QMenu, 
 
 from ..imaging import IMAGE_EXTENSIONS
 from . import dialogs, pane_layout, wording
+from .heat_legend import HeatLegend
 from .image_view import ImageView
 from .info_pane import InfoPane
 from .probability_panel import ProbabilityPanel
@@ -32,6 +33,8 @@ TRAINING_SHORTCUT = "Ctrl+Shift+T"
 #: where the last session left the window).
 DEFAULT_SIZE = (1440, 900)
 WORKLIST_WANT = 470  # the worklist's width when the window has room for it
+TOOLBAR_LABELS = {"fit": "Fit", "actual": "1:1", "reset_window": "Reset W/L", "overlay": "Grad-CAM",
+                  "export": "Export CSV"}
 
 
 class MainWindow(ReadingWindow, ModelChoiceWindow, QMainWindow):
@@ -87,6 +90,8 @@ class MainWindow(ReadingWindow, ModelChoiceWindow, QMainWindow):
         self.worklist_view: Optional[WorklistView] = None
         self.reading: Optional[ReadingSession] = None
         self.window_label = QLabel("")
+        self.heat_legend = HeatLegend()
+        self.statusBar().addPermanentWidget(self.heat_legend)
         self.statusBar().addPermanentWidget(self.window_label)
         self.image_view.windowChanged.connect(self._show_window_level)
         self.image_view.zoomChanged.connect(lambda _z: self._show_window_level())
@@ -106,6 +111,7 @@ class MainWindow(ReadingWindow, ModelChoiceWindow, QMainWindow):
         self._build_menus_and_toolbar()
         self.info_pane.showIdentifiersChanged.connect(self.act["identifiers"].setChecked)
         self.image_view.set_overlay_opacity(self.settings.overlay_opacity)
+        self.heat_legend.set_opacity(self.settings.overlay_opacity)
         self.opacity_slider.setValue(int(round(self.settings.overlay_opacity * 100)))
         geometry, state = self.settings.window_state()
         if geometry is not None:
@@ -218,6 +224,10 @@ class MainWindow(ReadingWindow, ModelChoiceWindow, QMainWindow):
         help_menu = bar.addMenu("&Help")
         help_menu.addActions([act["shortcuts"], act["about"]])
 
+        # Short button labels (the menus keep the full names): at 1024 px the long ones pushed
+        # Opacity and Export off the bar, and a reader had to find them behind ».
+        for key, short in TOOLBAR_LABELS.items():
+            act[key].setIconText(short)
         tools = self.addToolBar("Tools")
         tools.setObjectName("tools")
         tools.setMovable(False)
@@ -347,9 +357,11 @@ class MainWindow(ReadingWindow, ModelChoiceWindow, QMainWindow):
         worklist_shown = not self.worklist_view.isHidden()
         side_shown = not self.side_panel.isHidden()
         handles = self.splitter.handleWidth() * (int(worklist_shown) + int(side_shown))
-        widths = pane_layout.share(self.splitter.width() or self.width(), self.worklist_view.narrowest_width(),
-                                   WORKLIST_WANT, worklist_shown=worklist_shown, side_shown=side_shown,
-                                   handles=handles)
+        widths = pane_layout.share(self.splitter.width() or self.width(),
+                                   self.worklist_view.narrowest_width(compact=True), WORKLIST_WANT,
+                                   worklist_shown=worklist_shown, side_shown=side_shown, handles=handles,
+                                   worklist_full=0 if self.worklist_view.prefer_compact
+                                   else self.worklist_view.narrowest_width(compact=False))
         self.splitter.setSizes([widths.worklist, widths.image, widths.side])
 
     def resizeEvent(self, event) -> None:
@@ -358,12 +370,17 @@ class MainWindow(ReadingWindow, ModelChoiceWindow, QMainWindow):
 
     def _set_overlay(self, on: bool) -> None:
         self.image_view.set_overlay_visible(on)
+        if not on:
+            self.heat_legend.clear()
         self.controller.set_overlay(on)
         if not on:
             self.statusBar().clearMessage()
+        elif self.image_view.overlay_shown:
+            self.heat_legend.show_scale()
 
     def _set_opacity(self, value: int) -> None:
         self.image_view.set_overlay_opacity(value / 100.0)
+        self.heat_legend.set_opacity(value / 100.0)
         self.settings.overlay_opacity = value / 100.0
 
     def _nudge_opacity(self, delta: int) -> None:
@@ -409,6 +426,14 @@ class MainWindow(ReadingWindow, ModelChoiceWindow, QMainWindow):
 
     def show_heatmap(self, heat) -> None:
         self.image_view.set_heatmap(heat)
+        if heat is not None and self.image_view.overlay_shown:
+            self.heat_legend.show_scale()
+        else:
+            self.heat_legend.clear()
+
+    def show_heatmap_note(self, message: str) -> None:
+        """Instead of an overlay: why this film has none (the legend's place says it)."""
+        self.heat_legend.show_note(message)
 
     def select_key(self, key: int) -> None:
         self.worklist_view.select_key(key)

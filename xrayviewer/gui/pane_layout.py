@@ -17,8 +17,9 @@ from dataclasses import dataclass
 COMPACT_BELOW = 1440
 #: The film's least share of the window's width.
 IMAGE_SHARE = 0.5
-#: The opinion panel's narrowest and preferred widths (its title and margins need about 237 px).
-SIDE_MIN, SIDE_WANT = 240, 310
+#: The opinion panel's narrowest and preferred widths (">99%" in the large font and the
+#: margins need about 190 px; the title wraps).
+SIDE_MIN, SIDE_WANT = 200, 310
 
 
 @dataclass(frozen=True)
@@ -29,15 +30,20 @@ class PaneWidths:
 
 
 def share(total: int, worklist_min: int, worklist_want: int, side_min: int = SIDE_MIN, side_want: int = SIDE_WANT,
-          worklist_shown: bool = True, side_shown: bool = True, handles: int = 0) -> PaneWidths:
+          worklist_shown: bool = True, side_shown: bool = True, handles: int = 0,
+          worklist_full: int = 0) -> PaneWidths:
     """Widths for a window ``total`` px wide (``handles``: the splitter handles' width).
 
     The film gets at least IMAGE_SHARE of ``total``. What remains goes to the shown side
     panes: each gets its wanted width when there is room, else the room is split in
     proportion to their minimums, never below them (a window too small even for that still
     shows the film's half; the panes are clipped by the splitter rather than the film).
+    ``worklist_full``: the worklist's width with all its columns; when the room allows it
+    beside the panel's minimum, it is the worklist's minimum (thumbnails before panel width).
     """
     room = max(0, total - handles - int(round(total * IMAGE_SHARE)))
+    if worklist_shown and worklist_full and worklist_full + (side_min if side_shown else 0) <= room:
+        worklist_min = max(worklist_min, worklist_full)
     want_l = worklist_want if worklist_shown else 0
     want_r = side_want if side_shown else 0
     if want_l + want_r <= room:

@@ -302,7 +302,10 @@ def open_site_check(window, runner: Optional[Callable] = None) -> Optional[SiteC
             return None
     dialog = SiteCheckDialog(folder, info, window, labels_csv=labels, runner=runner)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    dialog.adoptRequested.connect(window.controller.switch_model)
+    # Through the window's model check when it has one (a site model on few cases asks again,
+    # like any barely validated model), else straight to the controller.
+    switch = getattr(window, "request_model_switch", None) or window.controller.switch_model
+    dialog.adoptRequested.connect(lambda path: switch(path))
     dialog.show()
     dialog.start()
     return dialog

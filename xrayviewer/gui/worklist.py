@@ -306,12 +306,13 @@ class WorklistView(QTableView):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         header = self.horizontalHeader()
         header.setMinimumSectionSize(24)  # the name keeps NAME_MIN_WIDTH through setMinimumWidth below
-        for col, width in self._fixed_widths().items():
+        self._widths = self._fixed_widths()  # kept: a hidden column reports width 0
+        for col, width in self._widths.items():
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
             self.setColumnWidth(col, width)
         header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
-        self.compact = False
-        self.setMinimumWidth(self.narrowest_width())
+        self.compact = self.prefer_compact = False
+        self.setMinimumWidth(self.narrowest_width(compact=True))
         self.setAcceptDrops(False)  # drops go to the main window
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._show_context_menu)
@@ -341,8 +342,15 @@ class WorklistView(QTableView):
         }
 
     def set_compact(self, compact: bool) -> None:
-        """Name, probability and verdict only, in shorter rows (small windows): the thumbnail
-        and the status give way before the film does."""
+        """Prefer the compact list (the main window asks for it below 1440 px): name,
+        probability, verdict and read only, in shorter rows. The list also turns compact by
+        itself whenever it is narrower than the full columns need, so its minimum width is
+        the compact one and a small window never has to grow to fit the thumbnails."""
+        self.prefer_compact = bool(compact)
+        self._update_compact()
+
+    def _update_compact(self) -> None:
+        compact = self.prefer_compact or self.width() < self.narrowest_width(compact=False)
         if compact == self.compact:
             return
         self.compact = compact
@@ -350,12 +358,18 @@ class WorklistView(QTableView):
             self.setColumnHidden(col, compact)
         self.verticalHeader().setDefaultSectionSize(COMPACT_ROW_HEIGHT if compact else ROW_HEIGHT)
         self.proxy.sourceModel().set_short_names(compact)
-        self.setMinimumWidth(self.narrowest_width())
 
-    def narrowest_width(self) -> int:
-        """The width at which every shown column is whole, the name at its minimum."""
-        fixed = sum(self.columnWidth(c) for c in range(len(COLUMNS)) if c != NAME and not self.isColumnHidden(c))
-        name = COMPACT_NAME_MIN_WIDTH if self.compact else NAME_MIN_WIDTH
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._update_compact()
+
+    def narrowest_width(self, compact: Optional[bool] = None) -> int:
+        """The width at which every column of the list (compact or full; default: as shown
+        now) is whole, the name at its minimum."""
+        compact = self.compact if compact is None else compact
+        hidden = (THUMB, STATUS) if compact else ()
+        fixed = sum(self._widths[c] for c in range(len(COLUMNS)) if c != NAME and c not in hidden)
+        name = COMPACT_NAME_MIN_WIDTH if compact else NAME_MIN_WIDTH
         return fixed + name + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
 
     def _remember_current_row_offset(self, *_args) -> None:

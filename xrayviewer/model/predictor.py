@@ -1,6 +1,8 @@
 """Predictor: one loaded model bundle that turns images into calibrated probabilities.
 
-Not thread-safe by design: the GUI keeps one Predictor on one worker thread.
+The network runs on LiteRT (``networks.LiteRTNetwork``, no TensorFlow) when the bundle has its
+``.tflite``, else on Keras (``XRAYVIEWER_BACKEND=keras`` asks for Keras). A LiteRT Predictor may
+be called from several threads (one interpreter per thread); a Keras one from one at a time.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import numpy as np
 
 from ..imaging import ImageLoadError, XRayImage, load_image, preprocess
 from ..progress import CancelCheck, Progress, ProgressCallback, check_cancel, no_progress
-from .architectures import GRADCAM_LAYER, with_last_conv_output
-from .bundle import ModelInfo, ModelLoadError, bundled_model_path, read_model_info
+from .architectures import GRADCAM_LAYER
+from .bundle import ModelInfo, bundled_model_path, read_model_info
 from .calibration import apply_temperature, logit
+from .gradcam import RED_AT, display_heatmap, linear_grad_cam, resize_heatmap
+from .networks import open_network
 from .ood import image_descriptor
 from .ood_statistics import StatisticExplainer, pixel_reasons
 from .population import population_reasons
@@ -67,38 +71,31 @@ class FileResult:
 
 
 class Predictor:
-    def __init__(self, model, info: ModelInfo):
-        self.model = model
+    def __init__(self, network, info: ModelInfo):
+        """``network.forward(batch) -> (probabilities, last-conv activations)``: one forward
+        pass gives the probability, the OOD features and the numpy Grad-CAM."""
+        self.network = network
         self.info = info
-        # One forward pass gives the probability and the last conv activations (for the OOD
-        # features and Grad-CAM); no second model call.
-        self._dual = with_last_conv_output(model)
         self._ood = info.ood_stats()
         self._explainer = StatisticExplainer(self._ood) if self._ood is not None and self._ood.has_image_model else None
-        # A traced graph (any batch size) instead of eager layer-by-layer calls: a single
-        # image goes from ~60 ms of Python overhead to a few ms on CPU.
-        tf = _tf()
-        self._graph = tf.function(lambda x: self._dual(x, training=False), reduce_retracing=True, autograph=False,
-                                  input_signature=[tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)])
 
     @classmethod
     def load(cls, path=None) -> "Predictor":
         """Load a bundle (the bundled default when ``path`` is None); ModelLoadError if bad."""
         info = read_model_info(path or bundled_model_path())
-        keras = _keras()
-        try:
-            model = keras.saving.load_model(info.keras_path, compile=False)
-        except Exception as exc:  # Keras raises ValueError/OSError/zipfile errors and more
-            raise ModelLoadError(f"Model {info.keras_path.name} could not be loaded: {exc}") from None
-        return cls(model, info)
+        return cls(open_network(info), info)
+
+    @property
+    def runtime(self) -> str:
+        """"litert" or "keras": what runs the network."""
+        return self.network.runtime
 
     @property
     def threshold(self) -> float:
         return self.info.threshold
 
     def _forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        prob, conv = self._graph(np.asarray(batch, dtype=np.float32))
-        return np.asarray(prob, dtype=np.float64).reshape(-1), np.asarray(conv)
+        return self.network.forward(np.asarray(batch, dtype=np.float32))
 
     def features(self, batch: np.ndarray) -> np.ndarray:
         """Pooled last-conv features (what the OOD statistics are fitted on)."""
@@ -170,23 +167,36 @@ class Predictor:
         flush()
         return [results[i] for i in range(len(paths))]
 
+    @property
+    def explains_without_tensorflow(self) -> bool:
+        """Grad-CAM from the forward pass (linear head recorded in the bundle)."""
+        return self.info.linear_head is not None
+
     def explain(self, image: XRayImage) -> np.ndarray:
-        """Grad-CAM heatmap in [0, 1] at the image's full resolution."""
-        from .gradcam import explain_image
+        """Grad-CAM at the image's full resolution, float32 in [0, 1] on the fixed scale of
+        ``gradcam.RED_AT`` (1.0: as strong as the hottest spot of a film the bundled model
+        scores at its threshold), so maps compare across films."""
+        return resize_heatmap(self.explain_cells(preprocess(image)[None])[0], image.height, image.width)
 
-        return explain_image(self.model, image, GRADCAM_LAYER)
+    def explain_cells(self, batch: np.ndarray) -> np.ndarray:
+        """(n, h, w) Grad-CAM on the fixed scale at the explained layer's resolution."""
+        head = self.info.linear_head
+        if head is not None:
+            cam = linear_grad_cam(self._forward(batch)[1], head["weights"])
+        else:  # a head that is not linear (the seed's max-pool + Flatten): TensorFlow's gradients
+            from .gradcam import grad_cam_evidence
 
+            cam = grad_cam_evidence(self._keras_model(), batch, GRADCAM_LAYER)
+        return display_heatmap(cam, RED_AT)
 
-def _keras():
-    from .runtime import import_keras
+    def _keras_model(self):
+        """The Keras model, for gradients; a LiteRT Predictor loads it (and TensorFlow) once."""
+        if getattr(self, "_gradient_model", None) is None:
+            from .networks import KerasNetwork
 
-    return import_keras()
-
-
-def _tf():
-    from .runtime import import_tensorflow
-
-    return import_tensorflow()
+            model = getattr(self.network, "model", None)
+            self._gradient_model = model if model is not None else KerasNetwork(self.info).model
+        return self._gradient_model
 
 
 def default_model_exists() -> bool:

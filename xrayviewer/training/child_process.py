@@ -84,3 +84,15 @@ def fit_in_child_process(config, on_progress: ProgressCallback = no_progress,
     ModelSaveError, or TrainingProcessError if the child dies."""
     return run_in_child_process(_fit, config, scan, on_progress=on_progress, should_cancel=should_cancel,
                                 what="training")
+
+
+def _add_litert(keras_path, on_progress, should_cancel):
+    from ..model.add_litert import add_litert
+
+    return add_litert(keras_path)
+
+
+def add_litert_in_child_process(keras_path, should_cancel: Optional[CancelCheck] = None):
+    """Give a bundle made before LiteRT its .tflite with TensorFlow kept out of this process
+    (the window's). Raises ModelLoadError, or TrainingProcessError if the child dies."""
+    return run_in_child_process(_add_litert, str(keras_path), should_cancel=should_cancel, what="model conversion")
