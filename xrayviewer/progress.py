@@ -48,11 +48,6 @@ def no_progress(_: Progress) -> None:
     """Default ``on_progress``: ignore reports."""
 
 
-def never_cancel() -> bool:
-    """Default ``should_cancel``: run to the end."""
-    return False
-
-
 class CancelFlag:
     """A thread-safe flag whose bound ``is_set`` serves as ``should_cancel``."""
 

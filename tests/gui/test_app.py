@@ -153,7 +153,7 @@ def test_shortcut_list_covers_the_image_tools(window_factory):
 
 
 def test_a_remembered_model_that_vanished_falls_back_to_the_bundled_one(user_home, tiny_model):
-    from xrayviewer.gui.app import _remembered_model
+    from xrayviewer.gui.assembly import _remembered_model
 
     s = Settings()
     assert _remembered_model(s) is None

@@ -15,7 +15,7 @@ Checks, without a screen, that an installed or frozen app has everything it need
 6. training works: ``training.fit`` runs one epoch (a single step) on a tiny dataset made
    from the bundled samples, and saves the bundle in a temporary per-user folder;
 7. that saved model reloads and reproduces its own reference probability;
-8. the main window is created with ``xrayviewer.gui.app.create_main_window`` (offscreen where
+8. the main window is created with ``xrayviewer.gui.assembly.create_main_window`` (offscreen where
    there is no display) and shown; its model service loads the bundled model on LiteRT and
    scores the reference sample, which must match as in step 5; then it closes.
 
@@ -352,12 +352,9 @@ class SelfTest:
         from PySide6.QtWidgets import QApplication
 
         try:
-            from . import app as gui_app
+            from .assembly import create_main_window as create
         except ImportError as exc:
-            raise RuntimeError(f"xrayviewer.gui.app is not available: {exc}") from None
-        create = getattr(gui_app, "create_main_window", None)
-        if create is None:
-            raise RuntimeError("xrayviewer.gui.app has no create_main_window()")
+            raise RuntimeError(f"xrayviewer.gui.assembly is not available: {exc}") from None
         self.state.setdefault("versions", {}).update({"PySide6": pyside_version, "Qt": qVersion()})
         qapp = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "xrayviewer"])
         ref = self._reference_file()

@@ -42,10 +42,6 @@ class Settings:
         self._qs.sync()
         return self.recent_files()
 
-    def clear_recent(self) -> None:
-        self._qs.remove("recent/files")
-        self._qs.sync()
-
     # ---- the last session's worklist ------------------------------------------------------
     @property
     def session_paths(self) -> list[str]:

@@ -37,7 +37,7 @@ def enabled(environ=os.environ) -> bool:
 def server_name() -> str:
     try:
         user = getpass.getuser()
-    except Exception:  # no user name (some containers): the data folder still separates users
+    except Exception:  # noqa: BLE001 - no user name (some containers): the data folder still separates users
         user = "user"
     digest = hashlib.sha256(f"{user}|{user_data_dir()}".encode()).hexdigest()[:16]
     return f"xrayviewer-{digest}"

@@ -62,7 +62,7 @@ def compare_rows(new_meta: dict, active_meta: Optional[dict]) -> list[tuple[str,
     old_v = (active_meta or {}).get("validation", {})
     rows = []
     for key, label, fmt in COMPARED_METRICS:
-        def show(v):
+        def show(v, key=key, fmt=fmt):  # bound now: each row formats its own metric
             value = v.get(key)
             if value is None or (isinstance(value, float) and math.isnan(value)):
                 return "–"

@@ -147,7 +147,7 @@ def _can_decode(syntax) -> bool:
         from pydicom.pixels import get_decoder
 
         return bool(syntax) and get_decoder(syntax).is_available
-    except Exception:  # unknown syntax, or a pydicom without the decoder registry
+    except Exception:  # noqa: BLE001 - unknown syntax, or a pydicom without the decoder registry
         return False
 
 
@@ -218,7 +218,7 @@ def _through_table(apply, values, ds, table: str, name: str, path: str):
     (struct.error, IndexError, ValueError... from pydicom) becomes this file's error in words."""
     try:
         return apply(values, ds)
-    except Exception:
+    except Exception:  # noqa: BLE001 - any failure of pydicom's LUT code is this file's damage
         raise ImageLoadError(
             f"{name}: its {table} is damaged or does not match the pixel data. "
             "Export it again from the PACS.", path) from None
@@ -264,7 +264,7 @@ def load_dicom(path: str) -> XRayImage:
             "It is damaged, or uses a variant of this compression that XRay Viewer does not "
             "support (such as 12-bit JPEG). Export it again, uncompressed, from the PACS.",
             path) from None
-    except Exception:  # pydicom raises many types for broken pixel data
+    except Exception:  # noqa: BLE001 - pydicom raises many types for broken pixel data
         raise ImageLoadError(
             f"{name}: the DICOM image data is damaged or incomplete. Export it again from the PACS.",
             path) from None

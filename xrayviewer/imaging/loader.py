@@ -47,7 +47,7 @@ def load_image(path: str | os.PathLike) -> XRayImage:
         raise
     except MemoryError:
         raise ImageLoadError(f"{name} is too large to open with the memory available.", path) from None
-    except Exception:  # a decoder's own failure must cost this file, in words, not the batch
+    except Exception:  # noqa: BLE001 - a decoder's own failure must cost this file, in words, not the batch
         raise ImageLoadError(
             f"{name} could not be read: the file is damaged or in a form XRay Viewer does not "
             "understand.", path) from None

@@ -94,7 +94,7 @@ class KerasNetwork:
         keras = import_keras()
         try:
             self.model = keras.saving.load_model(info.keras_path, compile=False)
-        except Exception as exc:  # Keras raises ValueError/OSError/zipfile errors and more
+        except Exception as exc:  # noqa: BLE001 - Keras raises ValueError/OSError/zipfile errors and more
             raise ModelLoadError(f"Model {info.keras_path.name} could not be loaded: {exc}") from None
         tf = import_tensorflow()
         dual = with_last_conv_output(self.model)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
 import numpy as np
@@ -131,12 +130,6 @@ class Predictor:
     def predict_image(self, image: XRayImage) -> Prediction:
         return self.predict_batch(preprocess(image)[None], [population_reasons(image)])[0]
 
-    def predict_images(self, images: Sequence[XRayImage]) -> list[Prediction]:
-        if not images:
-            return []
-        return self.predict_batch(np.stack([preprocess(im) for im in images]),
-                                  [population_reasons(im) for im in images])
-
     def predict_files(self, paths: Iterable, batch_size: int = 32, on_progress: ProgressCallback = no_progress,
                       should_cancel: Optional[CancelCheck] = None) -> list[FileResult]:
         """Score files in batches; unreadable ones get an error and the rest go on."""
@@ -197,7 +190,3 @@ class Predictor:
             model = getattr(self.network, "model", None)
             self._gradient_model = model if model is not None else KerasNetwork(self.info).model
         return self._gradient_model
-
-
-def default_model_exists() -> bool:
-    return Path(bundled_model_path()).exists()

@@ -110,7 +110,7 @@ def reader_default() -> str:
     """The OS user name, the reader's name until Preferences says otherwise."""
     try:
         return getpass.getuser()
-    except Exception:  # no login name (some containers): still a usable label
+    except Exception:  # noqa: BLE001 - no login name (some containers): still a usable label
         return os.environ.get("USER") or os.environ.get("USERNAME") or "reader"
 
 

@@ -27,7 +27,7 @@ def _child(conn, cancel_event, fn, args, kwargs) -> None:
     except BaseException as exc:  # noqa: BLE001 - every outcome goes back to the parent
         try:
             conn.send(("error", exc))
-        except Exception:  # an exception that does not pickle: send its words
+        except Exception:  # noqa: BLE001 - an exception that does not pickle: send its words
             conn.send(("error", TrainingProcessError(f"{type(exc).__name__}: {exc}")))
     finally:
         conn.close()

@@ -41,6 +41,8 @@ import numpy as np
 
 from ..progress import Cancelled
 from ..sharding import round_robin
+from .results import FitResult, PreparedSplit
+from .split import stratified_subsample
 
 STRATEGIES = ("none", "mirrored", "multiworker")
 #: A training collective (gradient all-reduce, the per-batch stop vote) that waits longer than
@@ -336,11 +338,10 @@ def prepare_worker_inputs(scan, config, cluster: Cluster, on_progress, should_ca
     validation`` reproduces), so every worker knows the split before decoding anything; then
     cache what this worker reads. Files that do not decode are dropped after the split."""
     from .cache import build_cache
-    from .fit import PreparedSplit, _subsample
     from .sequence import class_weights_for
     from .split import patient_split
 
-    samples = _subsample(scan.samples, config.max_images, config.seed)
+    samples = stratified_subsample(scan.samples, config.max_images, config.seed)
     train, val = patient_split(samples, config.val_fraction, config.seed)
     cluster.check_same_split([s.path for s in train], [s.path for s in val], scan.root)
     shard = round_robin(sorted(train, key=lambda s: s.path), cluster.role.index, cluster.role.count)
@@ -472,7 +473,7 @@ def prepare_model_for_fit(cluster: Cluster, model) -> None:
     with cluster.scope():
         model._symbolic_build(data_batch=(np.zeros((2, *INPUT_SHAPE), np.float32), np.zeros(2, np.float32),
                                           np.ones(2, np.float32)))
-    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+    model._maybe_symbolic_build = lambda *_args, **_kwargs: None  # built above: Keras must not rebuild it
     if cluster.role.strategy == "multiworker" and cluster.role.count > 1:
         train_step, test_step = model.train_step, model.test_step
         model.train_step = lambda data: {k: tf.reshape(v, [1]) for k, v in train_step(data).items()}
@@ -496,7 +497,6 @@ def weights_digest(weights) -> str:
 def finish_worker(cluster: Cluster, model, history: list):
     """After training: the model back to an ordinary one and the weights' digest. A non-chief
     worker then waits for the chief's outcome and returns (or raises) it; it writes nothing."""
-    from .fit import FitResult
 
     restore_model_after_fit(model)
     digest = weights_digest(model.get_weights())

@@ -18,43 +18,11 @@ import numpy as np
 from ..model.metrics import (binary_report, bootstrap_intervals, confusion, expected_calibration_error,
                              reliability_bins, roc_auc, roc_curve)
 from ..progress import CancelCheck, ProgressCallback, no_progress
+from .card_figures import ECE_BINS, _r, card_numbers  # noqa: F401 - card_numbers: evaluate's public name too
 from .dataset import DatasetError, DatasetScan, Sample, scan_dataset
-from .split import patient_split
+from .split import patient_split, stratified_subsample
 
-ECE_BINS = 15
 SPLITS = ("all", "validation", "test")
-
-
-# --------------------------------------------------------------------------------------------
-# Numbers for the model card (also stored by fit() in metadata["validation_card"])
-
-
-def card_numbers(labels, probs, raw_probs, threshold: float, groups, n_boot: int = 1000, seed: int = 0) -> dict:
-    """Validation figures for the model card: accuracy, AUC, sensitivity and specificity at
-    ``threshold`` with 95% patient-level bootstrap intervals (``groups`` = patient ids), and
-    ECE before/after calibration. Plain numpy: fit() calls it on the validation split."""
-    y = np.asarray(labels).astype(int)
-    p = np.asarray(probs, dtype=np.float64)
-    r = binary_report(y, p, threshold)
-    ci = bootstrap_intervals(y, p, threshold, n_boot=n_boot, seed=seed, groups=groups) if n_boot else {}
-    metrics = {}
-    for k in ("accuracy", "auc", "sensitivity", "specificity"):
-        lo, hi = ci.get(k, (float("nan"), float("nan")))
-        metrics[k] = {"value": _r(getattr(r, k)), "ci95": [_r(lo), _r(hi)]}
-    return {
-        "images": int(y.size), "patients": int(len(set(groups))) if groups is not None else None,
-        "positives": int(y.sum()), "negatives": int(y.size - y.sum()),
-        "threshold": float(threshold), "metrics": metrics,
-        "confusion": {"tn": r.tn, "fp": r.fp, "fn": r.fn, "tp": r.tp},
-        "ece_before": _r(expected_calibration_error(y, raw_probs, ECE_BINS)),
-        "ece_after": _r(expected_calibration_error(y, p, ECE_BINS)),
-        "bootstrap": {"resamples": int(n_boot), "unit": "patient", "seed": seed, "interval": "2.5-97.5 percentile"},
-    }
-
-
-def _r(v, digits: int = 4):
-    v = float(v)
-    return None if not np.isfinite(v) else round(v, digits)
 
 
 # --------------------------------------------------------------------------------------------
@@ -65,13 +33,11 @@ def model_split(scan: DatasetScan, meta: dict) -> tuple[list[Sample], list[Sampl
     """(train, validation, warnings) as the model's fit() made them: the metadata's
     max_images subsample, val_fraction and seed. Files that decoded at training time are
     assumed to decode now (scan_dataset already skipped those with a bad header)."""
-    from .fit import _subsample
-
     config = meta.get("config") or {}
     split = meta.get("split") or {}
     seed = int(config.get("seed", split.get("seed", 0)))
     val_fraction = float(config.get("val_fraction", split.get("val_fraction", 0.15)))
-    samples = _subsample(scan.samples, config.get("max_images"), seed)
+    samples = stratified_subsample(scan.samples, config.get("max_images"), seed)
     train, val = patient_split(samples, val_fraction, seed)
     warnings = []
     trained_on = (meta.get("data") or {}).get("list_sha256")

@@ -11,7 +11,7 @@ import gc
 import shlex
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
@@ -26,9 +26,11 @@ from ..model.ood import OODStats
 from ..paths import samples_dir, user_cache_dir
 from ..progress import Cancelled, CancelCheck, Progress, ProgressCallback, check_cancel, no_progress
 from .cache import build_cache
+from .card_figures import card_numbers
 from .dataset import DatasetScan, scan_dataset
 from .recipes import epoch_plan, get_recipe
-from .split import patient_split
+from .results import FitResult, PreparedSplit
+from .split import patient_split, stratified_subsample
 
 
 @dataclass
@@ -53,14 +55,6 @@ class TrainConfig:
     command: str = ""  # recorded in the metadata; defaults to this process's command line
     distribute: str = "none"  # "none", "mirrored" or "multiworker" (training.distribute)
     per_replica_batch: Optional[int] = None  # distributed runs: images per replica and step (None: the recipe's)
-
-
-@dataclass
-class FitResult:
-    model_path: Optional[Path]  # None on a distributed run's non-chief worker (it writes nothing)
-    metadata: dict
-    history: list[dict] = field(default_factory=list)
-    weights_sha256: str = ""  # distributed runs: every worker ends with the same weights
 
 
 class _Bridge:
@@ -139,37 +133,12 @@ def _predict_cached(model_dual, cache, indices, batch_size=64):
     return np.concatenate(probs), np.concatenate(feats), np.concatenate(descs)
 
 
-def _subsample(samples, max_images, seed):
-    if not max_images or len(samples) <= max_images:
-        return samples
-    rng = np.random.default_rng(seed)
-    by_label = {0: [s for s in samples if s.label == 0], 1: [s for s in samples if s.label == 1]}
-    out = []
-    for label, items in by_label.items():
-        k = max(2, int(round(max_images * len(items) / len(samples))))
-        out += [items[i] for i in sorted(rng.choice(len(items), min(k, len(items)), replace=False))]
-    return out
-
-
-@dataclass
-class PreparedSplit:
-    """The samples fit() used, their input cache, and the patient-level split."""
-
-    samples: list
-    cache: object
-    bad: list
-    train: list
-    val: list
-    train_idx: list
-    val_idx: list
-
-
 def prepare_split(scan: DatasetScan, max_images, val_fraction: float, seed: int, cache_dir,
                   on_progress: ProgressCallback = no_progress,
                   should_cancel: Optional[CancelCheck] = None) -> PreparedSplit:
     """Subsample, cache and split exactly as fit() does (so a bundle's metadata["config"] and
     ["split"] reproduce its validation set)."""
-    samples = _subsample(scan.samples, max_images, seed)
+    samples = stratified_subsample(scan.samples, max_images, seed)
     cache, ok, bad = build_cache(samples, cache_dir or user_cache_dir() / "inputs", on_progress, should_cancel)
     usable = [samples[i] for i in ok]
     index_of = {id(s): i for i, s in enumerate(samples)}
@@ -193,7 +162,6 @@ def calibrate_and_describe(dual, prepared: PreparedSplit, class_weighted: bool, 
 
     Shared by fit() and ``training.evaluate.recalibrate_bundle`` (same numbers for the same model).
     """
-    from .evaluate import card_numbers
 
     train, val = prepared.train, prepared.val
     y_train = np.array([s.label for s in train], dtype=np.float32)

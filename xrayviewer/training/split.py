@@ -44,3 +44,17 @@ def patient_split(samples: list[Sample], val_fraction: float = 0.15, seed: int =
     train = [s for s in samples if s.patient not in val_patients]
     val = [s for s in samples if s.patient in val_patients]
     return train, val
+
+
+def stratified_subsample(samples, max_images, seed):
+    """At most ``max_images`` samples (at least 2 per class), each class keeping its share;
+    all of them when there are fewer. Seeded, so fit() and evaluate() pick the same ones."""
+    if not max_images or len(samples) <= max_images:
+        return samples
+    rng = np.random.default_rng(seed)
+    by_label = {0: [s for s in samples if s.label == 0], 1: [s for s in samples if s.label == 1]}
+    out = []
+    for items in by_label.values():
+        k = max(2, int(round(max_images * len(items) / len(samples))))
+        out += [items[i] for i in sorted(rng.choice(len(items), min(k, len(items)), replace=False))]
+    return out

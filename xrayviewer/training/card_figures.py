@@ -1,0 +1,44 @@
+"""The model card's figures for one labelled set: rates with patient-level bootstrap
+intervals, AUC, ECE before and after calibration. Plain numpy; fit(), evaluate and the site
+calibration all call it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..model.metrics import (
+    binary_report,
+    bootstrap_intervals,
+    expected_calibration_error,
+)
+
+ECE_BINS = 15
+
+
+def card_numbers(labels, probs, raw_probs, threshold: float, groups, n_boot: int = 1000, seed: int = 0) -> dict:
+    """Validation figures for the model card: accuracy, AUC, sensitivity and specificity at
+    ``threshold`` with 95% patient-level bootstrap intervals (``groups`` = patient ids), and
+    ECE before/after calibration. Plain numpy: fit() calls it on the validation split."""
+    y = np.asarray(labels).astype(int)
+    p = np.asarray(probs, dtype=np.float64)
+    r = binary_report(y, p, threshold)
+    ci = bootstrap_intervals(y, p, threshold, n_boot=n_boot, seed=seed, groups=groups) if n_boot else {}
+    metrics = {}
+    for k in ("accuracy", "auc", "sensitivity", "specificity"):
+        lo, hi = ci.get(k, (float("nan"), float("nan")))
+        metrics[k] = {"value": _r(getattr(r, k)), "ci95": [_r(lo), _r(hi)]}
+    return {
+        "images": int(y.size), "patients": int(len(set(groups))) if groups is not None else None,
+        "positives": int(y.sum()), "negatives": int(y.size - y.sum()),
+        "threshold": float(threshold), "metrics": metrics,
+        "confusion": {"tn": r.tn, "fp": r.fp, "fn": r.fn, "tp": r.tp},
+        "ece_before": _r(expected_calibration_error(y, raw_probs, ECE_BINS)),
+        "ece_after": _r(expected_calibration_error(y, p, ECE_BINS)),
+        "bootstrap": {"resamples": int(n_boot), "unit": "patient", "seed": seed, "interval": "2.5-97.5 percentile"},
+    }
+
+
+def _r(v, digits: int = 4):
+    v = float(v)
+    return None if not np.isfinite(v) else round(v, digits)
