@@ -176,6 +176,11 @@ def test_cli_calibrate_then_predict_by_name_from_any_folder(tmp_path, user_home)
     assert sha256_of(bundle) == sha256_of(bundled_model_path())
     meta = json.loads(bundle.with_suffix(".json").read_text())
     assert meta["site_calibration"]["command"].startswith("xrayviewer calibrate")
+    from xrayviewer.reads import ReadsLog
+
+    with ReadsLog() as log:  # the audit trail names the calibration and the model it made
+        (event,) = log.events("calibration")
+    assert event["model_name"] == "site-a" and event["model_sha256"] == meta["sha256"]
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     r = _cli("predict", str(cases / "NORMAL"), "--model", "site-a", cwd=elsewhere, home=user_home)

@@ -84,9 +84,29 @@ def calibrate_command(args, progress, user_error) -> int:
     except (DatasetError, ModelLoadError, ModelSaveError, ValueError) as exc:
         raise user_error(str(exc)) from None
     claimed, base = result.claimed, result.base_on_cases
+    _log_calibration(args, result)
     print(f"\nSaved {result.path} (same weights as {result.meta['site_calibration']['base_model']}, "
           f"sha256 {result.meta['site_calibration']['base_sha256'][:12]}...)")
     print(f"  threshold {result.meta['threshold']:.4f}: {result.meta['threshold_rule']}")
     print(f"  cross-validated on {claimed['label']}: " + figures_line(claimed["metrics"]))
     print("  the base model on the same cases, as it is: " + figures_line(base["metrics"]))
     return EXIT_OK
+
+
+def _log_calibration(args, result) -> None:
+    """The reads log's audit trail records every site calibration; a log that cannot be
+    written costs a warning, never the calibration that was just saved."""
+    from .model.bundle import sha256_of
+    from .reads import ReadsLog, ReadsLogError
+    from .reads.log import reader_default
+
+    meta = result.meta
+    try:
+        with ReadsLog() as log:
+            log.record_event("calibration", reader=reader_default(), model_name=args.name,
+                             model_sha256=sha256_of(result.path),
+                             details={"path": str(result.path), "folder": args.dataset, "via": "cli",
+                                      "base_model": meta.get("site_calibration", {}).get("base_model")})
+    except ReadsLogError as exc:
+        print(f"xrayviewer: warning: the calibration was saved but not logged: {exc}", file=sys.stderr)
+

@@ -84,6 +84,7 @@ class SiteCheckDialog(QDialog):
     """One check of the active model on one folder, then (optionally) one site calibration."""
 
     adoptRequested = Signal(str)  # the new bundle's path: the window switches to it
+    calibrated = Signal(dict)  # a site calibration was written (the reads log records it)
 
     def __init__(self, folder: str, active_info, parent=None, labels_csv: Optional[str] = None,
                  runner: Optional[Callable] = None, open_url: Optional[Callable[[QUrl], object]] = None,
@@ -219,6 +220,7 @@ class SiteCheckDialog(QDialog):
     def _on_calibrated(self, result: dict) -> None:
         self._idle()
         self.adoption = result
+        self.calibrated.emit(result)
         n = result["claimed"]["images"]
         self.heading.setText(f"{result['name']}: model {self.active_info.name}'s weights, calibration and "
                              f"threshold refitted on {n} local X-rays")
@@ -306,6 +308,11 @@ def open_site_check(window, runner: Optional[Callable] = None) -> Optional[SiteC
     # like any barely validated model), else straight to the controller.
     switch = getattr(window, "request_model_switch", None) or window.controller.switch_model
     dialog.adoptRequested.connect(lambda path: switch(path))
+    reading = getattr(window, "reading", None)
+    if reading is not None:  # the audit log: which site calibration was made, from what, when
+        dialog.calibrated.connect(lambda result: reading.record_event("calibration", {
+            "name": result.get("name"), "path": result.get("path"), "folder": folder,
+            "cases": (result.get("claimed") or {}).get("images"), "via": "window"}))
     dialog.show()
     dialog.start()
     return dialog
