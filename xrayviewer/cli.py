@@ -59,7 +59,7 @@ def _build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", required=True, metavar="DIR")
     # Spelled out (importing training.recipes would pull numpy into --help); a test keeps it in
     # step with training.recipes.RECIPES. "default" is the shipped recipe.
-    tr.add_argument("--recipe", choices=["default", "default-mix", "default-tone", "default-v1", "seed"], default="default",
+    tr.add_argument("--recipe", choices=["default", "default-frame", "default-mix", "default-tone", "default-v1", "seed"], default="default",
                     help="default: the shipped recipe (default-tone)")
     tr.add_argument("--epochs", type=int)
     tr.add_argument("--seed", type=int, default=0)
@@ -67,6 +67,9 @@ def _build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--max-images", type=int, help="train on a stratified subsample (quick runs)")
     tr.add_argument("--val-fraction", type=float, default=0.15)
     tr.add_argument("--overwrite", action="store_true", help="replace a model of the same name")
+    tr.add_argument("--monitor", metavar="DIR", help="labelled folder scored (never trained on) after every "
+                    "epoch; its AUC is logged as monitor_auc")
+    tr.add_argument("--keep-snapshots", action="store_true", help="also save every epoch's weights (<name>.epochs.npz)")
 
     mi = sub.add_parser("model-info", help="the model card: data, metrics, operating point, scope")
     mi.add_argument("--model")
@@ -200,7 +203,9 @@ class _TextProgress:
             v = p.values
             print(f"\repoch {p.done}/{p.total}  loss {v.get('loss', float('nan')):.4f}  "
                   f"acc {v.get('accuracy', float('nan')):.3f}  val_auc {v.get('val_auc', float('nan')):.4f}  "
-                  f"val_loss {v.get('val_loss', float('nan')):.4f}  ({v.get('seconds', 0):.0f} s)" + " " * 10,
+                  f"val_loss {v.get('val_loss', float('nan')):.4f}"
+                  + (f"  monitor_auc {v['monitor_auc']:.4f}" if "monitor_auc" in v else "")
+                  + f"  ({v.get('seconds', 0):.0f} s)" + " " * 10,
                   file=sys.stderr, flush=True)
             return
         if now - self._last < (0.2 if self._tty else 5.0) and p.done != p.total:
@@ -231,6 +236,7 @@ def cmd_train(args) -> int:
     config = TrainConfig(dataset_dir=args.dataset, out_dir=args.out, recipe=args.recipe, epochs=args.epochs,
                          seed=args.seed, name=args.name, max_images=args.max_images,
                          val_fraction=args.val_fraction, overwrite=args.overwrite,
+                         monitor_dir=args.monitor, keep_snapshots=args.keep_snapshots,
                          command="xrayviewer " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else "")
     try:
         result = fit(config, on_progress=_TextProgress(), should_cancel=flag)

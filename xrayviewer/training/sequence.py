@@ -75,9 +75,10 @@ def class_weights_for(labels) -> tuple[float, float]:
 def training_batches(recipe, cache: InputCache, indices, labels, seed: int = 0) -> CachedBatches:
     """The shuffled, augmented batches a recipe trains on (fit() and the benchmark share this).
     A mixup recipe's batches carry their class weights (fit() then passes none to Keras)."""
-    augment = None
-    if recipe.tone_augment:
-        from .augment import tone_and_sharpness as augment
+    from .augment import compose, framing, tone_and_sharpness
+
+    steps = ([framing] if recipe.framing_augment else []) + ([tone_and_sharpness] if recipe.tone_augment else [])
+    augment = None if not steps else steps[0] if len(steps) == 1 else compose(*steps)
     weights = class_weights_for(labels) if recipe.mixup_alpha and recipe.class_weights else None
     return CachedBatches(cache, indices, labels, recipe.batch_size, shuffle=True, seed=seed, augment=augment,
                          class_weights=weights, mixup_alpha=recipe.mixup_alpha)
