@@ -59,7 +59,7 @@ def _build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", required=True, metavar="DIR")
     # Spelled out (importing training.recipes would pull numpy into --help); a test keeps it in
     # step with training.recipes.RECIPES. "default" is the shipped recipe.
-    tr.add_argument("--recipe", choices=["default", "default-frame", "default-mix", "default-tone", "default-v1", "seed"], default="default",
+    tr.add_argument("--recipe", choices=["default", "default-frame", "default-mix", "default-norm", "default-tone", "default-v1", "seed"], default="default",
                     help="default: the shipped recipe (default-tone)")
     tr.add_argument("--epochs", type=int)
     tr.add_argument("--seed", type=int, default=0)

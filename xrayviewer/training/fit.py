@@ -311,7 +311,7 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
     lr = (keras.optimizers.schedules.CosineDecay(recipe.learning_rate, decay_steps=max(1, steps * schedule_epochs))
           if recipe.cosine_decay else recipe.learning_rate)
     model.compile(optimizer=keras.optimizers.Adam(lr, beta_1=0.9, beta_2=0.999),
-                  loss="binary_crossentropy",
+                  loss=keras.losses.BinaryCrossentropy(label_smoothing=recipe.label_smoothing),
                   metrics=_training_metrics(keras, blended_labels=bool(recipe.mixup_alpha)))
     class_weight = None
     if recipe.class_weights and not recipe.mixup_alpha:  # mixup batches carry their own weights
