@@ -17,6 +17,9 @@ external sensitivity is >= 0.93. It is fitted on external A itself, so it is NOT
 estimate; it says how far a site calibration on external A could move the operating point
 (what the issue's sensitivity and specificity targets need), given this ranking.
 
+With two or more models, each after the first also gets its external AUC minus the first's,
+with a paired patient-level bootstrap interval (same films, same resamples).
+
 Internal validation images come from the input cache exactly as fit() made them; external
 images go through ``Predictor.predict_files``, i.e. the same path as ``xrayviewer predict``.
 Nothing here trains; external A is only scored.
@@ -66,6 +69,24 @@ def set_figures(y, p, groups, thresholds: dict, oracle: bool = False, n_boot: in
     if oracle:
         out["at"]["ext-oracle"] = rates(y, p, threshold_for_sensitivity(y, p, ORACLE_SENSITIVITY))
     return out
+
+
+def paired_auc_difference(y, p_a, p_b, groups, n_boot: int = N_BOOT, seed: int = 0) -> dict:
+    """AUC(b) - AUC(a) on the same images, with a patient-level paired bootstrap 95% interval
+    and the share of resamples in which b is ahead: the two models' errors on a hard film are
+    correlated, so the paired interval is much narrower than either model's own."""
+    y = np.asarray(y).astype(int)
+    _, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    members = [np.where(inverse == k)[0] for k in range(inverse.max() + 1)]
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(n_boot):
+        idx = np.concatenate([members[k] for k in rng.integers(0, len(members), len(members))])
+        diffs.append(roc_auc(y[idx], p_b[idx]) - roc_auc(y[idx], p_a[idx]))
+    diffs = np.array(diffs)
+    return {"difference": round(roc_auc(y, p_b) - roc_auc(y, p_a), 4),
+            "ci95": [round(float(np.nanpercentile(diffs, 2.5)), 4), round(float(np.nanpercentile(diffs, 97.5)), 4)],
+            "share_ahead": round(float(np.nanmean(diffs > 0)), 3)}
 
 
 def bundle_scores(keras_path: Path, dataset: Path, external: Path) -> dict:
@@ -119,12 +140,22 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, help="write the figures here")
     ap.add_argument("--scores", type=Path, help="write every model's per-image probabilities here (.npz)")
     args = ap.parse_args(argv)
-    out, arrays = [], {}
+    out, arrays, first = [], {}, None
     for m in args.models:
         scores = bundle_scores(m, args.dataset, args.external)
         res = {"model": str(m), "recipe": scores["meta"].get("recipe"), **evaluate_scores(scores)}
+        if first is None:
+            first = scores["ext"]
+        elif first["files"] == scores["ext"]["files"]:
+            res["external_auc_minus_first"] = paired_auc_difference(first["y"], first["p"], scores["ext"]["p"],
+                                                                    first["groups"])
         out.append(res)
         print(format_result(f"{m.name} ({res['recipe']})", res), flush=True)
+        if "external_auc_minus_first" in res:
+            d = res["external_auc_minus_first"]
+            print(f"  external A AUC minus {args.models[0].name}'s: {d['difference']:+.4f} (paired patient "
+                  f"bootstrap 95% CI {d['ci95'][0]:+.4f} to {d['ci95'][1]:+.4f}; ahead in {d['share_ahead']:.0%} "
+                  "of resamples)", flush=True)
         for part in ("val", "ext"):
             arrays[f"{m.stem}:{part}:p"] = scores[part]["p"]
             arrays[f"{m.stem}:{part}:y"] = scores[part]["y"]

@@ -104,3 +104,39 @@ def test_monitor_logs_external_auc_and_snapshots_hold_every_epoch(tiny_dataset, 
 def test_label_smoothing_is_the_only_loss_change():
     assert RECIPES["default-norm"].label_smoothing == 0.1
     assert all(r.label_smoothing == 0.0 for name, r in RECIPES.items() if name != "default-norm")
+
+
+def _external_eval():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "external_eval.py"
+    spec = importlib.util.spec_from_file_location("external_eval", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_external_eval_thresholds_come_from_internal_validation_and_paired_difference_has_sign():
+    ev = _external_eval()
+    rng = np.random.default_rng(0)
+    y_val = np.r_[np.zeros(100), np.ones(300)].astype(int)
+    p_val = np.clip(np.where(y_val == 1, 0.8, 0.2) + rng.normal(0, 0.1, y_val.size), 0, 1)
+    y_ext = np.r_[np.zeros(60), np.ones(90)].astype(int)
+    weak = np.clip(np.where(y_ext == 1, 0.7, 0.45) + rng.normal(0, 0.15, y_ext.size), 0, 1)
+    strong = np.clip(np.where(y_ext == 1, 0.8, 0.2) + rng.normal(0, 0.1, y_ext.size), 0, 1)
+    groups = [f"p{i // 2}" for i in range(y_ext.size)]  # two films per patient
+    scores = {"threshold": 0.5,
+              "val": {"y": y_val, "p": p_val, "groups": [f"v{i}" for i in range(y_val.size)]},
+              "ext": {"y": y_ext, "p": weak, "groups": groups}}
+    res = ev.evaluate_scores(scores, n_boot=50)
+    # val95 is fitted on internal validation: it gives >= 0.95 sensitivity there...
+    assert res["internal"]["at"]["val95"]["sensitivity"] >= 0.95
+    # ...and the same threshold is applied, unchanged, to the external set.
+    assert res["external"]["at"]["val95"]["threshold"] == res["internal"]["at"]["val95"]["threshold"]
+    assert res["external"]["at"]["ext-oracle"]["sensitivity"] >= 0.93
+    lo, hi = res["external"]["auc_ci95"]
+    assert lo <= res["external"]["auc"] <= hi
+    d = ev.paired_auc_difference(y_ext, weak, strong, groups, n_boot=200)
+    assert d["difference"] > 0.1 and d["ci95"][0] > 0 and d["share_ahead"] == 1.0
+    assert ev.paired_auc_difference(y_ext, strong, weak, groups, n_boot=50)["difference"] < 0
