@@ -3,10 +3,16 @@
     python benchmarks/bench.py [--model FILE] [--repeats N] [--skip-train] [--skip-gui]
 
 Each figure is the median of several runs (peak memory: the largest); heavy parts run in
-fresh subprocesses so that import costs and peak memory are measured cold and separately. The last line printed is one
-JSON object with every figure (budgets on a 2-core CPU: predict_ms_fullres <= 60,
-predict_img_s >= 100, gui_window_shown_s <= 1.5, gui_first_probability_s <= 8,
-gui_max_stall_ms <= 100; training memory flat when the dataset doubles).
+fresh subprocesses so that import costs and peak memory are measured cold and separately.
+The last line printed is one JSON object with every figure. Targets on the 2-core reference
+machine (issue 15): predict_cli_one_file_s <= 0.8, predict_ms_fullres <= 10,
+predict_img_s >= 500 (the 224 px training files), predict_peak_rss_mb and gui_peak_rss_mb
+(the scoring process) <= 250, gui_first_probability_s <= 1.0, gui_max_stall_ms <= 16;
+training memory flat when the dataset doubles.
+
+Which code is measured is whatever ``import xrayviewer`` finds: point PYTHONPATH at another
+checkout to measure it with this same script (before/after comparisons). The data folder is
+``$XRAYVIEWER_DATA``, else the first ``shared/data`` found above the repository.
 """
 
 from __future__ import annotations
@@ -21,9 +27,24 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Optional
 
 REPO = Path(__file__).resolve().parent.parent
-DATA = REPO.parent / "shared" / "data"
+
+
+def _data_dir() -> Path:
+    if os.environ.get("XRAYVIEWER_DATA"):
+        return Path(os.environ["XRAYVIEWER_DATA"])
+    for up in REPO.parents:  # a checkout beside shared/ or a worktree one level further down
+        if (up / "shared" / "data").is_dir():
+            return up / "shared" / "data"
+    return REPO.parent / "shared" / "data"
+
+
+DATA = _data_dir()
+# Subprocesses start here, not in REPO: a child's sys.path begins with its working folder,
+# which would shadow a checkout named by PYTHONPATH.
+NEUTRAL_CWD = tempfile.gettempdir()
 FULLRES = DATA / "fullres" / "NORMAL" / "IM-0286-0001.jpeg"  # 1,982 x 1,804 px
 TRAIN_DIR = DATA / "chest_xray" / "train"
 
@@ -31,11 +52,61 @@ TRAIN_DIR = DATA / "chest_xray" / "train"
 def run_py(code: str, env_extra: dict | None = None, timeout: int = 900) -> dict:
     """Run ``code`` in a fresh interpreter; it must print one JSON object as its last line."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **(env_extra or {}))
-    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                         env=env, timeout=timeout, cwd=REPO)
+    out = subprocess.run([sys.executable, "-c", _RUNTIME + textwrap.dedent(code)], capture_output=True, text=True,
+                         env=env, timeout=timeout, cwd=NEUTRAL_CWD)
     if out.returncode != 0:
         raise RuntimeError(f"benchmark step failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# Prepended to every step: ``import_runtime()`` imports what will run the network in the
+# checkout under test (LiteRT where it has model/networks.py and the backend is not Keras;
+# TensorFlow/Keras otherwise), so model_load_s means "load, runtime already imported" in both.
+_RUNTIME = textwrap.dedent("""
+    def import_runtime():
+        import importlib.util, os
+        if importlib.util.find_spec("xrayviewer.model.networks") and os.environ.get("XRAYVIEWER_BACKEND") != "keras":
+            from ai_edge_litert.interpreter import Interpreter
+            return "litert"
+        from xrayviewer.model.runtime import import_keras; import_keras()
+        return "keras"
+""")
+
+
+_MEASURE = """
+import json, resource, subprocess, sys, time
+t = time.perf_counter()
+out = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+wall = time.perf_counter() - t
+print(json.dumps({"rc": out.returncode, "wall": wall, "stdout": out.stdout.decode(errors="replace")[-2000:],
+                  "rss": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+"""
+
+
+def wait_with_peak_rss(cmd: list, env: dict, timeout: float) -> tuple[int, float, float, str]:
+    """Run ``cmd``; (exit code, wall seconds, peak RSS in MB of it and its waited-for children
+    (a model process the GUI spawned counts), stdout). A small wrapper process runs it, so
+    that the wrapper's RUSAGE_CHILDREN holds that one command alone."""
+    r = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], env=env, capture_output=True, text=True,
+                       timeout=timeout, cwd=NEUTRAL_CWD)
+    m = json.loads(r.stdout.strip().splitlines()[-1])
+    return m["rc"], m["wall"], m["rss"], m["stdout"]
+
+
+def bench_cli_predict(repeats: int) -> dict:
+    """One film, end to end, as a user runs it: ``xrayviewer predict FILE`` from a cold
+    process (interpreter start, imports, model load, decode, score, CSV)."""
+    walls, rss = [], []
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    for _ in range(repeats):
+        rc, wall, peak, out = wait_with_peak_rss([sys.executable, "-m", "xrayviewer", "predict", str(FULLRES)],
+                                                 env, 300)
+        if rc != 0 or FULLRES.name not in out:
+            raise RuntimeError(f"xrayviewer predict failed (exit {rc})")
+        walls.append(wall)
+        rss.append(peak)
+    return {"predict_cli_one_file_s": round(statistics.median(walls), 3),
+            "predict_cli_peak_rss_mb": round(max(rss), 1)}
 
 
 def bench_cli_import(repeats: int) -> dict:
@@ -57,8 +128,8 @@ def bench_predict(model: str | None, repeats: int) -> dict:
     r = run_py(f"""
         import json, resource, statistics, time
         t = time.perf_counter()
-        from xrayviewer.model.runtime import import_keras; import_keras()
-        tf_import = time.perf_counter() - t
+        runtime = import_runtime()
+        runtime_import = time.perf_counter() - t
         from xrayviewer.model import Predictor
         from xrayviewer.imaging import load_image
         t = time.perf_counter(); p = Predictor.load({model!r}); load = time.perf_counter() - t
@@ -74,12 +145,26 @@ def bench_predict(model: str | None, repeats: int) -> dict:
         for _ in range({repeats}):
             t = time.perf_counter(); res = p.predict_files(files); tput.append(len(files) / (time.perf_counter() - t))
         assert all(r.prediction is not None for r in res)
-        print(json.dumps({{"tf_import_s": tf_import, "model_load_s": load,
+        print(json.dumps({{"runtime_import_s": runtime_import, "model_load_s": load,
                           "predict_ms_fullres": 1000 * statistics.median(lat),
                           "predict_img_s": statistics.median(tput),
                           "predict_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
     """)
-    return {k: round(v, 3) for k, v in r.items()}
+    r = {k: round(v, 3) for k, v in r.items()}
+    r["predict_runtime"] = run_py("""
+        import json; from xrayviewer.model import Predictor; p = Predictor.load()
+        print(json.dumps({"r": getattr(p, "runtime", "keras")}))
+    """)["r"]
+    return r
+
+
+def bench_tf_import() -> dict:
+    """TensorFlow + Keras import alone: what training and the Keras fallback pay first."""
+    return {"tf_import_s": round(run_py("""
+        import json, time; t = time.perf_counter()
+        from xrayviewer.model.runtime import import_keras; import_keras()
+        print(json.dumps({"s": time.perf_counter() - t}))
+    """)["s"], 3)}
 
 
 def bench_model_load(model: str | None, repeats: int) -> dict:
@@ -87,7 +172,7 @@ def bench_model_load(model: str | None, repeats: int) -> dict:
     for _ in range(repeats):
         r = run_py(f"""
             import json, time
-            from xrayviewer.model.runtime import import_keras; import_keras()
+            import_runtime()
             from xrayviewer.model import Predictor
             t = time.perf_counter(); Predictor.load({model!r}); print(json.dumps({{"s": time.perf_counter() - t}}))
         """)
@@ -133,7 +218,7 @@ def bench_gui(model: str | None, repeats: int) -> dict:
         (folder / p.name).write_bytes(p.read_bytes())
     first = folder / ("0000_" + FULLRES.name)
     first.write_bytes(FULLRES.read_bytes())
-    shown, prob, stall = [], [], []
+    shown, prob, stall, rss = [], [], [], []
     for _ in range(repeats):
         timing = Path(tempfile.mkdtemp()) / "timing.json"
         env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"),
@@ -142,18 +227,67 @@ def bench_gui(model: str | None, repeats: int) -> dict:
         cmd = [sys.executable, "-m", "xrayviewer.gui.app", "--no-single-instance", str(folder)]
         if model:
             cmd[3:3] = ["--model", model]
-        subprocess.run(cmd, env=env, timeout=300, check=True, capture_output=True)
+        rc, _, peak, _ = wait_with_peak_rss(cmd, env, 300)
+        if rc != 0:
+            raise RuntimeError(f"the viewer exited with {rc}")
         t = json.loads(timing.read_text())
         shown.append(t["window_shown_s"])
         prob.append(t["first_probability_s"])
         stall.append(t["max_stall_ms"])
+        rss.append(peak)
     return {"gui_window_shown_s": round(statistics.median(shown), 3),
             "gui_first_probability_s": round(statistics.median(prob), 3),
-            "gui_max_stall_ms": round(statistics.median(stall), 1)}
+            "gui_max_stall_ms": round(statistics.median(stall), 1),
+            # the viewer and any model process it started and joined: whoever scores
+            "gui_peak_rss_mb": round(max(rss), 1)}
+
+
+def compare(checkouts: list[str], rounds: int, model: Optional[str], gui: bool) -> dict:
+    """Measure several checkouts turn by turn (A, B, C, A, B, C, ...), so that a shared,
+    noisy machine loads them alike; per checkout, the median of its rounds (peak memory: the
+    largest). A checkout is a folder put first on PYTHONPATH ("installed": none)."""
+    per: dict[str, list[dict]] = {c: [] for c in checkouts}
+    saved = os.environ.get("PYTHONPATH")
+    try:
+        for r in range(rounds):
+            for c in checkouts:
+                if c == "installed":
+                    os.environ.pop("PYTHONPATH", None)
+                else:
+                    os.environ["PYTHONPATH"] = str(Path(c).resolve())
+                one: dict = {}
+                one.update(bench_cli_import(1))
+                one.update(bench_cli_predict(1))
+                one.update(bench_predict(model, 1))
+                if gui:
+                    one.update(bench_gui(model, 1))
+                per[c].append(one)
+                print(f"round {r + 1} {c}:", json.dumps(one), flush=True)
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
+    out = {}
+    for c, runs in per.items():
+        summary = {}
+        for key in runs[0]:
+            values = [run[key] for run in runs]
+            if not isinstance(values[0], (int, float)):
+                summary[key] = values[0]
+            elif "rss" in key:
+                summary[key] = max(values)
+            else:
+                summary[key] = round(statistics.median(values), 3)
+        out[c] = summary
+    return out
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--compare", nargs="+", metavar="CHECKOUT",
+                    help="measure these checkouts (folders, or 'installed') turn by turn, --repeats rounds: "
+                         "one-file predict, latency, throughput, memory and (unless --skip-gui) the window")
     ap.add_argument("--model", help="model .keras (default: the bundled model)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--skip-train", action="store_true")
@@ -163,10 +297,15 @@ def main() -> int:
     if not FULLRES.exists():
         print(f"benchmark data missing: {FULLRES}", file=sys.stderr)
         return 2
+    if args.compare:
+        print(json.dumps(compare(args.compare, args.repeats, args.model, not args.skip_gui)))
+        return 0
     results: dict = {"cpu_count": os.cpu_count()}
     results.update(bench_cli_import(args.repeats))
-    print("cli import:", results, flush=True)
+    results.update(bench_cli_predict(args.repeats))
+    print("cli:", results, flush=True)
     results.update(bench_predict(args.model, args.repeats))
+    results.update(bench_tf_import())
     results.update(bench_model_load(args.model, max(3, args.repeats // 2)))
     print("prediction:", results, flush=True)
     if not args.skip_train:

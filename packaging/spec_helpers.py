@@ -31,12 +31,18 @@ MACOS_MIN_VERSION = "11.0"  # first macOS on Apple silicon; the bundle is arm64 
 # equal), so importlib.resources.files("xrayviewer.model_weights") finds the same files frozen
 # as installed from the wheel.
 DATA_PACKAGES = {
-    "model_weights": ("xrayviewer/model_weights", ["*.keras", "*.json", "*.npz", "*.md"]),
+    "model_weights": ("xrayviewer/model_weights", ["*.keras", "*.json", "*.npz", "*.tflite", "*.md"]),
     "resources": ("xrayviewer/resources", ["*.png", "*.svg", "*.ico", "*.icns", "*.md", "*.txt", "samples/*"]),
 }
 
 # The bundled model the app loads by default (xrayviewer.model.bundle.BUNDLED_MODEL_NAME).
-REQUIRED_MODEL_FILES = ("default.keras", "default.json")
+# default.tflite: what scores it (LiteRT); the frozen self-test fails without it.
+REQUIRED_MODEL_FILES = ("default.keras", "default.json", "default.tflite")
+
+# Imported lazily inside functions (model/networks.py), named so the analysis never misses the
+# runtime that scores; its native libraries (the interpreter wrapper and the shared
+# libpywrap_litert_common it links) follow the extension module.
+SCORING_RUNTIME_IMPORTS = ["ai_edge_litert.interpreter"]
 
 # Qt: PyInstaller's PySide6 hooks collect only the Qt modules that are imported. The app uses
 # QtCore/QtGui/QtWidgets (plus possibly QtSvg, QtPrintSupport, QtOpenGL, QtNetwork, which stay

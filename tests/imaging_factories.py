@@ -94,3 +94,11 @@ def png_header_only(path, width: int, height: int) -> Path:
     body = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
     Path(path).write_bytes(body)
     return Path(path)
+
+
+def allow_tiny_images(monkeypatch) -> None:
+    """Let tests of decoding semantics use images of a few pixels (quick to write and to
+    check pixel by pixel); the loader refuses them otherwise (tests/test_imaging_hostile.py)."""
+    from xrayviewer.imaging import usable
+
+    monkeypatch.setattr(usable, "MIN_SIDE", 1)

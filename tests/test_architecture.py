@@ -47,9 +47,13 @@ HEAVY = ("tensorflow", "keras", "PySide6")
     ("xrayviewer", HEAVY),
     ("xrayviewer.progress", HEAVY),
     ("xrayviewer.paths", HEAVY),
+    ("xrayviewer.sharding", HEAVY),
+    ("xrayviewer.training.distribute", HEAVY),  # TensorFlow only once a distributed run starts
     ("xrayviewer.imaging", HEAVY + ("matplotlib",)),
     ("xrayviewer.model", HEAVY),
     ("xrayviewer.training", HEAVY),
+    ("xrayviewer.reads", HEAVY),
+    ("xrayviewer.gui.case_snapshot", HEAVY),  # the CLI's predict --snapshot renders through it
     ("xrayviewer.cli", HEAVY),
     ("xrayviewer.gui", ("tensorflow", "keras")),  # Qt is the GUI's business; TF never at start-up
 ])

@@ -62,7 +62,8 @@ def test_predict_csv(tiny_model, inputs, capsys):
     folder, png = inputs
     rc = main(["predict", str(folder), str(png), "--model", str(tiny_model)])
     captured = capsys.readouterr()
-    assert rc == 0, captured.err
+    assert rc == 1, captured.err  # broken.jpeg could not be read
+    assert "1 of 5 inputs could not be read" in captured.err
     lines = captured.out.splitlines()
     assert lines[0] == HEADER
     rows = list(csv.DictReader(io.StringIO(captured.out)))
@@ -96,7 +97,7 @@ def test_predict_json_has_same_fields(tiny_model, inputs, capsys):
     folder, png = inputs
     rc = main(["predict", str(folder), str(png), "--model", str(tiny_model), "--format", "json"])
     captured = capsys.readouterr()
-    assert rc == 0, captured.err
+    assert rc == 1, captured.err
     rows = json.loads(captured.out)
     assert len(rows) == 5
     for r in rows:
@@ -105,12 +106,14 @@ def test_predict_json_has_same_fields(tiny_model, inputs, capsys):
     assert bad["probability"] is None and bad["prediction"] is None and "broken.jpeg" in bad["error"]
     good = [r for r in rows if r is not bad]
     assert all(isinstance(r["probability"], float) and isinstance(r["out_of_distribution"], bool) for r in good)
+    assert all(r["error"] is None for r in good)  # JSON's nothing, not an empty string
 
 
 def test_predict_named_missing_file_gets_an_error_row(tiny_model, tmp_path, capsys):
     rc = main(["predict", str(JPEGS[0]), str(tmp_path / "gone.jpeg"), "--model", str(tiny_model)])
     captured = capsys.readouterr()
-    assert rc == 0
+    assert rc == 1
+    assert "1 of 2 inputs could not be read" in captured.err
     rows = list(csv.DictReader(io.StringIO(captured.out)))
     assert [r["probability"] == "" for r in rows] == [False, True]
     assert "gone.jpeg" in rows[1]["error"]
@@ -130,6 +133,9 @@ def test_predict_empty_folder(tmp_path, capsys):
     captured = capsys.readouterr()
     assert rc == 0
     assert "no images" in captured.err
+    assert captured.out == HEADER + "\n"  # a well-formed, empty table
+    assert main(["predict", str(tmp_path / "empty"), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
 
 
 @pytest.mark.parametrize("argv", [[], ["--frobnicate"], ["predict"], ["predict", "x.jpeg", "--frobnicate"],
@@ -178,7 +184,7 @@ def test_predict_subprocess(tiny_model, tmp_path):
     bad = tmp_path / "scan.jpg"
     bad.write_text("hello")
     r = _run(["-m", "xrayviewer", "predict", str(JPEGS[0]), str(bad), "--model", str(tiny_model)])
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 1, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0] == HEADER
     assert len(lines) == 3  # only CSV on stdout
@@ -186,8 +192,8 @@ def test_predict_subprocess(tiny_model, tmp_path):
     assert rows[0]["error"] == "" and rows[0]["probability"] != ""
     assert rows[1]["probability"] == "" and "scan.jpg" in rows[1]["error"]
     # Nor on stderr: TensorFlow's start-up lines (oneDNN, "could not find cuda drivers",
-    # cuInit) used to fill the terminal of every run.
-    assert r.stderr == ""
+    # cuInit) used to fill the terminal of every run. Only the count of unreadable inputs.
+    assert r.stderr == "xrayviewer: 1 of 2 inputs could not be read (their rows say why)\n"
 
 
 def test_startup_filter_drops_tensorflow_chatter_and_keeps_everything_else(capfd):
@@ -275,7 +281,7 @@ def test_predict_heatmaps(tiny_model, tmp_path, capsys):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"nope")
     out = tmp_path / "maps"
-    assert main(["predict", str(good), str(bad), "--model", str(tiny_model), "--heatmap", str(out)]) == 0
+    assert main(["predict", str(good), str(bad), "--model", str(tiny_model), "--heatmap", str(out)]) == 1
     capsys.readouterr()
     written = sorted(p.name for p in out.iterdir())
     assert written == [good.stem + "_heatmap.png"]

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from conftest import TINY_DATASET
-from imaging_factories import gradient, png_header_only, write_dicom
+from imaging_factories import allow_tiny_images, gradient, png_header_only, write_dicom
 from xrayviewer.imaging import ImageLoadError, load_image
 
 REAL_JPEG = sorted((TINY_DATASET / "NORMAL").glob("*.jpeg"))[0]
@@ -166,14 +166,16 @@ def test_gif_renamed_png_still_refused_by_content(tmp_path):
     _refused(p, "GIF")
 
 
-def test_dicom_with_undecodable_compression(tmp_path):
+def test_dicom_with_undecodable_compression(monkeypatch, tmp_path):
+    allow_tiny_images(monkeypatch)  # 16 x 16: about the compression, not the size
     # JPEG-LS needs pylibjpeg/pyjpegls/GDCM, none of which ship with the app.
     p = write_dicom(tmp_path / "jls.dcm", gradient(16, 16), transfer_syntax="1.2.840.10008.1.2.4.80",
                     pixel_data=b"\xff\xd8\xff\xf7" + bytes(range(200)) + b"\xff\xd9", encapsulated=True)
     _refused(p, "compressed")
 
 
-def test_dicom_jpeg2000_with_garbage_data(tmp_path):
+def test_dicom_jpeg2000_with_garbage_data(monkeypatch, tmp_path):
+    allow_tiny_images(monkeypatch)  # 16 x 16: about the compression, not the size
     p = write_dicom(tmp_path / "j2k.dcm", gradient(16, 16), transfer_syntax="1.2.840.10008.1.2.4.90",
                     pixel_data=bytes(range(256)) * 2, encapsulated=True)
     # JPEG 2000 itself is decodable (Pillow's OpenJPEG): the message must blame the data.

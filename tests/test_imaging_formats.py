@@ -7,9 +7,14 @@ import pytest
 from PIL import Image
 
 from conftest import shared_data
-from imaging_factories import gradient, write_dicom
+from imaging_factories import allow_tiny_images, gradient, write_dicom
 from xrayviewer.imaging import find_images, load_image, preprocess
 from xrayviewer.imaging.windowing import window_lut_bounds
+
+
+@pytest.fixture(autouse=True)
+def _tiny_images_allowed(monkeypatch):
+    allow_tiny_images(monkeypatch)  # these tests are about formats, not sizes
 
 
 def _window_spans(image, lo, hi):

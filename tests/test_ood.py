@@ -102,7 +102,10 @@ def test_generated_probes_are_flagged(tiny_model, tmp_path):
     probes = _probes_module().make_probes(tmp_path, xrays=FIXTURE_XRAYS[:2] + FIXTURE_XRAYS[-2:])
     predictor = Predictor.load(tiny_model)
     rates = {}
-    for category in ("colour_photo", "document", "blank", "noise", "xray_rot90", "xray_inverted"):
+    # A blank picture is no longer scored at all: each is its file's error (issue 13).
+    blank = predictor.predict_files(probes["blank"])
+    assert blank and all(r.prediction is None and "blank" in r.error for r in blank), blank
+    for category in ("colour_photo", "document", "noise", "xray_rot90", "xray_inverted"):
         results = predictor.predict_files(probes[category])
         preds = [r.prediction for r in results if r.prediction is not None]
         assert preds, category
@@ -111,21 +114,30 @@ def test_generated_probes_are_flagged(tiny_model, tmp_path):
             if p.out_of_distribution:
                 assert p.ood_reason
     assert rates["colour_photo"] == 1.0, rates
-    assert rates["document"] == 1.0 and rates["blank"] == 1.0 and rates["noise"] == 1.0, rates
+    assert rates["document"] == 1.0 and rates["noise"] == 1.0, rates
     assert rates["xray_rot90"] >= 0.75 and rates["xray_inverted"] >= 0.75, rates
 
 
 @pytest.mark.slow
-def test_prediction_path_reproduces_the_validation_flag_rate(tiny_model, tiny_dataset):
+def test_prediction_path_reproduces_the_validation_flag_rate(tiny_model, tiny_dataset, monkeypatch):
     """fit() scores cached inputs, predict() files: the two paths must give the same OOD scores
-    (so the <= 5% false-flag promise holds for what users actually run)."""
+    (so the <= 5% false-flag promise holds for what users actually run).
+
+    Both on Keras, the runtime fit() scores with: this checks the file path against the cache
+    path. LiteRT against Keras is another difference; on this 1-epoch model, whose OOD
+    covariance (256 features from ~15 images) is near-singular, it moves scores by a few per
+    cent, enough to cross a threshold set midway between two validation scores; on the bundled
+    model it moves them by 5e-7 and changed no flag on 310 films
+    (benchmarks/litert_agreement.py)."""
     from xrayviewer.model import Predictor, read_model_info
     from xrayviewer.training import scan_dataset
     from xrayviewer.training.evaluate import model_split
 
+    monkeypatch.setenv("XRAYVIEWER_BACKEND", "keras")
     meta = json.loads(tiny_model.with_suffix(".json").read_text())
     assert meta["ood"]["flag_rate_target"] == 0.05
     predictor = Predictor.load(tiny_model)
+    assert predictor.runtime == "keras"
     _, val, warnings = model_split(scan_dataset(tiny_dataset), meta)
     assert not warnings and len(val) == meta["split"]["val_images"]
     preds = [r.prediction for r in predictor.predict_files([s.path for s in val])]

@@ -40,6 +40,16 @@ def test_data_packages_are_where_importlib_resources_looks():
         "dist/XRayViewer is older than model_weights/: rebuild with packaging/build_linux.sh"
 
 
+def test_the_scoring_runtime_is_in_the_bundle():
+    """LiteRT: its interpreter module and native libraries (the frozen --self-test then checks
+    that the bundled model really scores on it)."""
+    pkg = INTERNAL / "ai_edge_litert"
+    assert any(pkg.glob("_pywrap_litert_interpreter_wrapper*")), "LiteRT's interpreter wrapper"
+    assert list(INTERNAL.rglob("libpywrap_litert_common*")), "the library the wrapper links"
+    assert (INTERNAL / "xrayviewer" / "model_weights" / "default.tflite").read_bytes() == \
+        (REPO / "model_weights" / "default.tflite").read_bytes()
+
+
 def test_excluded_frameworks_are_absent():
     present = {p.name for p in INTERNAL.iterdir()}
     for name in ("torch", "jax", "jaxlib", "tkinter", "_tkinter", "IPython", "notebook", "pytest", "scipy",

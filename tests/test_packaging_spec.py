@@ -45,7 +45,8 @@ def fake_repo(tmp_path) -> Path:
     (root / "xrayviewer" / "__init__.py").write_text('__version__ = "1.2.3"\n')
     mw = root / "model_weights"
     mw.mkdir()
-    for name in ("__init__.py", "default.keras", "default.json", "default.ood.npz", "README.md", "notes.tmp"):
+    for name in ("__init__.py", "default.keras", "default.json", "default.ood.npz", "default.tflite", "README.md",
+                 "notes.tmp"):
         (mw / name).write_text("x")
     res = root / "resources"
     (res / "samples").mkdir(parents=True)
@@ -88,6 +89,7 @@ def test_data_files_land_in_the_data_packages(fake_repo):
     assert ("model_weights/default.keras", "xrayviewer/model_weights") in dests
     assert ("model_weights/default.json", "xrayviewer/model_weights") in dests
     assert ("model_weights/default.ood.npz", "xrayviewer/model_weights") in dests
+    assert ("model_weights/default.tflite", "xrayviewer/model_weights") in dests
     assert ("model_weights/README.md", "xrayviewer/model_weights") in dests
     assert ("resources/__init__.py", "xrayviewer/resources") in dests
     assert ("resources/icon.png", "xrayviewer/resources") in dests
@@ -113,7 +115,11 @@ def test_data_patterns_match_pyproject_package_data():
     for src_dir, (dest, patterns) in H.DATA_PACKAGES.items():
         package = dest.replace("/", ".")
         assert package_dir[package] == src_dir
-        assert sorted(package_data[package]) == sorted(patterns)
+        # A data folder listed as its own package (resources/samples) counts as "samples/<pattern>".
+        wanted = list(package_data[package]) + [
+            f"{key[len(package) + 1:].replace('.', '/')}/{pattern}"
+            for key, pats in package_data.items() if key.startswith(package + ".") for pattern in pats]
+        assert sorted(wanted) == sorted(patterns)
 
 
 def test_real_icons_exist_and_open():
@@ -214,7 +220,7 @@ def test_excludes_cover_unused_frameworks():
                  "PySide6.QtWebEngineCore", "PySide6.Qt3DCore"):
         assert name in ex
     for keep in ("PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "tensorflow", "keras", "numpy",
-                 "PIL", "pydicom", "matplotlib"):
+                 "PIL", "pydicom", "matplotlib", "ai_edge_litert"):
         assert keep not in ex
 
 
@@ -266,6 +272,7 @@ def test_spec_wiring_per_platform(monkeypatch, tmp_path, plat):
     assert "torch" in analysis["excludes"] and "tkinter" in analysis["excludes"]
     assert any(h.endswith("pyi_rth_xrayviewer.py") for h in analysis["runtime_hooks"])
     assert "xrayviewer.gui.selftest" in analysis["hiddenimports"]
+    assert "ai_edge_litert.interpreter" in analysis["hiddenimports"], "the runtime that scores"
     assert all(Path(src).is_file() for src, _ in analysis["datas"])
     assert all(dest.startswith("xrayviewer/") for _, dest in analysis["datas"])
     exe = calls["EXE"].kwargs
@@ -537,3 +544,23 @@ def test_selftest_writes_its_report_without_stdout(tmp_path, monkeypatch):
     assert (tmp_path / "r.txt").read_text() == "report text\n"
     logs = list((tmp_path / "home" / "logs").glob("selftest-*.txt"))
     assert len(logs) == 1 and logs[0].read_text() == "report text\n"
+
+
+def test_selftest_scores_the_bundled_model_through_litert(tmp_path, monkeypatch):
+    """The self-test's model steps (as the frozen app runs them) load the bundled model on
+    LiteRT and reproduce its reference probability, without TensorFlow."""
+    import io
+
+    from xrayviewer.gui import selftest
+
+    monkeypatch.setenv("XRAYVIEWER_HOME", str(tmp_path))
+    monkeypatch.delenv("XRAYVIEWER_BACKEND", raising=False)
+    steps = selftest.SelfTest(selftest._Tee(io.StringIO()))
+    assert steps.load_bundled_model().endswith("scored by litert")
+    assert "|diff|" in steps.score_reference()
+    assert steps.state["predictor"].runtime == "litert"
+    # A bundle whose .tflite did not load (Keras scored it) fails the step.
+    monkeypatch.setattr(steps.state["predictor"], "network", type("Keras", (), {"runtime": "keras"})())
+    monkeypatch.setattr("xrayviewer.model.Predictor.load", classmethod(lambda cls, path=None: steps.state["predictor"]))
+    with pytest.raises(RuntimeError, match="not LiteRT"):
+        steps.load_bundled_model()

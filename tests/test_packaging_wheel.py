@@ -33,12 +33,53 @@ def src(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def wheel(src, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    # -v: the build backend's own output, where setuptools prints its deprecation warnings.
     r = subprocess.run([sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "--no-build-isolation",
-                        "--no-index", "-q", "-w", str(out)], cwd=src, capture_output=True, text=True, timeout=300)
+                        "--no-index", "-v", "-w", str(out)], cwd=src, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
+    (out / "build.log").write_text(r.stdout + r.stderr)
     wheels = list(out.glob("xrayviewer-*.whl"))
     assert len(wheels) == 1
     return wheels[0]
+
+
+def test_build_has_no_setuptools_deprecation_warnings(wheel):
+    log = (wheel.parent / "build.log").read_text()
+    for warning in ("as a TOML table is deprecated", "Package would be ignored", "SetuptoolsDeprecationWarning"):
+        assert warning not in log, f"setuptools warns: {warning!r}"
+
+
+def _metadata(wheel) -> str:
+    with zipfile.ZipFile(wheel) as z:
+        return z.read(next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))).decode()
+
+
+def test_wheel_carries_the_mit_license_file(wheel, names):
+    meta = _metadata(wheel)
+    assert "License-Expression: MIT" in meta and "License-File: LICENSE" in meta
+    license_text = next(n for n in names if n.endswith(".dist-info/licenses/LICENSE"))
+    with zipfile.ZipFile(wheel) as z:
+        assert "MIT License" in z.read(license_text).decode()
+
+
+def test_dependencies_cpu_tensorflow_and_no_broken_qt(wheel):
+    """Issue 13.5 / 13.1: the CPU-only TensorFlow wheel where it is published (about half the
+    download on Linux), full TensorFlow elsewhere and in the gpu extra; never PySide6 6.12.0."""
+    from packaging.requirements import Requirement
+
+    reqs = [Requirement(line.split(":", 1)[1].strip()) for line in _metadata(wheel).splitlines()
+            if line.startswith("Requires-Dist:")]
+    platforms = {"linux-x86_64": ("linux", "x86_64", "tensorflow-cpu"),
+                 "windows-amd64": ("win32", "AMD64", "tensorflow-cpu"),
+                 "macos-arm64": ("darwin", "arm64", "tensorflow"),
+                 "linux-aarch64": ("linux", "aarch64", "tensorflow")}
+    for where, (plat, machine, expected) in platforms.items():
+        for extra, wanted in (("", {expected}), ("gpu", {expected} | ({"tensorflow"} if plat == "linux" else set()))):
+            env = {"sys_platform": plat, "platform_machine": machine, "extra": extra}
+            tf = {r.name for r in reqs if r.name.startswith("tensorflow") and (r.marker is None or r.marker.evaluate(env))}
+            assert tf == wanted, (where, extra, tf)
+    qt = next(r for r in reqs if r.name == "PySide6-Essentials")
+    assert not qt.specifier.contains("6.12.0") and qt.specifier.contains("6.11.3")
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,11 @@ from PIL import Image
 from xrayviewer.imaging import load_image
 from xrayviewer.imaging.dicom import parse_age_string
 from xrayviewer.model.population import age_text, population_reasons
+from xrayviewer.model.reasons import Reason, ReasonKind
+
+
+def texts(image) -> tuple[str, ...]:
+    return tuple(r.text for r in population_reasons(image))
 
 XRAY = sorted((FIXTURES / "tiny_dataset" / "NORMAL").glob("*.jpeg"))[0]
 
@@ -47,6 +52,8 @@ def test_ages_outside_one_to_five_years_are_flagged_in_words(tmp_path):
                        ("006Y", "patient aged 6 years"), ("012Y", "patient aged 12 years")):
         image = load_image(write_dicom(tmp_path / f"{age}.dcm", xray_pixels(), tags={"PatientAge": age}))
         (reason,) = population_reasons(image)
+        assert reason.kind is ReasonKind.AGE
+        reason = reason.text
         assert reason.startswith(words) and "children aged 1 to 5" in reason, reason
 
 
@@ -54,7 +61,7 @@ def test_the_shared_adult_chest_dicoms_are_flagged_by_their_age():
     for name in ("chest_cr_monochrome1.dcm", "chest_cr_monochrome2.dcm"):
         image = load_image(shared_data("dicom", name))
         assert image.dicom.patient_age_years == 62
-        assert population_reasons(image) == ("patient aged 62 years, outside the training population "
+        assert texts(image) == ("patient aged 62 years, outside the training population "
                                              "(children aged 1 to 5)",)
 
 
@@ -63,9 +70,11 @@ def test_lateral_views_other_body_parts_and_modalities_are_flagged(tmp_path):
     lateral = load_image(write_dicom(tmp_path / "lat.dcm", px, view="LL", tags={"PatientAge": "003Y"}))
     hand = load_image(write_dicom(tmp_path / "hand.dcm", px, tags={"BodyPartExamined": "HAND"}))
     ct = load_image(write_dicom(tmp_path / "ct.dcm", px, modality="CT"))
-    assert population_reasons(lateral) == ("a lateral view; the model saw only frontal (AP/PA) films",)
-    assert population_reasons(hand) == ("body part HAND, not the chest",)
-    assert population_reasons(ct) == ("DICOM modality CT, not a projection radiograph",)
+    assert texts(lateral) == ("a lateral view; the model saw only frontal (AP/PA) films",)
+    assert texts(hand) == ("body part HAND, not the chest",)
+    assert texts(ct) == ("DICOM modality CT, not a projection radiograph",)
+    assert [r.kind for r in population_reasons(lateral) + population_reasons(hand) + population_reasons(ct)] == [
+        ReasonKind.LATERAL, ReasonKind.BODY_PART, ReasonKind.MODALITY]
     # Vendors spell the chest many ways; none of them is "another body part".
     for part in ("THORAX", "CHEST_PA", "PORT CHEST", ""):
         image = load_image(write_dicom(tmp_path / "c.dcm", px, modality="DX", tags={"BodyPartExamined": part}))
@@ -79,7 +88,7 @@ def test_plain_files_carry_no_facts_and_colour_pictures_are_named(tmp_path):
     rng = np.random.default_rng(0)
     photo = tmp_path / "photo.png"
     Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(photo)
-    assert population_reasons(load_image(photo)) == ("a colour picture, not a radiograph",)
+    assert population_reasons(load_image(photo)) == (Reason(ReasonKind.COLOUR, "a colour picture, not a radiograph"),)
 
 
 def test_ages_read_as_a_radiologist_says_them():

@@ -41,14 +41,14 @@ def test_preprocess_contract_any_source(tmp_path, kind):
                            center=2048, width=4096)
     elif kind == "rgb":
         rgb = np.zeros((90, 160, 3), np.uint8)
-        rgb[..., 0] = 255
+        rgb[..., 0] = gradient(90, 160)  # red shades (one flat colour is refused as blank)
         Image.fromarray(rgb).save(tmp_path / "a.png")
         path = tmp_path / "a.png"
-    elif kind == "tiny":
-        Image.fromarray(gradient(5, 7)).save(tmp_path / "a.png")
+    elif kind == "tiny":  # the smallest the loader accepts (64 px a side), upscaled
+        Image.fromarray(gradient(64, 70)).save(tmp_path / "a.png")
         path = tmp_path / "a.png"
-    else:
-        Image.fromarray(gradient(64, 2000)).save(tmp_path / "a.png")
+    else:  # the widest it accepts (4:1)
+        Image.fromarray(gradient(500, 2000)).save(tmp_path / "a.png")
         path = tmp_path / "a.png"
     _check_model_input(preprocess(load_image(path)))
 
@@ -100,11 +100,15 @@ def test_training_cache_equals_prediction_preprocessing(tmp_path):
 
 def test_cache_rebuilt_when_a_file_changes(tmp_path):
     img = tmp_path / "a.png"
-    Image.fromarray(np.full((64, 64), 10, np.uint8)).save(img)
+    first = np.full((64, 64), 10, np.uint8)
+    first[0, 0] = 0  # not blank (a one-valued image is refused)
+    Image.fromarray(first).save(img)
     samples = [Sample(str(img), 0, "a")]
     cache, _, _ = build_cache(samples, tmp_path / "cache")
     assert cache.read([0]).max() == 10
-    Image.fromarray(np.full((64, 64), 200, np.uint8)).save(img)
+    second = np.full((64, 64), 200, np.uint8)
+    second[0, 0] = 255
+    Image.fromarray(second).save(img)
     import os
     st = os.stat(img)
     os.utime(img, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))

@@ -8,7 +8,10 @@ button, tests pass lists and lambdas. The function itself never knows who is wat
 
 from __future__ import annotations
 
+import signal
+import sys
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -72,3 +75,22 @@ def check_cancel(should_cancel: Optional[CancelCheck]) -> None:
     """Raise :class:`Cancelled` if the caller asked to stop."""
     if should_cancel is not None and should_cancel():
         raise Cancelled("Cancelled by the user.")
+
+
+@contextmanager
+def ctrl_c_cancels(flag: CancelFlag, message: str = "Stopping (Ctrl-C again to abort)..."):
+    """For a command line job: the first Ctrl-C sets ``flag`` (the job stops cleanly at its
+    next check and writes nothing half-done); a second one raises KeyboardInterrupt."""
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_sigint(_sig, _frame):
+        if flag.is_set():
+            raise KeyboardInterrupt
+        print("\n" + message, file=sys.stderr)
+        flag.set()
+
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)

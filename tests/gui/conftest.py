@@ -155,3 +155,20 @@ def wait_settled(qtbot, window, timeout=MODEL_TIMEOUT_MS):
     """Until the model has loaded and every row is scored or failed (and the current image shown)."""
     c = window.controller
     qtbot.waitUntil(lambda: c.models.state in ("ready", "failed") and c.is_settled(), timeout=timeout)
+
+
+@pytest.fixture
+def fake_window(qtbot):
+    """The real main window and controller on the fake model service (no TensorFlow)."""
+    from xrayviewer.gui.controller import Controller
+    from xrayviewer.gui.main_window import MainWindow
+    from xrayviewer.gui.settings import Settings
+
+    settings = Settings()
+    window = MainWindow(settings)
+    models = FakeModels()
+    window.attach(Controller(window, models, settings, parent=window))
+    window.set_start_callback(lambda: window.controller.start(None))
+    qtbot.addWidget(window)
+    yield window
+    window.controller.shutdown()

@@ -113,10 +113,16 @@ def test_second_launch_hands_files_to_the_running_instance(qtbot, tmp_path):
     assert single_instance.send_to_running(["b.jpeg"], name, 300) is False  # nobody listening: start normally
 
 
-def test_single_instance_is_off_for_isolated_runs():
-    assert not single_instance.enabled({"XRAYVIEWER_HOME": "/tmp/x"})
+def test_single_instance_works_per_home_folder(monkeypatch, tmp_path):
+    """XRAYVIEWER_HOME used to switch the hand-over off; now each home has its own instance."""
+    assert single_instance.enabled({"XRAYVIEWER_HOME": "/tmp/x"})
     assert not single_instance.enabled({"XRAYVIEWER_SINGLE_INSTANCE": "0"})
     assert single_instance.enabled({})
+    names = {}
+    for home in ("a", "b", "a"):
+        monkeypatch.setenv("XRAYVIEWER_HOME", str(tmp_path / home))
+        names.setdefault(home, set()).add(single_instance.server_name())
+    assert len(names["a"]) == 1 and names["a"] != names["b"]  # same home: same server; another: its own
 
 
 def test_recent_files_are_deduplicated_and_capped(user_home):

@@ -1,4 +1,4 @@
-"""The controller's flow against a fake view and a fake model thread (no TensorFlow)."""
+"""The controller's flow against a fake view and a fake model service (no TensorFlow)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def test_images_opened_while_the_model_loads_are_queued_then_scored(qtbot, parts
     assert "Loading model" in view.called("show_pending")[0][0]
 
     models.finish_load(fake_info())
-    # Already in the model thread's queue behind the load: scored once, not twice.
+    # Already in the model service's queue behind the load: scored once, not twice.
     assert sum(len(b) for b in models.score_requests) == 2
     assert {i.status for n, i in items.items() if n != "broken.jpeg"} == {SCORING}
     models.answer_all(lambda key: 0.25 + 0.5 * (key % 2))
@@ -124,5 +124,5 @@ def test_what_a_dicom_header_says_about_scope_reaches_the_model(qtbot, parts, tm
     qtbot.waitUntil(lambda: sum(len(b) for b in models.score_requests) == 2)
     names = {i.key: i.name for i in controller.worklist.items()}
     reasons = {names[key]: r for batch in models.score_requests for key, _, r in batch}
-    assert len(reasons["adult.dcm"]) == 1 and reasons["adult.dcm"][0].startswith("patient aged 62 years")
+    assert len(reasons["adult.dcm"]) == 1 and reasons["adult.dcm"][0].text.startswith("patient aged 62 years")
     assert reasons["child.dcm"] == ()

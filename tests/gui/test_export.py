@@ -29,9 +29,30 @@ def test_columns_and_rows_match_the_cli(tmp_path):
     assert export.write_csv(str(out), [i for i, _ in cases]) == 3
     rows = list(csv.DictReader(out.open()))
     assert rows[0] == {"path": "/a/one.jpeg", "probability": "0.812345", "prediction": "PNEUMONIA", "error": "",
-                       "ood_score": "12.35", "out_of_distribution": "true", "ood_reason": "x"}
+                       "ood_score": "12.35", "out_of_distribution": "true", "ood_reason": "x",
+                       "model": "", "threshold": "0.5", "probability_shown": "81%"}
     assert rows[1]["ood_score"] == "" and rows[1]["out_of_distribution"] == "false" and rows[1]["ood_reason"] == ""
     assert rows[2]["probability"] == "" and rows[2]["error"] == "bad.jpeg is empty (0 bytes)."
+
+
+def test_the_worklist_export_names_the_model_and_never_says_certain(tmp_path):
+    """The predict columns first (unchanged), then model, threshold and the panel's text; a
+    probability the panel shows as ">99%" is never written as 1.0 (nor "<1%" as 0.0)."""
+    sure = Prediction(0.99999997, 0.99999, 0.27)
+    clear = Prediction(0.0000002, 0.001, 0.27)
+    items = [WorkItem(1, "/a/p.jpeg", status=DONE, prediction=sure), WorkItem(2, "/a/n.jpeg", status=DONE,
+                                                                          prediction=clear),
+             WorkItem(3, "/a/q.jpeg", status=SCORING)]
+    out = tmp_path / "w.csv"
+    export.write_csv(str(out), items, model_name="pneumonia-cnn v3 (bundled)")
+    header = out.read_text().splitlines()[0].split(",")
+    assert header == [*cli.CSV_COLUMNS, "model", "threshold", "probability_shown"]
+    rows = list(csv.DictReader(out.open()))
+    assert [r["probability"] for r in rows] == ["0.999999", "0.000001", ""]
+    assert [r["probability_shown"] for r in rows] == [">99%", "<1%", ""]
+    assert [r["model"] for r in rows] == ["pneumonia-cnn v3 (bundled)"] * 2 + [""]
+    assert [r["threshold"] for r in rows] == ["0.27", "0.27", ""]
+    assert float(rows[0]["probability"]) < 1.0 and float(rows[1]["probability"]) > 0.0
 
 
 def test_unscored_rows_say_so():

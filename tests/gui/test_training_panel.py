@@ -55,9 +55,23 @@ def test_train_one_epoch_compare_and_use_the_model(window_factory, qtbot, tiny_d
     rows = [[panel.compare_table.item(r, c).text() for c in range(3)] for r in range(panel.compare_table.rowCount())]
     assert rows[0][0] == "AUC" and rows[0][1] != "–" and rows[0][2] != "–"  # new and active side by side
 
+    # The tiny fixture's model (10 validation images) must not go live in one click.
+    answers = [False, True]
+    asked = []
+    window.confirm_model_switch = lambda new, active, concerns: asked.append(concerns) or answers.pop(0)
     qtbot.mouseClick(panel.use_button, Qt.MouseButton.LeftButton)
+    assert "tiny" in asked[0][0] and window.controller.active_model.keras_path != path
+    assert panel.use_button.isEnabled() and "Not switched" in panel.result_label.text()
+    qtbot.mouseClick(panel.use_button, Qt.MouseButton.LeftButton)  # confirmed this time
     qtbot.waitUntil(lambda: window.controller.active_model is not None
                     and window.controller.active_model.keras_path == path, timeout=60_000)
+    from xrayviewer.reads import ReadsLog
+
+    with ReadsLog() as log:  # the audit trail says which model came from which run
+        kinds = [e["kind"] for e in log.events()]
+        end = log.events("training-end")[0]["details"]
+    assert kinds.index("training-start") < kinds.index("training-end") < len(kinds) - 1
+    assert kinds[-1] == "model-switch" and end["model"] == path.stem and end["validation"]["n"] == 10
     window.rebuild_model_menu()
     checked = [a.data() for a in window.model_menu.actions() if a.isCheckable() and a.isChecked()]
     assert checked == [str(path)]
@@ -72,6 +86,11 @@ def test_cancel_stops_and_keeps_no_model(window_factory, qtbot, tiny_dataset):
     qtbot.waitUntil(lambda: not panel.is_running(), timeout=60_000)
     assert "cancelled" in panel.stage_label.text().lower()
     assert len(panel.plot.epochs) < 30 and panel.result is None
+    from xrayviewer.reads import ReadsLog
+
+    with ReadsLog() as log:
+        assert [e["kind"] for e in log.events() if e["kind"].startswith("training")] == ["training-start",
+                                                                                        "training-cancel"]
     assert not any(n.endswith(".keras") or n.startswith(".") for n in _saved_models())
     assert panel.start_button.isEnabled() and not panel.cancel_button.isEnabled()
 

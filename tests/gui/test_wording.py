@@ -86,3 +86,32 @@ def test_a_near_certain_pneumonia_is_not_borderline_when_the_threshold_is_high()
     # The same rule at a low threshold.
     assert wording.worklist_verdict(pred(0.04, threshold=0.05)) == "Borderline"
     assert wording.worklist_verdict(pred(0.30, threshold=0.05)) == "Pneumonia?"
+
+
+def test_status_and_loading_texts_read_as_sentences():
+    assert wording.loading_model("the bundled model") == "Loading the bundled model…"  # not "model the bundled model"
+    assert wording.loading_model("/home/r/models/pneu-v2.keras") == "Loading model pneu-v2.keras…"
+    assert wording.opened_status(2, 0, 5) == "Opened 2 new images; 5 images in the worklist."
+    assert wording.opened_status(1, 0, 1) == "Opened 1 new image; 1 image in the worklist."
+    assert wording.opened_status(0, 3, 3) == "3 images already in the worklist; 3 images in the worklist."
+    assert "(s)" not in wording.opened_status(1, 1, 2)
+
+
+def test_dicom_dates_are_shown_as_dates():
+    assert wording.dicom_date("19010101") == "1901-01-01"
+    assert wording.dicom_date("") == "" and wording.dicom_date("2019") == "2019"
+
+
+def test_flagged_films_give_their_specific_reasons_in_the_panel_text():
+    from xrayviewer.model import reasons as words
+    from xrayviewer.model.reasons import ReasonKind
+
+    p = Prediction(0.999, 0.999, 0.5, out_of_distribution=True,
+                   reasons=(words.statistic(ReasonKind.EXPOSURE, -1), words.lateral()))
+    text = wording.ood_warning(p)
+    assert "exposure: much darker than the training films" in text and "lateral view" in text
+    general = Prediction(0.9, 0.9, 0.5, out_of_distribution=True, reasons=(words.general(),))
+    assert wording.ood_warning(general) == wording.OOD_WARNING
+    # A feature-flagged film whose measures were checked says so: not a bare warning.
+    checked = Prediction(0.9, 0.9, 0.5, out_of_distribution=True, reasons=(words.appearance(),))
+    assert "look typical" in wording.ood_warning(checked)

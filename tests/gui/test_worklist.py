@@ -17,7 +17,9 @@ def make(qtbot):
 
 
 def names(view):
-    return [view.proxy.index(r, 1).data() for r in range(view.proxy.rowCount())]
+    """File names in the order shown (a narrow list shows them without extension)."""
+    model = view.proxy.sourceModel()
+    return [model.item(key).name for key in view.keys_in_order()]
 
 
 def test_sorted_by_probability_descending_as_scores_arrive(qtbot):
@@ -37,7 +39,8 @@ def test_sorted_by_probability_descending_as_scores_arrive(qtbot):
     assert view.proxy.index(0, PROBABILITY).data() == "90%"
 
     view.sortByColumn(PROBABILITY, Qt.SortOrder.AscendingOrder)  # the header click
-    assert names(view)[-1] == "c.jpeg"
+    # Lowest first among the scored; the failed row stays last in both directions.
+    assert names(view) == ["a.jpeg", "b.jpeg", "c.jpeg", "d.jpeg"]
     view.sortByColumn(1, Qt.SortOrder.AscendingOrder)
     assert names(view) == ["a.jpeg", "b.jpeg", "c.jpeg", "d.jpeg"]
 
@@ -73,13 +76,13 @@ def test_header_says_which_column_is_sorted_and_which_way(qtbot):
     model, view = make(qtbot)
     header = lambda col, role=Qt.ItemDataRole.DisplayRole: view.proxy.headerData(col, Qt.Orientation.Horizontal, role)
     assert header(PROBABILITY) == "Prob. ↓"
-    assert header(PROBABILITY, Qt.ItemDataRole.ToolTipRole) == "Sorted by probability, highest first"
+    assert header(PROBABILITY, Qt.ItemDataRole.ToolTipRole) .startswith("Sorted by probability, highest first")
     assert header(1) == "Name"
     assert not view.horizontalHeader().isSortIndicatorShown()
 
     view.sortByColumn(PROBABILITY, Qt.SortOrder.AscendingOrder)
     assert header(PROBABILITY) == "Prob. ↑"
-    assert header(PROBABILITY, Qt.ItemDataRole.ToolTipRole) == "Sorted by probability, lowest first"
+    assert header(PROBABILITY, Qt.ItemDataRole.ToolTipRole) .startswith("Sorted by probability, lowest first")
     view.sortByColumn(1, Qt.SortOrder.AscendingOrder)
     assert header(PROBABILITY) == "Prob."
     assert header(1) == "Name ↑"
@@ -144,7 +147,7 @@ def test_at_its_narrowest_the_risk_columns_stay_in_view_and_the_name_gives_way(q
     """A narrow worklist (a small screen, or the splitter dragged left) used to scroll the
     probability and verdict off to the right, leaving only file names in view."""
     from xrayviewer.gui import wording
-    from xrayviewer.gui.worklist import NAME, NAME_MIN_WIDTH, NO_MODEL, SCORING
+    from xrayviewer.gui.worklist import COMPACT_NAME_MIN_WIDTH, NAME, NO_MODEL, SCORING
 
     model, view = make(qtbot)
     view.resize(view.minimumWidth(), 8 * view.verticalHeader().defaultSectionSize())
@@ -161,12 +164,87 @@ def test_at_its_narrowest_the_risk_columns_stay_in_view_and_the_name_gives_way(q
     assert view.horizontalScrollBar().maximum() == 0  # nothing to scroll to sideways
     header, viewport = view.horizontalHeader(), view.viewport().rect()
     assert header.length() <= viewport.width()
-    assert header.sectionSize(NAME) >= NAME_MIN_WIDTH
+    # At its narrowest the list is compact (no thumbnail or status column: they give way first).
+    assert view.compact and view.isColumnHidden(STATUS)
+    assert header.sectionSize(NAME) >= COMPACT_NAME_MIN_WIDTH
     metrics = view.fontMetrics()
     for row in range(view.proxy.rowCount()):
-        for col in (PROBABILITY, VERDICT, STATUS):
+        for col in (PROBABILITY, VERDICT):
             text = view.proxy.index(row, col).data() or ""
             assert metrics.horizontalAdvance(text) <= header.sectionSize(col), (row, col, text)
     assert {view.proxy.index(r, VERDICT).data() for r in range(view.proxy.rowCount())} >= {
         wording.UNRELIABLE, wording.POSITIVE_SHORT, wording.NEGATIVE_SHORT, wording.BORDERLINE}
     assert {view.proxy.index(r, STATUS).data() for r in range(view.proxy.rowCount())} >= {DONE, NO_MODEL, SCORING}
+    view.resize(view.narrowest_width(compact=False), view.height())  # wide enough for every column again
+    qtbot.waitUntil(lambda: not view.compact)
+    assert not view.isColumnHidden(STATUS) and header.length() <= view.viewport().width()
+
+
+def test_unreliable_films_form_their_own_group_below_the_scored_ones_in_both_directions(qtbot):
+    """A flagged colour photo at >99% used to head the risk list; it now sits after every scored
+    film (still sorted by its number within its group) and before files with no score."""
+    model, view = make(qtbot)
+    rows = {"photo.png": (0.999, True), "adult.dcm": (0.30, True), "pneu.jpeg": (0.80, False),
+            "normal.jpeg": (0.05, False), "borderline.jpeg": (0.52, False)}
+    new, _ = model.add_paths([f"/x/{n}" for n in [*rows, "queued.jpeg"]])
+    for item in new:
+        if item.name in rows:
+            p, ood = rows[item.name]
+            model.update(item.key, status=DONE, prediction=Prediction(p, p, 0.5, out_of_distribution=ood,
+                                                                      ood_reason="x" if ood else ""))
+    assert names(view) == ["pneu.jpeg", "borderline.jpeg", "normal.jpeg", "photo.png", "adult.dcm", "queued.jpeg"]
+    assert [view.proxy.index(r, VERDICT).data() for r in (3, 4)] == ["Unreliable", "Unreliable"]
+    assert "Unreliable are listed after the scored ones" in view.proxy.headerData(
+        PROBABILITY, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
+    view.sortByColumn(PROBABILITY, Qt.SortOrder.AscendingOrder)
+    assert names(view) == ["normal.jpeg", "borderline.jpeg", "pneu.jpeg", "adult.dcm", "photo.png", "queued.jpeg"]
+
+
+def test_rows_not_yet_viewed_are_bold_until_shown(qtbot):
+    from xrayviewer.gui.worklist import NAME
+
+    model, view = make(qtbot)
+    new, _ = model.add_paths(["/x/a.jpeg", "/x/b.jpeg"])
+    bold = [view.proxy.index(r, NAME).data(Qt.ItemDataRole.FontRole) for r in range(2)]
+    assert all(f is not None and f.bold() for f in bold)
+    assert "Not yet viewed" in view.proxy.index(0, NAME).data(Qt.ItemDataRole.ToolTipRole)
+    view.select_row(0)
+    assert view.proxy.index(0, NAME).data(Qt.ItemDataRole.FontRole) is None  # viewed: plain
+    assert model.item(view.current_key()).viewed
+    assert not [i for i in new if i.key != view.current_key()][0].viewed
+
+
+def test_home_end_delete_and_the_context_menu(qtbot, tmp_path):
+    from PySide6.QtGui import QGuiApplication
+
+    model, view = make(qtbot)
+    files = []
+    for n in "abcd":
+        f = tmp_path / f"{n}.jpeg"
+        f.write_bytes(b"x")
+        files.append(f)
+    new, _ = model.add_paths([str(f) for f in files])
+    for item, p in zip(new, (0.1, 0.9, 0.5, 0.3)):
+        model.update(item.key, status=DONE, prediction=Prediction(p, p, 0.5))
+    view.show()
+    view.select_row(1)
+    qtbot.keyClick(view, Qt.Key.Key_End)
+    assert model.item(view.current_key()).name == "a.jpeg"  # lowest risk, last row
+    qtbot.keyClick(view, Qt.Key.Key_Home)
+    assert model.item(view.current_key()).name == "b.jpeg"
+    removed = []
+    view.removeRequested.connect(removed.append)
+    qtbot.keyClick(view, Qt.Key.Key_Delete)
+    assert removed == [[view.current_key()]]
+    model.remove(removed[0])
+    assert names(view) == ["c.jpeg", "d.jpeg", "a.jpeg"]
+    assert all(f.exists() for f in files)  # rows go, files never
+
+    view._show_context_menu(view.visualRect(view.proxy.index(2, 1)).center())
+    actions = {a.text(): a for a in view.context_menu.actions() if a.text()}
+    assert set(actions) == {"Remove from Worklist", "Show in Folder", "Copy Path"}
+    actions["Copy Path"].trigger()
+    assert QGuiApplication.clipboard().text() == str(files[0])
+    actions["Remove from Worklist"].trigger()
+    assert removed[-1] == [new[0].key]
+    view.context_menu.close()

@@ -1,6 +1,7 @@
 """The desktop viewer (PySide6). The only package that imports Qt.
 
-Start-up never imports TensorFlow: the window is built and shown first, then the model loads
-on its own thread (:mod:`.model_worker`). Long work (decoding, scans, training) runs through
-the one job pattern in :mod:`.workers`, so the GUI thread only paints and reacts.
+The window never imports TensorFlow: it is built and shown first, then the model loads on
+LiteRT in the model service's worker thread (:mod:`.model_service`). Long work (decoding,
+scans) runs through the one job pattern in :mod:`.workers`, training in a child process, so the
+GUI thread only paints and reacts.
 """

@@ -1,7 +1,8 @@
 """``xrayviewer-gui``: the QApplication, command-line flags, logging and the wiring.
 
-Importing this module imports Qt and the headless core, never TensorFlow: the model thread
-imports it after the window is on screen.
+Importing this module imports Qt and the headless core, never TensorFlow: the model service
+loads the model on LiteRT after the window is on screen (TensorFlow only ever runs in the
+training and conversion child processes).
 """
 
 from __future__ import annotations
@@ -53,26 +54,34 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="xrayviewer-gui", description="XRay Viewer: chest X-rays with a pneumonia "
                                 "probability from a bundled model (a second reader, not a diagnosis).")
     p.add_argument("files", nargs="*", help="images or folders to open as a worklist")
-    p.add_argument("--model", metavar="FILE", help="start with this model bundle (.keras)")
+    p.add_argument("--model", metavar="MODEL", help="start with this model: a bundle (.keras) or the name of a "
+                   "model in your models folder")
     p.add_argument("--screenshot", metavar="OUT.png", help="save the window once the images are scored, then exit")
     p.add_argument("--training-panel", action="store_true", help="open the (hidden) training panel")
     p.add_argument("--no-single-instance", action="store_true", help="always open a new window")
+    # Handled by selftest.main before this parser runs; listed here so that --help shows them.
+    p.add_argument("--self-test", action="store_true",
+                   help="check that this installation works (model, TensorFlow, training, the window; no "
+                        "screen needed) and exit: 0 when every step passed")
+    p.add_argument("--report", metavar="FILE",
+                   help="with --self-test: also write its report to FILE (it always goes to the log folder)")
     p.add_argument("--version", action="version", version=f"XRay Viewer {__version__}")
     return p.parse_args(list(argv))
 
 
-def create_main_window(argv_files: Sequence[str] = (), model_path=None, settings=None):
+def create_main_window(argv_files: Sequence[str] = (), model_path=None, settings=None, restore_session=False):
     """Build the main window with its controller and model service, without showing it.
 
     Nothing heavy happens yet: showing the window (or calling ``window.start()``) starts the
-    model thread, which loads ``model_path`` (else the model chosen in the Model menu, else
-    the bundled one); ``argv_files`` are opened then, queued behind the model load.
+    model service, which loads ``model_path`` (else the model chosen in the Model menu, else
+    the bundled one); ``argv_files`` are opened then, queued behind the model load, after the
+    last session's worklist when ``restore_session``.
     ``window.controller`` is the :class:`~.controller.Controller` (``settled`` signal,
     ``worklist``, ``is_settled()``). Closing the window stops every thread.
     """
     from .controller import Controller
     from .main_window import MainWindow
-    from .model_worker import ModelService
+    from .model_service import ModelService
     from .settings import Settings
 
     settings = settings or Settings()
@@ -80,16 +89,29 @@ def create_main_window(argv_files: Sequence[str] = (), model_path=None, settings
     models = ModelService(window)
     controller = Controller(window, models, settings, parent=window)
     window.attach(controller)
-    chosen = model_path or _remembered_model(settings)
+    chosen = _named_model(model_path) or _remembered_model(settings)
     files = [os.fspath(f) for f in argv_files]
 
     def start():
-        controller.start(chosen)
+        controller.start(chosen, restore_session=restore_session)
         if files:
             controller.open_paths(files)
 
     window.set_start_callback(start)
     return window
+
+
+def _named_model(spec) -> Optional[str]:
+    """--model's bundle path, or the per-user model of that name. A name that matches nothing is
+    passed on as it is, so the model service reports it where the panel shows model problems."""
+    if not spec:
+        return None
+    from ..model.bundle import ModelLoadError, resolve_model
+
+    try:
+        return str(resolve_model(spec))
+    except ModelLoadError:
+        return os.fspath(spec)
 
 
 def _remembered_model(settings) -> Optional[str]:
@@ -147,7 +169,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         app.setWindowIcon(QIcon(str(icon)))
     reporter = ErrorReporter(log_path)
     reporter.install()
-    window = create_main_window(args.files, args.model)
+    # A screenshot shows only what its command line names, never the last session's films.
+    window = create_main_window(args.files, args.model, restore_session=not args.screenshot)
     if isinstance(app, XRayApplication):
         app.fileOpenRequested.connect(lambda p: window.controller.open_paths([p]))
         pending = app.take_pending_files()
@@ -168,7 +191,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from .timing import probe_from_environment
 
     probe = probe_from_environment(window)  # benchmarks only (XRAYVIEWER_TIMING_FILE)
-    window.show()  # the model thread starts on the next event-loop turn, after the first paint
+    window.show()  # the model service starts on the next event-loop turn, after the first paint
     if probe is not None:
         probe.window_shown()
     if args.training_panel:

@@ -1,14 +1,15 @@
 """What happens when the user opens, selects or rescores images, and when the model changes.
 
 The controller holds the worklist and the flow of work between the decoding jobs, the model
-thread and the view; it draws nothing. The view is any object with the methods below (the
+service and the view; it draws nothing. The view is any object with the methods below (the
 main window in the app, a recording fake in tests), after Mu's editor/view split:
 
     show_model_loading(what)     show_model_ready(info)      show_no_model(message)
     show_image(image)            show_no_image(path, message)
     show_prediction(pred, info)  show_pending(message)       show_heatmap(heat_or_None)
+    show_heatmap_note(message)
     select_key(key)              show_status(message)        show_error(title, message)
-    set_recent(paths)
+    set_recent(paths)            select_top()
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ from typing import Optional, Sequence
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from . import tasks
+from ..model.predictor import POSITIVE
+from . import tasks, wording
 from .export import write_csv
 from .workers import Job, JobGroup
 from .worklist import DONE, ERROR, FINAL_STATUSES, NO_MODEL, QUEUED, SCORING, WorklistModel
 
 log = logging.getLogger(__name__)
 IMAGE_CACHE_SIZE = 3
+NO_OVERLAY_NOTE = "no overlay: the model found no pneumonia on this film"
 SCORE_BATCH = 16
 
 
@@ -45,12 +48,15 @@ class Controller(QObject):
         self.overlay_wanted = False
         self.remember_model_choice = False
         # Counts load requests. A score request posted after load request N is answered by
-        # model N (the model thread works in order), so only older requests need redoing.
+        # model N (the model service works in order), so only older requests need redoing.
         self._load_serial = 0
         self._images: OrderedDict = OrderedDict()  # key -> XRayImage, most recent last
         self._pending_scores: list = []
         self._decoding = 0
         self._load_job: Optional[Job] = None
+        # The row an open selected for the reader; once that open is scored, if the reader is
+        # still on it, the riskiest scored film is selected instead (worklist habits).
+        self._auto_pick: Optional[int] = None
         self._score_timer = QTimer(self)
         self._score_timer.setSingleShot(True)
         self._score_timer.setInterval(0)  # send every row decoded in one event-loop turn together
@@ -65,13 +71,18 @@ class Controller(QObject):
         models.explain_failed.connect(self._on_explain_failed)
 
     # ---- start and stop -------------------------------------------------------------------
-    def start(self, model_path=None) -> None:
+    def start(self, model_path=None, restore_session: bool = False) -> None:
         self.view.set_recent(self.settings.recent_files())
         self.view.show_model_loading("")
         self._load_serial += 1
         self.models.load(model_path)
+        if restore_session:
+            restored = [p for p in self.settings.session_paths if os.path.exists(p)]
+            if restored:
+                self.open_paths(restored, remember=False)
 
     def shutdown(self) -> None:
+        self._save_session()
         self._score_timer.stop()
         self.jobs.shutdown()
         self.models.stop()
@@ -106,8 +117,10 @@ class Controller(QObject):
             self._check_settled()
             return
         new, existing = self.worklist.add_paths(found)
+        if new:
+            self._save_session()  # now, not only on a clean quit: a crash or kill keeps it too
         first = (new or existing)[0]
-        self.view.show_status(f"Opened {len(new)} new image(s); {len(self.worklist.items())} in the worklist.")
+        self.view.show_status(wording.opened_status(len(new), len(existing), len(self.worklist.items())))
         if new:
             self._decoding += 1
             job = Job(tasks.decode_images, [(i.key, i.path) for i in new], name="decode")
@@ -119,6 +132,7 @@ class Controller(QObject):
         # A new first row arrives decoded from the job above; no second full-size read.
         self.select(first.key, load=first not in new)
         self.view.select_key(first.key)
+        self._auto_pick = first.key if new else None
 
     @Slot(object)
     def _on_expand_failed(self, exc) -> None:
@@ -182,7 +196,20 @@ class Controller(QObject):
         for key, prediction in results:
             if self.worklist.update(key, status=DONE, prediction=prediction) and key == self.current_key:
                 self.view.show_prediction(prediction, self.models.info)
+                if self.overlay_wanted and self.current_heat is None:
+                    self._request_heatmap()  # it waited for the verdict
+        self._pick_top_when_scored()
         self._check_settled()
+
+    def _pick_top_when_scored(self) -> None:
+        """Once every row is scored, move a reader still on the row an open chose to the top
+        of the list (the riskiest scored film)."""
+        if self._auto_pick is None or any(i.status in (QUEUED, SCORING) for i in self.worklist.items()):
+            return
+        still_there = self._auto_pick == self.current_key
+        self._auto_pick = None
+        if still_there:
+            self.view.select_top()
 
     @Slot(object)
     def _on_unscored(self, keys) -> None:
@@ -208,6 +235,8 @@ class Controller(QObject):
         item = self.worklist.item(key)
         if item is None:
             return
+        if key != self._auto_pick:
+            self._auto_pick = None  # the reader moved: leave the selection to them
         self.current_key, self.current_image, self.current_heat = key, None, None
         self.view.show_heatmap(None)
         if item.status == ERROR:
@@ -289,6 +318,17 @@ class Controller(QObject):
     def _request_heatmap(self) -> None:
         if self.current_image is None or self.models.state == self.models.FAILED:
             return
+        item = self.worklist.item(self.current_key)
+        prediction = getattr(item, "prediction", None)
+        if prediction is None:
+            return  # asked again once the film is scored: the overlay depends on the verdict
+        if prediction.label != POSITIVE:
+            # A map of "where the evidence is" on a film the model calls normal reads as a
+            # finding (a red spot on the spine of a <1% film): say why there is none instead.
+            self.view.show_heatmap(None)
+            self.view.show_heatmap_note(NO_OVERLAY_NOTE)
+            self.view.show_status("")  # not the previous film's "Grad-CAM: ..." line
+            return
         self.view.show_status("Computing the Grad-CAM heatmap…")
         self.models.explain(self.current_key, self.current_image)
 
@@ -297,7 +337,7 @@ class Controller(QObject):
         if key == self.current_key and generation == self.models.generation:
             self.current_heat = heat
             self.view.show_heatmap(heat)
-            self.view.show_status("Grad-CAM: where the model found its evidence (red: strongest).")
+            self.view.show_status("Grad-CAM: where the model found its evidence for pneumonia.")
 
     @Slot(object, str)
     def _on_explain_failed(self, key, message: str) -> None:
@@ -308,13 +348,13 @@ class Controller(QObject):
     def switch_model(self, path) -> None:
         """Load another model bundle (None: the bundled one) and rescore the worklist with it."""
         self.remember_model_choice = True
-        self.view.show_model_loading(os.path.basename(str(path)) if path else "(bundled)")
+        self.view.show_model_loading(str(path) if path else "the bundled model")
         self._load_serial += 1
         self.models.load(path)
 
     @Slot(str)
     def _on_model_loading(self, what: str) -> None:
-        self.view.show_status(f"Loading model {what}…")
+        self.view.show_status(wording.loading_model(what))
 
     @Slot(object, int)
     def _on_model_loaded(self, info, _generation: int) -> None:
@@ -363,15 +403,45 @@ class Controller(QObject):
         if keys_in_order is not None:
             by_key = {i.key: i for i in items}
             items = [by_key[k] for k in keys_in_order if k in by_key]
-        n = write_csv(path, items)
-        self.view.show_status(f"Exported {n} row(s) to {path}")
+        info = self.models.info
+        n = write_csv(path, items, model_name=info.display_name if info is not None else "")
+        self.view.show_status(f"Exported {wording.count(n, 'row')} to {path}")
         return n
+
+    def remove(self, keys: Sequence[int]) -> int:
+        """Take rows off the worklist (the files stay where they are); returns how many."""
+        removed = self.worklist.remove(keys)
+        gone = {item.key for item in removed}
+        self._pending_scores = [k for k in self._pending_scores if k not in gone]
+        for key in gone:
+            self._images.pop(key, None)
+        if self._auto_pick in gone:
+            self._auto_pick = None
+        # Removing the current row moves the list's selection to a neighbour (select() has
+        # run); with no row left, the viewer empties.
+        if self.current_key is None or self.worklist.item(self.current_key) is None:
+            self._show_nothing()
+        if removed:
+            self._save_session()
+            self.view.show_status(f"Removed {wording.count(len(removed), 'row')} from the worklist; "
+                                  "the files are untouched.")
+        self._check_settled()
+        return len(removed)
 
     def clear_worklist(self) -> None:
         self.jobs.cancel_all()  # decoding of rows about to vanish
         self._pending_scores.clear()
         self.worklist.clear()
         self._images.clear()
+        self._auto_pick = None
+        self.settings.session_paths = []
+        self._show_nothing()
+
+    def _save_session(self) -> None:
+        """The worklist's files, for the next start (Settings.session_paths)."""
+        self.settings.session_paths = [item.path for item in self.worklist.items()]
+
+    def _show_nothing(self) -> None:
         self.current_key = self.current_image = self.current_heat = None
         self.view.show_no_image("", "")
         self.view.show_pending("Open an image to see the model's opinion.")

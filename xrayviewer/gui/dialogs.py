@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHeaderView, QMessageBox, QTableWidget, QTableWidgetItem, QVBoxLayout
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QHeaderView, QMessageBox, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout)
 
 from .. import __version__
 
@@ -38,23 +40,45 @@ def shortcut_rows(actions: Iterable[QAction]) -> list[tuple[str, str]]:
 
 
 class ShortcutsDialog(QDialog):
+    """Every shortcut at once, in side-by-side tables sized to their rows: a reader looks a key
+    up at a glance, without scrolling (one long table needed it at 1024 x 700)."""
+
+    ROWS_PER_TABLE = 24
+
     def __init__(self, rows: list[tuple[str, str]], parent=None):
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts")
-        self.resize(480, 560)
-        lay = QVBoxLayout(self)
-        self.table = QTableWidget(len(rows), 2)
-        self.table.setHorizontalHeaderLabels(["Action", "Keys"])
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        for r, (name, keys) in enumerate(rows):
-            self.table.setItem(r, 0, QTableWidgetItem(name))
-            self.table.setItem(r, 1, QTableWidgetItem(keys))
-        lay.addWidget(self.table)
+        outer = QVBoxLayout(self)
+        columns = QHBoxLayout()
+        outer.addLayout(columns)
+        self.tables = []
+        per = max(1, -(-len(rows) // max(1, -(-len(rows) // self.ROWS_PER_TABLE))))  # balanced split
+        for start in range(0, len(rows), per):
+            columns.addWidget(self._table(rows[start:start + per]))
+        self.table = self.tables[0] if self.tables else None
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
-        lay.addWidget(buttons)
+        outer.addWidget(buttons)
+
+    def _table(self, rows) -> QTableWidget:
+        table = QTableWidget(len(rows), 2)
+        table.setHorizontalHeaderLabels(["Action", "Keys"])
+        table.verticalHeader().setVisible(False)
+        table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 8)
+        table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        for r, (name, keys) in enumerate(rows):
+            table.setItem(r, 0, QTableWidgetItem(name))
+            table.setItem(r, 1, QTableWidgetItem(keys))
+        table.resizeColumnsToContents()
+        header = table.horizontalHeader()
+        height = header.sizeHint().height() + sum(table.rowHeight(r) for r in range(len(rows))) + 2 * table.frameWidth()
+        width = sum(table.columnWidth(c) for c in range(2)) + 2 * table.frameWidth() + 4
+        table.setMinimumSize(width, height)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.tables.append(table)
+        return table
 
 #: Mouse gestures, listed with the keyboard shortcuts.
 MOUSE_ROWS = [

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QFrame, QGraphicsPixmapItem, QGraphicsScene, QGrap
 from ..imaging import XRayImage
 from ..model.gradcam import overlay
 from .qimage import grey_to_qimage, rgba_premultiplied_to_qimage
+from .window_presets import window_for
 
 ZOOM_STEP = 1.25
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
@@ -42,7 +43,8 @@ class ImageView(QGraphicsView):
     """Shows one XRayImage. Left-drag pans, right-drag windows, the wheel zooms."""
 
     windowChanged = Signal(float, float)  # centre, width
-    zoomChanged = Signal(float)  # screen pixels per image pixel
+    invertedChanged = Signal(bool)  # also when a new film or Reset turns Invert off
+    zoomChanged = Signal(float)  # logical pixels per image pixel (see device_zoom)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -82,8 +84,10 @@ class ImageView(QGraphicsView):
 
     # ---- content -------------------------------------------------------------------------
     def set_image(self, image: Optional[XRayImage], placeholder: str = "") -> None:
-        """Show ``image`` at its own default window, fitted; None shows ``placeholder``."""
+        """Show ``image`` at its own default window, not inverted, fitted (the display rule of
+        :mod:`.window_presets`); None shows ``placeholder``."""
         self.image = image
+        self._set_inverted_flag(False)
         self._heatmap = None
         self._heat_item.setVisible(False)
         self._heat_item.setPixmap(QPixmap())
@@ -134,13 +138,28 @@ class ImageView(QGraphicsView):
         self.windowChanged.emit(self.center, self.width_)
 
     def reset_window(self) -> None:
+        """Back to the film's default display: its own window, not inverted."""
         if self.image is not None:
+            self.set_inverted(False)
             self.set_window(self.image.window_center, self.image.window_width)
 
-    def set_inverted(self, inverted: bool) -> None:
-        self.inverted = bool(inverted)
+    def apply_preset(self, name: str) -> None:
+        """A window from :data:`.window_presets.PRESETS` (Default, Automatic, Lung, ...)."""
         if self.image is not None:
+            w = window_for(self.image, name)
+            self.set_window(w.center, w.width)
+
+    def set_inverted(self, inverted: bool) -> None:
+        if self._set_inverted_flag(inverted) and self.image is not None:
             self._render_timer.start()
+
+    def _set_inverted_flag(self, inverted: bool) -> bool:
+        inverted = bool(inverted)
+        if inverted == self.inverted:
+            return False
+        self.inverted = inverted
+        self.invertedChanged.emit(inverted)
+        return True
 
     def adjust_window(self, d_center_steps: float, d_width_steps: float) -> None:
         """Keyboard window/level: one step is 2% of the image's value range."""
@@ -167,7 +186,14 @@ class ImageView(QGraphicsView):
     # ---- zoom ----------------------------------------------------------------------------
     @property
     def zoom(self) -> float:
+        """Logical (device-independent) pixels per image pixel: the view's own scale."""
         return float(self.transform().m11())
+
+    @property
+    def device_zoom(self) -> float:
+        """Screen (device) pixels per image pixel: what "100%" and Actual Size mean to a reader.
+        On a HiDPI screen (device pixel ratio 2) a logical pixel is 2 x 2 device pixels."""
+        return self.zoom * self.devicePixelRatioF()
 
     def set_zoom(self, factor: float) -> None:
         factor = float(np.clip(factor, MIN_ZOOM, MAX_ZOOM))
@@ -185,7 +211,8 @@ class ImageView(QGraphicsView):
         self.zoom_by(-1)
 
     def actual_size(self) -> None:
-        self.set_zoom(1.0)
+        """One image pixel per device pixel (1:1), whatever the screen's scale factor."""
+        self.set_zoom(1.0 / self.devicePixelRatioF())
 
     def fit(self) -> None:
         self.fitted = True

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QCheckBox, QFormLayout, QLabel, QVBoxLayout, QWidg
 
 from ..imaging import XRayImage
 from ..model.population import age_text
-from .wording import human_size
+from .wording import dicom_date, human_size
 
 HIDDEN = "hidden"
 
@@ -37,9 +37,18 @@ def image_facts(image: XRayImage, show_identifiers: bool = False) -> list[tuple[
             rows.append(("Body part", d.body_part))
         if d.patient_age_years is not None:  # not an identifier, and it decides the model's scope
             rows.append(("Patient age", age_text(d.patient_age_years)))
-        ids = [("Patient name", d.patient_name), ("Patient ID", d.patient_id), ("Study date", d.study_date)]
+        ids = [("Patient name", d.patient_name), ("Patient ID", d.patient_id), ("Study date", dicom_date(d.study_date))]
         rows += [(label, (value or "–") if show_identifiers else HIDDEN) for label, value in ids]
     return rows
+
+
+def breakable(text: str) -> str:
+    """``text`` with a zero-width space after each _ - . /, where a wrapped label may break: a
+    long file name (person1004_bacteria_2935.jpeg) used to hold the side panel wider than a
+    small window gives it, clipping the panel's right edge."""
+    for mark in "_-./":
+        text = text.replace(mark, mark + "\u200b")
+    return text
 
 
 class InfoPane(QWidget):
@@ -101,7 +110,7 @@ class InfoPane(QWidget):
         if not rows:
             self._form.addRow(QLabel("No image open"))
         for label, value in rows:
-            value_label = QLabel(value)
+            value_label = QLabel(breakable(value))
             value_label.setWordWrap(True)
             value_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             if value == HIDDEN:

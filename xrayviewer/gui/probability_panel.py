@@ -65,11 +65,12 @@ class ProbabilityPanel(QFrame):
         lay.setSpacing(6)
         title = QLabel("Pneumonia probability")
         title.setObjectName("sectionTitle")
+        title.setWordWrap(True)  # two lines in a narrow panel (small windows) rather than clipped
         lay.addWidget(title)
 
         self.percent_label = QLabel("–")
         big = QFont(self.font())
-        big.setPointSizeF(big.pointSizeF() * 4.2)
+        big.setPointSizeF(big.pointSizeF() * 3.8)  # ">99%" fits a 200 px panel
         big.setBold(True)
         self.percent_label.setFont(big)
         lay.addWidget(self.percent_label)
@@ -78,6 +79,7 @@ class ProbabilityPanel(QFrame):
         lay.addWidget(self.bar)
         self.threshold_label = QLabel("")
         self.threshold_label.setObjectName("smallText")
+        self.threshold_label.setWordWrap(True)  # narrow panels (small windows) wrap, not clip
         lay.addWidget(self.threshold_label)
 
         self.verdict_label = QLabel("")

@@ -4,16 +4,20 @@ Checks, without a screen, that an installed or frozen app has everything it need
 
 1. bundle layout: the bundled model and sample images are where importlib.resources finds
    them, and the per-user folders are outside the (possibly read-only) bundle;
-2. TensorFlow imports, on the Keras TensorFlow backend, and computes;
-3. the bundled model loads (checksum and metadata verified);
-4. the model scores a bundled sample as it did when it was saved (``reference_sample`` in its
-   metadata, within ``TOLERANCE``): preprocessing, weights and calibration all match;
-5. training works: ``training.fit`` runs one epoch (a single step) on a tiny dataset made
+2. the Qt binding keeps reference counts straight over thousands of signal emits
+   (``signal_check``: PySide6 6.12.0 lost one reference to ``True`` per emit, and on
+   Python 3.11 a long session aborted with "bool_dealloc");
+3. TensorFlow imports, on the Keras TensorFlow backend, and computes;
+4. the bundled model loads (checksum and metadata verified) on LiteRT, the runtime that scores
+   (where ai-edge-litert has wheels; elsewhere Keras, and the report says so);
+5. the model scores a bundled sample as it did when it was saved (``reference_sample`` in its
+   metadata, within ``TOLERANCE``): preprocessing, weights, conversion and calibration match;
+6. training works: ``training.fit`` runs one epoch (a single step) on a tiny dataset made
    from the bundled samples, and saves the bundle in a temporary per-user folder;
-6. that saved model reloads and reproduces its own reference probability;
-7. the main window is created with ``xrayviewer.gui.app.create_main_window`` (offscreen where
-   there is no display) and shown; its own model thread loads the bundled model and scores
-   the reference sample, which must match as in step 4; then it closes.
+7. that saved model reloads and reproduces its own reference probability;
+8. the main window is created with ``xrayviewer.gui.app.create_main_window`` (offscreen where
+   there is no display) and shown; its model service loads the bundled model on LiteRT and
+   scores the reference sample, which must match as in step 5; then it closes.
 
 The report (versions, per-step timings, PASS/FAIL) goes to stdout (when there is one: a
 windowed Windows app has none) and to ``selftest-<time>.txt`` in the per-user log folder, or
@@ -41,7 +45,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence, TextIO
 
 TOLERANCE = 1e-3
-WINDOW_TIMEOUT = 180.0  # seconds for the window's model thread to load and score
+WINDOW_TIMEOUT = 180.0  # seconds for the window's model service to load and score
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 
 
@@ -236,6 +240,18 @@ class SelfTest:
             raise RuntimeError("; ".join(problems))
         return f"model {model.name}, {len(samples)} samples, bundle {'frozen' if root else 'not frozen'}"
 
+    def qt_signals(self) -> str:
+        from PySide6 import __version__ as pyside_version
+
+        from .signal_check import DEFAULT_EMITS, signal_refcount_drift
+
+        drift = signal_refcount_drift(DEFAULT_EMITS)
+        detail = f"{DEFAULT_EMITS} emits, refcount of True moved by {drift} (PySide6 {pyside_version})"
+        if drift != 0:
+            raise RuntimeError(detail + ": this Qt binding loses references and a long session would "
+                               "abort; rebuild with another PySide6 release")
+        return detail
+
     def import_tensorflow(self) -> str:
         from ..model.runtime import import_keras, import_tensorflow
 
@@ -253,10 +269,22 @@ class SelfTest:
     def load_bundled_model(self) -> str:
         from ..model import Predictor
 
+        from ..model.networks import LITERT, litert_available, requested_backend
+
         predictor = Predictor.load()
         self.state["predictor"] = predictor
         info = predictor.info
-        return f"{info.name} ({info.meta.get('recipe', '?')}), threshold {info.threshold:.3f}"
+        if litert_available() and requested_backend() == LITERT and predictor.runtime != LITERT:
+            raise RuntimeError(f"the bundled model loaded on {predictor.runtime}, not LiteRT "
+                               f"(its .tflite is missing or does not match its metadata)")
+        if litert_available():
+            import ai_edge_litert
+
+            self.state.setdefault("versions", {})["ai-edge-litert"] = getattr(ai_edge_litert, "__version__", "?")
+        else:
+            self.state.setdefault("versions", {})["ai-edge-litert"] = "not installed (no wheel here): Keras scores"
+        return (f"{info.name} ({info.meta.get('recipe', '?')}), threshold {info.threshold:.3f}, "
+                f"scored by {predictor.runtime}")
 
     def score_reference(self) -> str:
         predictor = self.state["predictor"]
@@ -315,7 +343,7 @@ class SelfTest:
         return self._check_reference(predictor, "retrained model")
 
     def main_window(self) -> str:
-        """The real window on the real app path: shown, its model thread loads the bundled
+        """The real window on the real app path: shown, its model service loads the bundled
         model, the reference sample opened from the command line is scored, then it closes."""
         if _needs_offscreen():
             os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -358,7 +386,11 @@ class SelfTest:
             else:
                 state = getattr(models, "state", "?")
                 if state != "ready":
-                    problems.append(f"the window's model thread ended in state {state!r} after {waited:.1f} s")
+                    problems.append(f"the window's model service ended in state {state!r} after {waited:.1f} s")
+                runtime = getattr(models, "runtime", "?")
+                detail += f"; the window scores on {runtime}"
+                if runtime != "litert":
+                    problems.append(f"the window's model runs on {runtime!r}, not LiteRT")
                 items = list(controller.worklist.items()) if hasattr(controller, "worklist") else []
                 scored = [i for i in items if getattr(i, "prediction", None) is not None]
                 detail += f"; model {state} and worklist settled in {waited:.1f} s"
@@ -376,7 +408,7 @@ class SelfTest:
             if last_error and any(last_error):
                 problems.append(f"the window showed an error: {last_error[0]}: {last_error[1]}")
         finally:
-            window.close()  # stops the model thread and workers
+            window.close()  # stops the model service and workers
             window.deleteLater()
             qapp.processEvents()
         if problems:
@@ -435,6 +467,8 @@ def run(keep_temp: bool = False, console: Optional[TextIO] = None) -> tuple[bool
     try:
         test.header()
         test.step("bundle layout", test.bundle_layout)
+        # Before TensorFlow starts its threads, which also touch True's reference count.
+        test.step("Qt signals", test.qt_signals)
         test.step("import tensorflow", test.import_tensorflow)
         test.step("load bundled model", test.load_bundled_model, needs=["import tensorflow"])
         test.step("score reference sample", test.score_reference, needs=["load bundled model"])

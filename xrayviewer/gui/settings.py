@@ -1,4 +1,5 @@
-"""Per-user preferences: recent files, last folder, chosen model, overlay opacity, geometry.
+"""Per-user preferences: recent files, last folder, chosen model, overlay opacity, reader name,
+geometry, the last session's worklist.
 
 Stored as an INI file in the per-user data folder (not the registry or ~/Library plist), so
 ``XRAYVIEWER_HOME`` isolates tests and the self-test like every other per-user file.
@@ -13,6 +14,7 @@ from typing import Optional
 from PySide6.QtCore import QByteArray, QSettings
 
 from ..paths import user_data_dir
+from ..reads import reader_default
 
 MAX_RECENT = 10
 
@@ -42,6 +44,20 @@ class Settings:
 
     def clear_recent(self) -> None:
         self._qs.remove("recent/files")
+        self._qs.sync()
+
+    # ---- the last session's worklist ------------------------------------------------------
+    @property
+    def session_paths(self) -> list[str]:
+        """The worklist's files when the window last closed (restored on the next start)."""
+        return self._list("session/worklist")
+
+    @session_paths.setter
+    def session_paths(self, paths: list[str]) -> None:
+        if paths:
+            self._qs.setValue("session/worklist", [os.path.abspath(p) for p in paths])
+        else:
+            self._qs.remove("session/worklist")
         self._qs.sync()
 
     # ---- simple values ------------------------------------------------------------------
@@ -77,6 +93,29 @@ class Settings:
     @overlay_opacity.setter
     def overlay_opacity(self, value: float) -> None:
         self._qs.setValue("view/overlay_opacity", float(value))
+
+    # ---- the training panel's last choices ---------------------------------------------------
+    def training_choices(self) -> tuple[str, str, int]:
+        """(dataset folder, recipe, epochs) of the last training started; ("", "", 0) if none."""
+        try:
+            epochs = int(self._qs.value("training/epochs", 0) or 0)
+        except (TypeError, ValueError):
+            epochs = 0
+        return self._str("training/dataset"), self._str("training/recipe"), epochs
+
+    def set_training_choices(self, folder: str, recipe: str, epochs: int) -> None:
+        self._qs.setValue("training/dataset", folder)
+        self._qs.setValue("training/recipe", recipe)
+        self._qs.setValue("training/epochs", int(epochs))
+    @property
+    def reader_name(self) -> str:
+        """Who signs the reads in the log (Preferences); the OS user until set."""
+        return self._str("reader/name").strip() or reader_default()
+
+    @reader_name.setter
+    def reader_name(self, name: str) -> None:
+        self._qs.setValue("reader/name", " ".join(str(name or "").split()))
+        self._qs.sync()
 
     # ---- window -------------------------------------------------------------------------
     def window_state(self) -> tuple[Optional[QByteArray], Optional[QByteArray]]:

@@ -6,8 +6,10 @@ after the user and the per-user data folder, so two users on one machine, or two
 by ``ok``; with no answer within a second the new launch simply opens its own window, so a
 hung or crashed instance never blocks the user.
 
-Disabled when ``XRAYVIEWER_HOME`` is set (tests, self-test: isolated runs must not find or
-feed a real instance, nor leave a server behind) or ``XRAYVIEWER_SINGLE_INSTANCE=0``.
+One instance per home folder: with ``XRAYVIEWER_HOME`` set, launches that share it share one
+window, and a launch with another home (a test, the self-test, a second reader's profile) has
+its own server name, so it never finds or feeds a window of another home. Off with
+``XRAYVIEWER_SINGLE_INSTANCE=0`` or ``--no-single-instance``.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ ACK = b"ok\n"
 
 
 def enabled(environ=os.environ) -> bool:
-    return not environ.get("XRAYVIEWER_HOME") and environ.get("XRAYVIEWER_SINGLE_INSTANCE", "1") != "0"
+    return environ.get("XRAYVIEWER_SINGLE_INSTANCE", "1") != "0"
 
 
 def server_name() -> str:

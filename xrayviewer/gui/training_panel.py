@@ -13,7 +13,7 @@ import math
 import time
 from typing import Optional
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QComboBox, QDialog, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
                                QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QHeaderView)
@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDoubleSpinBox, QFileDialog, 
 from ..paths import user_models_dir
 from ..training import DEFAULT_RECIPE, RECIPES, TrainConfig, scan_dataset
 from ..training.child_process import fit_in_child_process as train  # memory back to the OS per run
-from .wording import duration
+from .wording import count, duration
 from .workers import Job, JobGroup
 
 log = logging.getLogger(__name__)
@@ -71,11 +71,27 @@ def compare_rows(new_meta: dict, active_meta: Optional[dict]) -> list[tuple[str,
     return rows
 
 
+def end_of_run_text(epochs_run: int, epochs_planned: int, best_epoch: int) -> str:
+    """What the epoch bar says when a run ends: a run that stopped early says so, instead of
+    a full bar reading "Epoch 40 of 40" after 7 epochs."""
+    if epochs_planned and epochs_run < epochs_planned:
+        return f"Stopped early at epoch {epochs_run} of {epochs_planned} (best: epoch {best_epoch})"
+    return f"All {epochs_run} epochs run (best: epoch {best_epoch})"
+
+
+#: What a new run waits for before its first progress report: the child process imports
+#: TensorFlow and reads the dataset before the first batch.
+STARTING_TEXT = "Starting: launching the training process and loading TensorFlow…"
+
+
 class TrainingPanel(QDialog):
     useModelRequested = Signal(str)
+    runEnded = Signal()  # a run finished, failed or was cancelled (nothing is running now)
+    runEvent = Signal(str, object)  # (reads-log event kind, details): the audit trail of training runs
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, settings=None):
         super().__init__(parent)
+        self.settings = settings  # remembers the last dataset, recipe and epochs (gui.settings)
         from .training_plot import TrainingPlot
 
         self.setWindowTitle("Train a model")
@@ -103,6 +119,9 @@ class TrainingPanel(QDialog):
         browse.clicked.connect(self.choose_folder)
         self.scan_button = QPushButton("Scan")
         self.scan_button.clicked.connect(self.start_scan)
+        # Enter in the path scans it. A dialog's first push button is its "auto default", so
+        # Enter used to press Browse and open a file dialog over the typed path.
+        self.folder_edit.returnPressed.connect(self.start_scan)
         row.addWidget(self.folder_edit, 1)
         row.addWidget(browse)
         row.addWidget(self.scan_button)
@@ -191,6 +210,13 @@ class TrainingPanel(QDialog):
         self.use_button.clicked.connect(self.use_model)
         result_lay.addWidget(self.use_button, 0, Qt.AlignmentFlag.AlignLeft)
         right.addWidget(result_box)
+        for button in self.findChildren(QPushButton):
+            button.setAutoDefault(False)
+            button.setDefault(False)
+        self._tick = QTimer(self)  # Elapsed counts on between progress reports (and while starting)
+        self._tick.setInterval(1000)
+        self._tick.timeout.connect(lambda: self._show_time(None))
+        self._restore_choices()
 
     # ---- state ----------------------------------------------------------------------------
     def is_running(self) -> bool:
@@ -200,6 +226,18 @@ class TrainingPanel(QDialog):
         self.active_info = info
         if self.result is not None:
             self._fill_comparison()
+
+    def _restore_choices(self) -> None:
+        if self.settings is None:
+            return
+        folder, recipe, epochs = self.settings.training_choices()
+        if folder:
+            self.folder_edit.setText(folder)
+        index = self.recipe_combo.findData(recipe) if recipe else -1
+        if index >= 0:
+            self.recipe_combo.setCurrentIndex(index)
+        if epochs:
+            self.epochs_spin.setValue(epochs)
 
     def _on_recipe_changed(self, *_args) -> None:
         recipe = RECIPES[self.recipe_combo.currentData()]
@@ -245,7 +283,7 @@ class TrainingPanel(QDialog):
         if scan.unreadable:
             shown = "; ".join(reason for _, reason in scan.unreadable[:3])
             more = f" (and {len(scan.unreadable) - 3} more)" if len(scan.unreadable) > 3 else ""
-            lines.append(f"<span style='color:#ffc145'>{len(scan.unreadable)} unreadable file(s) will be "
+            lines.append(f"<span style='color:#ffc145'>{count(len(scan.unreadable), 'unreadable file')} will be "
                          f"skipped: {shown}{more}</span>")
         self.scan_label.setText("<br>".join(lines))
         self.start_button.setEnabled(bool(scan.samples))
@@ -280,10 +318,17 @@ class TrainingPanel(QDialog):
         self.epoch_bar.setValue(0)
         self.batch_bar.setRange(0, 1)
         self.batch_bar.setValue(0)
-        self.stage_label.setText("Starting…")
+        self.stage_label.setText(STARTING_TEXT)
+        self.epoch_bar.setFormat("Epoch %v of %m")
         self._clock = TrainingClock()
+        self._show_time(None)  # "Elapsed 0:00" at once, not the last run's time
+        self._tick.start()
+        if self.settings is not None:
+            self.settings.set_training_choices(self.folder_edit.text().strip(), config.recipe, self.epochs_spin.value())
         self._set_running(True)
         log.info("Training %s for %s epochs on %s", config.recipe, config.epochs or "the recipe's", config.dataset_dir)
+        self.runEvent.emit("training-start", {"dataset": config.dataset_dir, "recipe": config.recipe,
+                                              "epochs": config.epochs, "max_images": config.max_images})
         job = Job(train, config, scan=self.scan, name="train")
         job.progress.connect(self._on_progress)
         job.finished.connect(self._on_trained)
@@ -337,11 +382,17 @@ class TrainingPanel(QDialog):
         self.result = result
         m = result.metadata
         self.epoch_bar.setValue(self.epoch_bar.maximum())
+        t = m["training"]
+        self.epoch_bar.setFormat(end_of_run_text(int(t["epochs_run"]), int(t.get("epochs_max") or 0),
+                                                 int(t["best_epoch"])))
         self.stage_label.setText(f"Done in {duration(self._clock.elapsed())}: "
-                                 f"{m['training']['epochs_run']} epoch(s), best epoch {m['training']['best_epoch']}.")
+                                 f"{count(m['training']['epochs_run'], 'epoch')}, "
+                                 f"best epoch {m['training']['best_epoch']}.")
         self.result_label.setText(f"Saved as {result.model_path}")
         self._fill_comparison()
         self.use_button.setEnabled(True)
+        self.runEvent.emit("training-end", {"model": result.model_path.stem, "path": str(result.model_path),
+                                            "validation": m.get("validation"), "split": m.get("split")})
 
     def _fill_comparison(self) -> None:
         rows = compare_rows(self.result.metadata, self.active_info.meta if self.active_info else None)
@@ -357,15 +408,19 @@ class TrainingPanel(QDialog):
         self._finish()
         self.stage_label.setText(f"<span style='color:#ff7a5c'>Training failed: {exc}</span>")
         log.error("Training failed: %s", exc)
+        self.runEvent.emit("training-failed", {"error": str(exc)})
 
     @Slot()
     def _on_cancelled(self) -> None:
         self._finish()
         self.stage_label.setText("Training cancelled; no model was saved.")
+        self.runEvent.emit("training-cancel", {})
 
     def _finish(self) -> None:
         self._train_job = None
+        self._tick.stop()
         self._set_running(False)
+        self.runEnded.emit()
 
     def cancel(self) -> None:
         if self._train_job is not None:
@@ -386,3 +441,9 @@ class TrainingPanel(QDialog):
             self.use_button.setEnabled(False)
             self.result_label.setText(f"Switching to {self.result.model_path.name}…")
             self.useModelRequested.emit(str(self.result.model_path))
+
+    def switch_declined(self, active_info) -> None:
+        """The window's model check kept the active model: the button works again."""
+        self.use_button.setEnabled(self.result is not None)
+        name = active_info.display_name if active_info is not None else "no model"
+        self.result_label.setText(f"Not switched; still using {name}.")

@@ -63,6 +63,9 @@ class TrainingPlot(QWidget):
         for spine in ax.spines.values():
             spine.set_color("#444444")
         ax.grid(True, color="#333333", linewidth=0.5)
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no "2.5" ticks
 
     def _redraw(self) -> None:
         self._last_draw = time.monotonic()

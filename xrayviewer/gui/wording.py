@@ -4,7 +4,10 @@ radiologist reads is tested directly against fake predictions."""
 from __future__ import annotations
 
 import math
+import os
 from typing import Optional
+
+from ..model.reasons import GENERAL_KINDS
 
 DISCLAIMER = ("A second reader for pediatric chest X-rays, not a diagnosis. "
               "The radiologist's reading decides.")
@@ -55,21 +58,35 @@ def ood_warning(prediction) -> str:
     if not prediction.out_of_distribution:
         return ""
     # The general sentence already says "unlike the training X-rays"; name only other causes.
-    extra = [r.strip() for r in prediction.ood_reason.split(";") if r.strip() and "unlike the training" not in r]
+    extra = [r.text for r in prediction.reasons if r.kind not in GENERAL_KINDS]
     return OOD_WARNING + (f" (Detected: {'; '.join(extra)}.)" if extra else "")
 
 
 def operating_point_text(info) -> str:
-    """Sensitivity and specificity at the model's threshold, from its validation set."""
+    """Sensitivity and specificity at the model's threshold, naming the set (and its size)
+    they were measured on: the headline evaluation record first, the others beside it."""
     if info is None:
         return ""
+    from ..model import evaluations
+
+    meta = getattr(info, "meta", None) or {}
+    first = evaluations.headline(meta)
+    if first is not None:
+        if first["set"] == "site":
+            text = (f"Site-calibrated on {first['images']} local X-rays, {first.get('date', '')}. At its threshold of "
+                    f"{percent(info.threshold)}, cross-validated on them, it {evaluations.findings(first)}.")
+        else:
+            text = f"On {first['label']}, at its threshold of {percent(info.threshold)}: {evaluations.findings(first)}."
+        rest = [r for r in evaluations.others(meta) if r.get("threshold") is None
+                or abs(float(r["threshold"]) - float(info.threshold)) < 1e-6]
+        return " ".join([text] + [evaluations.sentence(r, with_intervals=False) for r in rest])
     point = info.operating_point()
     if point is None:
         return f"Threshold {percent(info.threshold)}. This model recorded no validation operating point."
     sens, spec = point
     return (f"At its threshold of {percent(info.threshold)} the model found "
             f"{sens:.0%} of pneumonia cases (sensitivity) and cleared "
-            f"{spec:.0%} of normal X-rays (specificity) on its validation set.")
+            f"{spec:.0%} of normal X-rays (specificity) on its internal validation split (size not recorded).")
 
 
 def model_text(info) -> str:
@@ -98,6 +115,39 @@ def worklist_tooltip(prediction) -> str:
     lines = [f"{verdict(prediction)} ({percent(prediction.probability)}; threshold {percent(prediction.threshold)})"]
     lines += [t for t in (near_threshold_note(prediction), ood_warning(prediction)) if t]
     return "\n".join(lines)
+
+
+def count(n: int, noun: str, plural: str = "") -> str:
+    """"1 image", "2 images": no "image(s)" in a sentence a reader sees."""
+    return f"{n} {noun if n == 1 else (plural or noun + 's')}"
+
+
+def opened_status(new: int, already: int, total: int) -> str:
+    """The status line after an open."""
+    if new == 0 and already:
+        head = f"{count(already, 'image')} already in the worklist"
+    else:
+        head = f"Opened {count(new, 'new image')}" + (f" ({already} already listed)" if already else "")
+    return f"{head}; {count(total, 'image')} in the worklist."
+
+
+def loading_model(what: str) -> str:
+    """"Loading the bundled model…", "Loading model pneu-v2.keras…" (the service names the
+    bundled one "the bundled model", a file by its path)."""
+    if not what:
+        return "Loading model…"
+    if what.startswith("the "):
+        return f"Loading {what}…"
+    name = os.path.basename(what.rstrip("/\\")) or what
+    return f"Loading model {name}…"
+
+
+def dicom_date(value: str) -> str:
+    """A DICOM DA value (YYYYMMDD) as a reader writes it, 1901-01-01; anything else as it came."""
+    v = (value or "").strip()
+    if len(v) == 8 and v.isdigit():
+        return f"{v[:4]}-{v[4:6]}-{v[6:]}"
+    return v
 
 
 def human_size(num_bytes: int) -> str:

@@ -1,8 +1,13 @@
 """The worklist: every opened file as a row with thumbnail, probability, verdict and status.
 
 :class:`WorklistModel` holds the rows (keyed by a stable int, since sorting moves rows);
-:class:`WorklistView` shows them through a QSortFilterProxyModel sorted by probability,
+:class:`WorklistView` shows them through a :class:`WorklistProxy` sorted by probability,
 riskiest first, and reports which row the user is on.
+
+Sorted by probability, rows fall in three groups whichever the direction: scored films, then
+films the model flags as unreliable (their number is not a usual reading, so a ">99%" on a
+colour photo must not head the list, yet a flagged film stays easy to find and read), then
+rows without a score. Rows not yet viewed show their name in bold, as unread mail does.
 """
 
 from __future__ import annotations
@@ -14,21 +19,26 @@ from typing import Iterable, Optional
 
 import numpy as np
 from PySide6.QtCore import (QAbstractTableModel, QItemSelectionModel, QModelIndex, QSize, QSortFilterProxyModel, Qt,
-                            Signal)
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPixmap
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
+                            QUrl, Signal)
+from PySide6.QtGui import QColor, QDesktopServices, QFont, QFontMetrics, QGuiApplication, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView
 
+from ..reads.log import READ_WORDS
 from . import wording
 from .qimage import grey_to_qimage
 
 QUEUED, SCORING, DONE, ERROR, NO_MODEL = "queued", "scoring", "done", "error", "no model"
 FINAL_STATUSES = (DONE, ERROR, NO_MODEL)
-COLUMNS = ("", "Name", "Prob.", "Verdict", "Status")
-THUMB, NAME, PROBABILITY, VERDICT, STATUS = range(len(COLUMNS))
+COLUMNS = ("", "Name", "Prob.", "Verdict", "Status", "Read")
+THUMB, NAME, PROBABILITY, VERDICT, STATUS, READ = range(len(COLUMNS))
+#: The reader's own read (gui.reading): colours as the model's verdicts, grey for unsure.
+READ_COLOURS = {"P": QColor(255, 140, 105), "N": QColor(110, 210, 155), "U": QColor(190, 190, 190)}
 KEY_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 ROW_HEIGHT = 56
+COMPACT_ROW_HEIGHT = 30  # no thumbnail: one line of text and air
 NAME_MIN_WIDTH = 90  # enough for "IM-0…01.jpeg": both ends of a name, elided in the middle
+COMPACT_NAME_MIN_WIDTH = 80  # small windows: the name shows without its extension
 CELL_PADDING = 12  # the theme's 4 px section padding each side, plus air
 
 
@@ -43,6 +53,18 @@ class WorkItem:
     model_input: Optional[np.ndarray] = None  # the model's uint8 input, kept to rescore cheaply
     file_reasons: tuple = ()  # model.population: what the file says puts it out of scope
     request_serial: int = -1  # the controller's load serial when this row was last sent for scoring
+    viewed: bool = False  # shown in the viewer at least once
+
+    @property
+    def risk_group(self) -> int:
+        """0 scored, 1 scored but unreliable, 2 no score (yet)."""
+        p = self.prediction
+        if p is None or self.status != DONE:
+            return 2
+        return 1 if p.out_of_distribution else 0
+    image_sha256: str = ""  # the case's identity in the reads log (gui.reading hashes it off the GUI thread)
+    read: str = ""  # the reader's current read: "P", "N", "U" or "" (none yet)
+    read_note: str = ""
 
     @property
     def name(self) -> str:
@@ -56,6 +78,7 @@ class WorklistModel(QAbstractTableModel):
         self._row_of: dict[int, int] = {}
         self._keys = itertools.count(1)
         self._sorted_by: tuple[int, Qt.SortOrder] = (PROBABILITY, Qt.SortOrder.DescendingOrder)
+        self.short_names = False  # names without extension (compact worklist); tooltips keep the path
 
     # ---- rows ---------------------------------------------------------------------------
     def add_paths(self, paths: Iterable[str]) -> tuple[list[WorkItem], list[WorkItem]]:
@@ -79,6 +102,18 @@ class WorklistModel(QAbstractTableModel):
             self.endInsertRows()
         return new, existing
 
+    def remove(self, keys: Iterable[int]) -> list[WorkItem]:
+        """Take rows out of the list (never the files); returns the removed items."""
+        rows = sorted((self._row_of[k] for k in set(keys) if k in self._row_of), reverse=True)
+        removed = []
+        for row in rows:  # from the bottom up, so the rows still to remove keep their numbers
+            self.beginRemoveRows(QModelIndex(), row, row)
+            removed.append(self._items.pop(row))
+            self.endRemoveRows()
+        if removed:
+            self._row_of = {item.key: row for row, item in enumerate(self._items)}
+        return removed
+
     def clear(self) -> None:
         self.beginResetModel()
         self._items.clear()
@@ -87,6 +122,9 @@ class WorklistModel(QAbstractTableModel):
 
     def items(self) -> list[WorkItem]:
         return list(self._items)
+
+    def item_at(self, row: int) -> WorkItem:
+        return self._items[row]
 
     def item(self, key: int) -> Optional[WorkItem]:
         row = self._row_of.get(key)
@@ -113,6 +151,11 @@ class WorklistModel(QAbstractTableModel):
         return out
 
     # ---- Qt model -----------------------------------------------------------------------
+    def set_short_names(self, short: bool) -> None:
+        self.short_names = bool(short)
+        if self._items:
+            self.dataChanged.emit(self.index(0, NAME), self.index(len(self._items) - 1, NAME))
+
     def rowCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._items)
 
@@ -140,7 +183,8 @@ class WorklistModel(QAbstractTableModel):
             return COLUMNS[section]
         if role == Qt.ItemDataRole.ToolTipRole and section == sorted_section and COLUMNS[section]:
             if section == PROBABILITY:
-                return "Sorted by probability, " + ("highest first" if descending else "lowest first")
+                return ("Sorted by probability, " + ("highest first" if descending else "lowest first")
+                        + "; films flagged Unreliable are listed after the scored ones, then unscored files")
             return f"Sorted by {COLUMNS[section].lower()}, " + ("Z to A" if descending else "A to Z")
         if role == Qt.ItemDataRole.InitialSortOrderRole and section == PROBABILITY:
             return Qt.SortOrder.DescendingOrder  # a first click on the column puts the riskiest on top
@@ -157,29 +201,46 @@ class WorklistModel(QAbstractTableModel):
             if col == PROBABILITY:
                 # Unscored rows sort below every score (descending puts the riskiest first).
                 return -1.0 if p is None else float(p.probability)
-            return (item.name.lower(), item.name.lower(), "", self._verdict(item), item.status)[col]
+            return (item.name.lower(), item.name.lower(), "", self._verdict(item), item.status, item.read)[col]
         if role == Qt.ItemDataRole.DisplayRole:
             if col == NAME:
-                return item.name
+                return os.path.splitext(item.name)[0] if self.short_names else item.name
             if col == PROBABILITY:
                 return wording.percent(p.probability) if p is not None else ""
             if col == VERDICT:
                 return self._verdict(item)
             if col == STATUS:
                 return item.status
+            if col == READ:
+                return item.read or "–"
         if role == Qt.ItemDataRole.DecorationRole and col == THUMB:
             return item.thumbnail
+        if role == Qt.ItemDataRole.FontRole and col == NAME and not item.viewed:
+            font = QFont()
+            font.setBold(True)
+            return font
         if role == Qt.ItemDataRole.ToolTipRole:
+            if col == READ:
+                return _read_tooltip(item)
             if item.error:
                 return item.error
-            return item.path + ("\n" + wording.worklist_tooltip(p) if p is not None else "")
+            seen = "" if item.viewed else "\nNot yet viewed"
+            return item.path + seen + ("\n" + wording.worklist_tooltip(p) if p is not None else "")
         if role == Qt.ItemDataRole.ForegroundRole:
+            if col == READ:
+                return READ_COLOURS.get(item.read, QColor(120, 120, 120))
             if item.status == ERROR:
                 return QColor(255, 120, 100)
             if col in (PROBABILITY, VERDICT) and p is not None and not p.out_of_distribution:
                 return QColor(255, 140, 105) if wording.is_positive(p) else QColor(110, 210, 155)
         if role == Qt.ItemDataRole.TextAlignmentRole and col == PROBABILITY:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.TextAlignmentRole and col == READ:
+            return int(Qt.AlignmentFlag.AlignCenter)
+        if role == Qt.ItemDataRole.FontRole and col == READ and item.read:
+            bold = QFont()
+            bold.setBold(True)
+            return bold
         return None
 
     @staticmethod
@@ -189,14 +250,36 @@ class WorklistModel(QAbstractTableModel):
         return wording.worklist_verdict(item.prediction) if item.prediction is not None else ""
 
 
+class WorklistProxy(QSortFilterProxyModel):
+    """Sorts by SORT_ROLE; by probability, the risk groups come first and keep their order in
+    both directions (scored, then unreliable, then unscored)."""
+
+    def lessThan(self, left, right) -> bool:
+        if left.column() == PROBABILITY:
+            model = self.sourceModel()
+            a, b = model.item_at(left.row()), model.item_at(right.row())
+            if a.risk_group != b.risk_group:
+                # Descending shows rows in reverse lessThan order: invert the group test there.
+                later = a.risk_group > b.risk_group
+                return later if self.sortOrder() == Qt.SortOrder.DescendingOrder else not later
+        return super().lessThan(left, right)
+def _read_tooltip(item: WorkItem) -> str:
+    if not item.read:
+        return "Not read yet: P pneumonia, N no pneumonia, U unsure"
+    return f"Your read: {item.read} ({READ_WORDS[item.read]})" + (f"\nNote: {item.read_note}" if item.read_note else "")
+
+
 class WorklistView(QTableView):
-    """The worklist table. ``currentKeyChanged(key)`` fires when the user moves to a row."""
+    """The worklist table. ``currentKeyChanged(key)`` fires when the user moves to a row;
+    ``removeRequested(keys)`` when the user asks to take rows off the list (Delete, or the
+    context menu's Remove): the files are never touched."""
 
     currentKeyChanged = Signal(int)
+    removeRequested = Signal(list)
 
     def __init__(self, model: WorklistModel, parent=None):
         super().__init__(parent)
-        self.proxy = QSortFilterProxyModel(self)
+        self.proxy = WorklistProxy(self)
         self.proxy.setSourceModel(model)
         self.proxy.setSortRole(SORT_ROLE)
         # Re-sort as scores arrive, so the riskiest images rise to the top while scoring.
@@ -223,12 +306,16 @@ class WorklistView(QTableView):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         header = self.horizontalHeader()
         header.setMinimumSectionSize(24)  # the name keeps NAME_MIN_WIDTH through setMinimumWidth below
-        for col, width in self._fixed_widths().items():
+        self._widths = self._fixed_widths()  # kept: a hidden column reports width 0
+        for col, width in self._widths.items():
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
             self.setColumnWidth(col, width)
         header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
-        self.setMinimumWidth(self.narrowest_width())
+        self.compact = self.prefer_compact = False
+        self.setMinimumWidth(self.narrowest_width(compact=True))
         self.setAcceptDrops(False)  # drops go to the main window
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._show_context_menu)
         self.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
         # Scores arriving re-sort the rows; keep the one being read at its place on screen.
         self._pinned_offset: Optional[int] = None
@@ -251,12 +338,39 @@ class WorklistView(QTableView):
             # the short verdicts; an error's full text is in its tooltip
             VERDICT: fits(wording.WORKLIST_VERDICTS, COLUMNS[VERDICT]),
             STATUS: fits([QUEUED, SCORING, DONE, ERROR, NO_MODEL], COLUMNS[STATUS]),
+            READ: fits(["P", "N", "U", "–"], COLUMNS[READ]),
         }
 
-    def narrowest_width(self) -> int:
-        """The width at which every column still shows whole, the name at its minimum."""
-        fixed = sum(self.columnWidth(c) for c in range(len(COLUMNS)) if c != NAME)
-        return fixed + NAME_MIN_WIDTH + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
+    def set_compact(self, compact: bool) -> None:
+        """Prefer the compact list (the main window asks for it below 1440 px): name,
+        probability, verdict and read only, in shorter rows. The list also turns compact by
+        itself whenever it is narrower than the full columns need, so its minimum width is
+        the compact one and a small window never has to grow to fit the thumbnails."""
+        self.prefer_compact = bool(compact)
+        self._update_compact()
+
+    def _update_compact(self) -> None:
+        compact = self.prefer_compact or self.width() < self.narrowest_width(compact=False)
+        if compact == self.compact:
+            return
+        self.compact = compact
+        for col in (THUMB, STATUS):
+            self.setColumnHidden(col, compact)
+        self.verticalHeader().setDefaultSectionSize(COMPACT_ROW_HEIGHT if compact else ROW_HEIGHT)
+        self.proxy.sourceModel().set_short_names(compact)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._update_compact()
+
+    def narrowest_width(self, compact: Optional[bool] = None) -> int:
+        """The width at which every column of the list (compact or full; default: as shown
+        now) is whole, the name at its minimum."""
+        compact = self.compact if compact is None else compact
+        hidden = (THUMB, STATUS) if compact else ()
+        fixed = sum(self._widths[c] for c in range(len(COLUMNS)) if c != NAME and c not in hidden)
+        name = COMPACT_NAME_MIN_WIDTH if compact else NAME_MIN_WIDTH
+        return fixed + name + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
 
     def _remember_current_row_offset(self, *_args) -> None:
         """Where the current row sits in the viewport (pixels from its top), if it is in view."""
@@ -290,18 +404,59 @@ class WorklistView(QTableView):
                 self.scrollTo(index)
                 return
 
-    def step(self, delta: int) -> None:
-        """Move to the next (+1) or previous (-1) row in the order shown."""
+    def select_row(self, row: int) -> None:
+        """Make row ``row`` (in the order shown; negative counts from the end) current."""
         rows = self.proxy.rowCount()
         if not rows:
             return
-        current = self.currentIndex().row()
-        row = 0 if current < 0 else max(0, min(rows - 1, current + delta))
+        row = max(0, min(rows - 1, row if row >= 0 else rows + row))
         index = self.proxy.index(row, NAME)
         self.selectionModel().setCurrentIndex(
             index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
         self.scrollTo(index)
 
+    def select_top(self) -> None:
+        """The first row shown (the riskiest scored film), with the list scrolled to the top."""
+        self.select_row(0)
+        self.scrollToTop()
+
+    def step(self, delta: int) -> None:
+        """Move to the next (+1) or previous (-1) row in the order shown."""
+        current = self.currentIndex().row()
+        self.select_row(0 if current < 0 else max(0, current + delta))
+
     def _on_current_row_changed(self, current, _previous) -> None:
         if current.isValid():
-            self.currentKeyChanged.emit(int(current.data(KEY_ROLE)))
+            key = int(current.data(KEY_ROLE))
+            self.proxy.sourceModel().update(key, viewed=True)
+            self.currentKeyChanged.emit(key)
+
+    # ---- keys and the context menu -----------------------------------------------------------
+    def keyPressEvent(self, event) -> None:
+        key = event.key()
+        if key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.current_key() is not None:
+            self.removeRequested.emit([self.current_key()])
+            return
+        if key in (Qt.Key.Key_Home, Qt.Key.Key_End):  # Qt's own Home/End move between columns
+            self.select_row(0 if key == Qt.Key.Key_Home else -1)
+            return
+        super().keyPressEvent(event)
+
+    def _show_context_menu(self, pos) -> None:
+        index = self.indexAt(pos)
+        if not index.isValid():
+            return
+        key = int(index.data(KEY_ROLE))
+        item = self.proxy.sourceModel().item(key)
+        menu = QMenu(self)
+        menu.addAction("Remove from Worklist", lambda: self.removeRequested.emit([key]))
+        menu.addSeparator()
+        menu.addAction("Show in Folder", lambda: show_in_folder(item.path))
+        menu.addAction("Copy Path", lambda: QGuiApplication.clipboard().setText(os.path.abspath(item.path)))
+        menu.popup(self.viewport().mapToGlobal(pos))
+        self.context_menu = menu  # kept for tests
+
+
+def show_in_folder(path: str) -> bool:
+    """Open the file's folder in the desktop's file manager."""
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(os.path.abspath(path))))

@@ -36,6 +36,8 @@ class XRayImage:
     default display window (DICOM window tags, else the data's range).
     ``colourfulness`` is 0 for greyscale sources and grows with chroma for colour ones: a cue
     for the out-of-distribution check, since the pixels themselves are stored grey.
+    ``data_damaged``: the file's compressed data has errors the decoder worked around (a JPEG
+    corrupted mid-stream decodes, streaked): shown and scored, but flagged as unreliable.
     """
 
     pixels: np.ndarray
@@ -50,6 +52,7 @@ class XRayImage:
     dicom: Optional[DicomInfo] = None
     file_size: int = 0
     extra: dict = field(default_factory=dict)
+    data_damaged: bool = False
 
     @property
     def height(self) -> int:

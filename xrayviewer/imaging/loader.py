@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import stat
 
-from .dicom import is_dicom_file, load_dicom
+from .dicom import is_bare_dicom, is_dicom_file, load_dicom
 from .errors import ImageLoadError
 from .image import XRayImage
 from .raster import load_raster
@@ -26,16 +27,30 @@ def load_image(path: str | os.PathLike) -> XRayImage:
     if os.path.isdir(path):
         raise ImageLoadError(f"{name} is a folder, not an image.", path)
     try:
-        size = os.path.getsize(path)
+        info = os.stat(path)
     except OSError:
         raise ImageLoadError(f"{name} cannot be accessed.", path) from None
-    if size == 0:
+    if not stat.S_ISREG(info.st_mode):
+        # A pipe would block the reader forever; a device (/dev/zero) never ends.
+        raise ImageLoadError(f"{name} is not a regular file (a pipe, device or socket), not an image.", path)
+    if info.st_size == 0:
         raise ImageLoadError(f"{name} is empty (0 bytes): the copy or download did not finish.", path)
     if not os.access(path, os.R_OK):
         raise ImageLoadError(f"{name} cannot be read: permission denied.", path)
-    if is_dicom_file(path) or path.lower().endswith((".dcm", ".dicom")):
-        return load_dicom(path)
-    return load_raster(path)
+    try:
+        if is_dicom_file(path) or path.lower().endswith((".dcm", ".dicom")):
+            return load_dicom(path)
+        if "." not in os.path.basename(path) and is_bare_dicom(path):
+            return load_dicom(path)  # an extension-less export without the DICOM preamble
+        return load_raster(path)
+    except ImageLoadError:
+        raise
+    except MemoryError:
+        raise ImageLoadError(f"{name} is too large to open with the memory available.", path) from None
+    except Exception:  # a decoder's own failure must cost this file, in words, not the batch
+        raise ImageLoadError(
+            f"{name} could not be read: the file is damaged or in a form XRay Viewer does not "
+            "understand.", path) from None
 
 
 def is_candidate_image(path: str) -> bool:

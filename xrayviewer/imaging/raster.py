@@ -10,6 +10,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageLoadError
 from .image import XRayImage
+from .jpeg_check import check_jpeg
+from .usable import check_dimensions, check_pixels
 from .windowing import full_range_window
 
 #: Raster formats the viewer accepts (Pillow format names).
@@ -40,13 +42,25 @@ def colourfulness_of_array(rgb: np.ndarray, max_value: float = 255.0) -> float:
     return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
 
 
+def _grey_times_alpha(rgba: Image.Image, band_rows: int = 512) -> np.ndarray:
+    """uint8 grey of an RGBA picture composited over black (grey x alpha / 255, rounded),
+    a band of rows at a time so the temporaries stay small."""
+    width, height = rgba.size
+    out = np.empty((height, width), dtype=np.uint8)
+    for top in range(0, height, band_rows):
+        bottom = min(top + band_rows, height)
+        la = np.asarray(rgba.crop((0, top, width, bottom)).convert("LA"), dtype=np.uint16)
+        out[top:bottom] = (la[..., 0] * la[..., 1] + 127) // 255
+    return out
+
+
 def _to_grey_array(img: Image.Image) -> tuple[np.ndarray, int, float]:
     """(2-D array, bit depth, colourfulness) for any Pillow mode."""
     mode = img.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
         return np.asarray(img, dtype=np.uint16), 16, 0.0
     if mode == "I":
-        arr = np.asarray(img, dtype=np.int64)
+        arr = np.asarray(img, dtype=np.int32)  # mode I is 32-bit: int64 doubled a big file's peak
         lo, hi = int(arr.min()), int(arr.max())
         if lo >= 0 and hi <= 65535:
             return arr.astype(np.uint16), 16, 0.0
@@ -58,19 +72,36 @@ def _to_grey_array(img: Image.Image) -> tuple[np.ndarray, int, float]:
     if mode == "1":
         return np.asarray(img.convert("L"), dtype=np.uint8), 1, 0.0
     if mode in ("LA", "La", "PA", "P", "RGBA", "RGBa") or "A" in mode or "transparency" in img.info:
-        # Transparent pixels become black (the radiograph background), not white noise.
-        rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
-        img = Image.alpha_composite(background, rgba).convert("RGB")
+        # Transparent pixels become black (the radiograph background), not white noise:
+        # grey x alpha, which is what compositing over black gives. Done in grey, not RGBA:
+        # a 9,400 x 9,400 RGBA PNG peaked at 5.7 GB through RGBA composites and RGB copies.
+        # Colourfulness is measured on a reduced composite (it samples anyway).
+        rgba = img if img.mode == "RGBA" else img.convert("RGBA")
+        small = rgba.reduce(max(1, min(rgba.size) // 256))
+        chroma = colourfulness(Image.alpha_composite(Image.new("RGBA", small.size, (0, 0, 0, 255)), small).convert("RGB"))
+        return _grey_times_alpha(rgba), 8, chroma
     elif mode != "RGB":
         img = img.convert("RGB")  # CMYK, YCbCr, LAB, HSV, palette without alpha
     chroma = colourfulness(img)
     return np.asarray(img.convert("L"), dtype=np.uint8), 8, chroma
 
 
+def _jpeg_damage(path: str, name: str, width: int, height: int) -> bool:
+    """Whether the JPEG's compressed data is damaged (decoded, but flagged); refuses one
+    whose data is mostly missing."""
+    with open(path, "rb") as fh:
+        check = check_jpeg(fh.read())
+    if check.too_little_data:
+        raise ImageLoadError(
+            f"{name} holds far too little image data for the {width:,} x {height:,} pixels it "
+            "declares: most of the picture is missing (truncated or damaged).", path)
+    return bool(check.damage)
+
+
 def load_raster(path: str) -> XRayImage:
     """Decode a raster file to an XRayImage at full resolution."""
     name = os.path.basename(path)
+    damaged = False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -87,8 +118,11 @@ def load_raster(path: str) -> XRayImage:
                     raise ImageLoadError(
                         f"{name} claims to be {width:,} x {height:,} pixels, far larger than any "
                         "radiograph; it was not opened to protect the computer's memory.", path)
+                check_dimensions(width, height, name, path)
+                if fmt in ("JPEG", "MPO"):
+                    damaged = _jpeg_damage(path, name, width, height)
                 img.load()
-                img = ImageOps.exif_transpose(img)
+                ImageOps.exif_transpose(img, in_place=True)  # a copy otherwise, even when upright
                 arr, bits, chroma = _to_grey_array(img)
                 original_mode = img.mode
     except ImageLoadError:
@@ -106,6 +140,7 @@ def load_raster(path: str) -> XRayImage:
         raise ImageLoadError(f"{name} could not be read: {detail}.", path) from None
     if arr.ndim != 2 or arr.size == 0:
         raise ImageLoadError(f"{name} holds no usable picture.", path)
+    check_pixels(arr, name, path)
     # 8-bit pictures are shown (and fed to the model) as stored, as the seed did; deeper ones
     # have no natural white point, so their default window spans the data.
     if arr.dtype == np.uint8:
@@ -122,4 +157,5 @@ def load_raster(path: str) -> XRayImage:
         colourfulness=chroma,
         original_mode=original_mode,
         file_size=os.path.getsize(path),
+        data_damaged=damaged,
     )

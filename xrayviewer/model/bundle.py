@@ -1,5 +1,7 @@
-"""Model bundles: ``<name>.keras`` + ``<name>.json`` (+ ``<name>.ood.npz``), saved atomically,
-loaded only when the metadata matches this app's preprocessing and the weights' checksum."""
+"""Model bundles: ``<name>.keras`` + ``<name>.json`` (+ ``<name>.ood.npz``, ``<name>.tflite``),
+saved atomically, loaded only when the metadata matches this app's preprocessing and the
+weights' checksum. The ``.tflite`` is the same network for LiteRT (scoring without
+TensorFlow); every save writes one, checked against Keras (``convert.py``)."""
 
 from __future__ import annotations
 
@@ -47,6 +49,17 @@ def ood_path(keras_path: Path) -> Path:
     return Path(keras_path).with_suffix(".ood.npz")
 
 
+def litert_path(keras_path: Path) -> Path:
+    return Path(keras_path).with_suffix(".tflite")
+
+
+def litert_meta(file_name: str, sha256: str, conversion) -> dict:
+    """The metadata entry of a bundle's ``.tflite``: which file, its checksum, and how far it
+    was from Keras on which inputs when it was written."""
+    return {"file": file_name, "sha256": sha256, "max_difference_vs_keras": conversion.max_difference,
+            "checked_on": conversion.checked_on}
+
+
 @dataclass
 class ModelInfo:
     """A bundle's metadata, validated, with helpers the CLI and GUI share."""
@@ -92,6 +105,18 @@ class ModelInfo:
         if not table:
             return None
         return table_threshold_for_sensitivity(table, target)
+
+    @property
+    def has_litert(self) -> bool:
+        """A ``.tflite`` recorded in the metadata (so written and checked by a save) and present."""
+        entry = self.meta.get("litert")
+        return isinstance(entry, dict) and bool(entry.get("sha256")) and litert_path(self.keras_path).is_file()
+
+    @property
+    def linear_head(self) -> Optional[dict]:
+        """Dense weights for numpy Grad-CAM (``gradcam.linear_grad_cam``); None: explain with TF."""
+        head = self.meta.get("gradcam")
+        return head if isinstance(head, dict) and head.get("weights") else None
 
     def ood_stats(self) -> Optional[OODStats]:
         p = ood_path(self.keras_path)
@@ -142,6 +167,22 @@ def bundled_model_path() -> Path:
     return bundled_models_dir() / f"{BUNDLED_MODEL_NAME}.keras"
 
 
+def resolve_model(spec=None) -> Path:
+    """What ``--model`` names: None for the bundled model, a bundle's path (.keras or .json),
+    or the name of a model in the per-user models folder (then the bundled folder). Raises
+    ModelLoadError when it is none of these."""
+    if spec is None or str(spec) == "":
+        return bundled_model_path()
+    path = Path(spec).expanduser()
+    if path.exists() or path.suffix in (".keras", ".json") or os.sep in str(spec) or (os.altsep or os.sep) in str(spec):
+        return path
+    for folder in (user_models_dir(), bundled_models_dir()):
+        candidate = folder / f"{spec}.keras"
+        if candidate.exists():
+            return candidate
+    raise ModelLoadError(f"No model named {spec}: it is not a file, and {user_models_dir()} holds no {spec}.keras.")
+
+
 def list_models() -> list[ModelInfo]:
     """The bundled model first, then the user's models (newest first); broken ones skipped."""
     found: list[ModelInfo] = []
@@ -160,8 +201,16 @@ def list_models() -> list[ModelInfo]:
 
 
 def save_bundle(model, meta: dict, out_dir, name: str, ood: Optional[OODStats] = None,
-                overwrite: bool = False) -> Path:
-    """Write ``model`` + ``meta`` as ``out_dir/name.keras`` (+ .json, .ood.npz), atomically.
+                overwrite: bool = False, weights_from=None) -> Path:
+    """Write ``model`` + ``meta`` as ``out_dir/name.keras`` (+ .json, .ood.npz, .tflite), atomically.
+
+    ``weights_from``: an existing ``.keras`` file whose bytes are copied instead of saving
+    ``model`` again (a re-save changes the archive's bytes, so a bundle that keeps another's
+    weights, such as a site calibration, would not keep its SHA-256).
+
+    The ``.tflite`` (LiteRT) is converted here, with TensorFlow, and checked against Keras
+    before anything is moved (``convert.bundle_litert_parts``); a network that cannot be
+    converted is saved without one and scored by Keras.
 
     Everything is written to a temporary folder beside the target first; only a complete,
     checksummed set is moved into place (``os.replace``, atomic on one filesystem), metadata
@@ -179,22 +228,36 @@ def save_bundle(model, meta: dict, out_dir, name: str, ood: Optional[OODStats] =
         raise ModelSaveError(_save_message(exc, out_dir)) from None
     try:
         tmp_keras = tmp / f"{name}.keras"
-        model.save(tmp_keras)
+        if weights_from is not None:
+            shutil.copyfile(weights_from, tmp_keras)
+        else:
+            model.save(tmp_keras)
         meta = dict(meta, format=METADATA_FORMAT, name=name, sha256=sha256_of(tmp_keras),
                     preprocessing=PREPROCESSING_ID, input_shape=list(INPUT_SHAPE))
+        meta.pop("litert", None)  # a recalibrated copy's metadata must not name the old file
+        meta.pop("gradcam", None)
+        from .convert import bundle_litert_parts
+
+        conversion, extra = bundle_litert_parts(model)
+        meta.update(extra)
+        tmp_litert = litert_path(tmp_keras)
+        if conversion is not None:
+            tmp_litert.write_bytes(conversion.model_bytes)
+            meta["litert"] = litert_meta(litert_path(target).name, sha256_of(tmp_litert), conversion)
         if ood is not None:
             ood.save(ood_path(tmp_keras))
             meta["ood"] = dict(meta.get("ood", {}), threshold=ood.threshold, file=ood_path(target).name)
         meta_tmp = metadata_path(tmp_keras)
         meta_tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        for f in (tmp_keras, ood_path(tmp_keras), meta_tmp):
+        for f in (tmp_keras, ood_path(tmp_keras), tmp_litert, meta_tmp):
             if f.exists():
                 with open(f, "rb") as fh:
                     os.fsync(fh.fileno())
-        # (new file or None to remove, target): weights, OOD statistics (a stale one from an
-        # overwritten model goes too), metadata last.
+        # (new file or None to remove, target): weights, OOD statistics, LiteRT model (a stale
+        # one from an overwritten model goes too), metadata last.
         moves = [(tmp_keras, target),
                  (ood_path(tmp_keras) if ood is not None else None, ood_path(target)),
+                 (tmp_litert if conversion is not None else None, litert_path(target)),
                  (meta_tmp, metadata_path(target))]
         _swap_in(moves, tmp)
     except OSError as exc:

@@ -64,3 +64,48 @@ def fit_temperature(labels, probs, shift: float = 0.0, low: float = 0.05, high: 
             a = c
         c, d = b - golden * (b - a), a + golden * (b - a)
     return float(np.exp((a + b) / 2))
+
+
+def fit_platt(labels, probs, iterations: int = 100) -> tuple[float, float]:
+    """(temperature, shift) minimising the negative log-likelihood of
+    ``sigmoid(logit(p) / temperature + shift)``: Platt scaling on the network's logit.
+
+    Unlike fit_temperature, the intercept is fitted too. A site whose films the network
+    scores systematically higher or lower (another scanner, another case mix) needs its
+    intercept moved; temperature alone cannot move it. Same Platt targets as fit_temperature,
+    so a small, separable set does not drive the slope to infinity. The result plugs into
+    apply_temperature unchanged (a bundle stores temperature and shift). Newton's method on
+    the two parameters (a convex problem); a negative slope (a model worse than chance on
+    these cases) is refused with ValueError rather than inverting every verdict.
+    """
+    y = np.asarray(labels, dtype=np.float64).astype(bool)
+    z = logit(probs)
+    if y.all() or not y.any():
+        raise ValueError("Platt scaling needs cases of both classes.")
+    n_pos, n_neg = float(y.sum()), float((~y).sum())
+    t = np.where(y, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
+    a, b = 1.0, 0.0  # slope on the logit (1 / temperature) and intercept
+    loss = _nll(t, z, 1.0 / a, b)
+    for _ in range(iterations):
+        q = 1.0 / (1.0 + np.exp(-np.clip(a * z + b, -500, 500)))
+        w = np.maximum(q * (1 - q), 1e-12)
+        g = np.array([np.sum((q - t) * z), np.sum(q - t)])
+        h = np.array([[np.sum(w * z * z), np.sum(w * z)], [np.sum(w * z), np.sum(w)]]) + 1e-9 * np.eye(2)
+        step = np.linalg.solve(h, g)
+        # Damped: halve the step until the likelihood improves (plain Newton overshoots from
+        # a start far from the optimum, where the network's logits reach +-16).
+        scale = 1.0
+        while scale > 1e-6:
+            na, nb = a - scale * step[0], b - scale * step[1]
+            if na > 0 and _nll(t, z, 1.0 / na, nb) <= loss:
+                break
+            scale /= 2
+        else:
+            break
+        a, b, previous = na, nb, loss
+        loss = _nll(t, z, 1.0 / a, b)
+        if previous - loss < 1e-12:
+            break
+    if not np.isfinite(a) or a <= 0:
+        raise ValueError("These cases rank pneumonia no better than chance; the model cannot be calibrated on them.")
+    return float(1.0 / a), float(b)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from . import evaluations
 from .bundle import ModelInfo
 
 INTENDED_USE = [
@@ -39,11 +40,11 @@ FAILURE_MODES = [
     "are not detected; any abnormality may be called PNEUMONIA or NORMAL.",
     "It does not separate bacterial from viral pneumonia, and sees a 128 x 128 pixel version of the "
     "film: small or subtle opacities can be missed.",
-    "The threshold is chosen for sensitivity (>= {target} on validation), not for balanced accuracy: it "
-    "accepts false alarms to miss fewer pneumonias, and on films unlike the validation split both "
+    "The threshold is chosen for sensitivity (>= {target} on {threshold_set}), not for balanced accuracy: it "
+    "accepts false alarms to miss fewer pneumonias, and on films unlike those both "
     "kinds of error grow. A PNEUMONIA flag means 'look again', not 'pneumonia'; a NORMAL flag does "
     "not rule pneumonia out.",
-    "Probabilities are calibrated to the validation split, where {prevalence} of films show "
+    "Probabilities are calibrated to {calibration_set}, where {prevalence} of films show "
     "pneumonia. At the lower prevalence of most clinical settings a given probability overstates "
     "the chance of pneumonia, and the positive predictive value is much lower.",
     "Single-centre data invite shortcuts: a network can learn acquisition differences between the "
@@ -92,13 +93,71 @@ def _sections(info: ModelInfo) -> list[tuple[str, list[str]]]:
         model_lines.append(f"Command: {m['command']}")
     sections.append(("Model", model_lines))
 
-    sections.append(("Validation performance", _metrics_lines(info)))
+    if m.get("evaluations"):
+        sections.append(("Performance, and where it was measured", _evaluation_lines(m)))
+    else:
+        sections.append(("Validation performance", _metrics_lines(info)))
     sections.append(("Operating point", _operating_lines(info)))
     sections.append(("Calibration", _calibration_lines(m)))
+    if m.get("site_calibration"):
+        sections.append(("Calibration record", _site_lines(m)))
     sections.append(("Out-of-distribution warning", _ood_lines(m)))
-    sections.append(("Known failure modes and limitations",
-                      [line.format(prevalence=_prevalence(m), target=_target(m)) for line in FAILURE_MODES]))
+    fitted = (m.get("operating_points") or {}).get("measured_on")
+    words = {"target": _target(m), "prevalence": _prevalence(m),
+             "threshold_set": fitted or "validation", "calibration_set": fitted or "the validation split"}
+    sections.append(("Known failure modes and limitations", [line.format(**words) for line in FAILURE_MODES]))
     return sections
+
+
+_NAMES = {"auc": "AUC (ROC)", "sensitivity": "Sensitivity", "specificity": "Specificity", "accuracy": "Accuracy",
+          "ppv": "PPV", "npv": "NPV", "ece": "ECE (15 bins)"}
+
+
+def _evaluation_lines(m: dict) -> list[str]:
+    """Every evaluation record, the headline first, each naming its set, size and method."""
+    first = evaluations.headline(m)
+    lines = []
+    for record in ([first] if first else []) + evaluations.others(m):
+        role = "Headline" if record is first else "Beside it"
+        lines += [f"{role}: {evaluations.sentence(record)}",
+                  f"{record['images']} images ({record['negatives']} NORMAL, {record['positives']} PNEUMONIA)"
+                  + (f" from {record['patients']} patients" if record.get("patients") else "")
+                  + f"; threshold {record['threshold']:.4f}; {record['method']}; measured {record['date']}.", ""]
+        for key in ("sensitivity", "specificity", "accuracy", "auc", "ppv", "npv", "ece"):
+            v = (record.get("metrics") or {}).get(key)
+            if not v or v.get("value") is None:
+                continue
+            ci = v.get("ci95")
+            if key in ("auc", "ece"):
+                shown, ci_text = f"{v['value']:.3f}", (f"(95% CI {ci[0]:.3f} - {ci[1]:.3f})" if ci else "")
+            else:
+                shown, ci_text = _pct(v["value"]), (f"(95% CI {_pct(ci[0])} - {_pct(ci[1])})" if ci else "")
+            lines.append(f"  {_NAMES[key]:<14} {shown:>7}  {ci_text}")
+        c = record.get("confusion")
+        if c:
+            lines.append(f"  Confusion: {c['tp']} true positives, {c['fn']} missed pneumonias, {c['tn']} true "
+                         f"negatives, {c['fp']} false alarms.")
+        lines.append("")
+    lines.append("Intervals: Wilson score intervals for rates; AUC: bootstrap over patients (1,000 resamples). "
+                 "PPV and NPV hold at each set's own prevalence. Cross-validated figures come from cases the "
+                 "calibration and threshold were not fitted on.")
+    return lines
+
+
+def _site_lines(m: dict) -> list[str]:
+    sc = m["site_calibration"]
+    cases = sc.get("cases") or {}
+    lines = [f"Base model {sc.get('base_model', '?')} (weights sha256 {str(sc.get('base_sha256', '?'))[:16]}..., "
+             "unchanged: only calibration and threshold were refitted).",
+             f"Fitted on {sc.get('date', '?')} on {cases.get('images', '?')} cases ({cases.get('negatives', '?')} "
+             f"NORMAL, {cases.get('positives', '?')} PNEUMONIA, {cases.get('patients', '?')} patients) from "
+             f"{cases.get('root', '?')} ({cases.get('source', '?')}); file list sha256 "
+             f"{str(cases.get('list_sha256', '?'))[:16]}....",
+             f"Rule: {sc.get('rule', '?')}. Figures claimed from {sc.get('folds', 5)}-fold cross-validation over "
+             f"patients (fold seed {sc.get('fold_seed', 0)})."]
+    if sc.get("command"):
+        lines.append(f"Command: {sc['command']}")
+    return lines
 
 
 def _target(m: dict) -> str:
@@ -107,6 +166,10 @@ def _target(m: dict) -> str:
 
 
 def _prevalence(m: dict) -> str:
+    """The share of pneumonia in the set the probabilities were calibrated to."""
+    table = m.get("operating_points") or {}
+    if table.get("measured_on") and table.get("positives") is not None:
+        return _pct(table["positives"] / max(1, table["positives"] + table.get("negatives", 0)))
     card = m.get("validation_card")
     if card and card.get("images"):
         return _pct(card["positives"] / card["images"])
@@ -166,8 +229,12 @@ def _operating_lines(info: ModelInfo) -> list[str]:
     op = info.operating_point()
     if op is None:
         return lines + ["No validation ROC stored: expected sensitivity/specificity unknown."]
-    lines.append(f"Expected at this threshold (validation): sensitivity {_pct(op[0])}, specificity {_pct(op[1])}.")
-    lines.append("Other operating points on the same validation ROC (the app can look up any threshold):")
+    table_set = (m.get("operating_points") or {}).get("measured_on")
+    where = f"on the {table_set} the threshold was chosen on" if table_set else "validation"
+    lines.append(f"At this threshold ({where}): sensitivity {_pct(op[0])}, specificity {_pct(op[1])}."
+                 + (" Fitted on these same cases; the cross-validated figures above are the ones to expect."
+                    if table_set else ""))
+    lines.append(f"Other operating points on the same ROC ({table_set or 'validation'}; the app can look up any threshold):")
     for target in (0.90, 0.95, 0.98, 0.99):
         t = info.threshold_for_sensitivity(target)
         if t is None:
@@ -183,6 +250,13 @@ def _calibration_lines(m: dict) -> list[str]:
     if not cal:
         return ["Not calibrated: probabilities are the network's raw outputs."]
     shift = cal.get("shift", 0.0) or 0.0
+    if cal.get("method") == "platt":
+        lines = [f"Platt scaling on the network's logit (temperature and intercept, weights unchanged), fitted on "
+                 f"{cal.get('fitted_on', '?')}: T = {cal.get('temperature', 1.0):.3f}, intercept {shift:+.3f}."]
+        if cal.get("cross_validated_ece") is not None:
+            lines.append(f"Expected calibration error ({cal.get('bins', 15)} bins) on those cases, cross-validated "
+                         f"over patients (never measured on the cases it was fitted on): {cal['cross_validated_ece']:.4f}.")
+        return lines
     lines = [f"Temperature scaling fitted on the validation split: T = {cal.get('temperature', 1.0):.3f}"
              + (f", with prior correction {shift:+.3f} on the logit ({cal.get('shift_rule', '')})" if shift else "")
              + "."]

@@ -4,6 +4,7 @@ operating points, confusion matrix, expected calibration error, bootstrap interv
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -199,3 +200,39 @@ def bootstrap_intervals(labels, probs, threshold: float, n_boot: int = 1000, see
         elif n and hits == 0:
             out[k] = (0.0, float(1.0 - 0.025 ** (1.0 / n)))
     return out
+
+
+def wilson_interval(hits: int, n: int, z: float = 1.959964) -> tuple[Optional[float], Optional[float]]:
+    """The Wilson score 95% interval of a rate hits/n (Wilson, 1927): unlike the normal
+    approximation it stays inside [0, 1] and is not empty at 0 or n errors. (None, None) for n = 0."""
+    if n <= 0:
+        return None, None
+    p = hits / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    # At 0 or n hits the bound is exactly 0 or 1 (rounding would leave 0.9999999999999999).
+    lo = 0.0 if hits == 0 else max(0.0, centre - half)
+    hi = 1.0 if hits == n else min(1.0, centre + half)
+    return float(lo), float(hi)
+
+
+def patient_bootstrap(labels, scores, groups, statistic, n_boot: int = 1000,
+                      seed: int = 0) -> tuple[Optional[float], Optional[float]]:
+    """2.5-97.5 percentile interval of ``statistic(labels, scores)`` over resamples of patients
+    (all of a patient's images together, so a patient's correlated films do not narrow it)."""
+    y = np.asarray(labels)
+    s = np.asarray(scores, dtype=np.float64)
+    _, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    members = [np.where(inverse == k)[0] for k in range(inverse.max() + 1)] if y.size else []
+    if not members:
+        return None, None
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(n_boot):
+        idx = np.concatenate([members[k] for k in rng.integers(0, len(members), len(members))])
+        values.append(statistic(y[idx], s[idx]))
+    values = np.asarray(values, dtype=np.float64)
+    if not np.isfinite(values).any():
+        return None, None
+    return float(np.nanpercentile(values, 2.5)), float(np.nanpercentile(values, 97.5))

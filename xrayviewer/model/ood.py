@@ -33,7 +33,8 @@ import numpy as np
 #: X-rays saved as RGB JPEG score < 2; a faint sepia tint scores ~10; photos 30-100).
 COLOURFULNESS_LIMIT = 8.0
 
-_THUMB, _BINS, _GRID = 8, 16, 4
+#: The image descriptor's layout: an 8 x 8 thumbnail, a 16-bin histogram, a 4 x 4 edge grid.
+THUMB, BINS, GRID = 8, 16, 4
 
 
 def image_descriptor(images) -> np.ndarray:
@@ -47,13 +48,13 @@ def image_descriptor(images) -> np.ndarray:
     if x.ndim == 2:
         x = x[None]
     n, h, w = x.shape
-    thumb = x.reshape(n, _THUMB, h // _THUMB, _THUMB, w // _THUMB).mean(axis=(2, 4)).reshape(n, -1)
-    idx = np.minimum((x.reshape(n, -1) * _BINS).astype(np.int64), _BINS - 1)
-    hist = np.stack([np.bincount(row, minlength=_BINS) for row in idx]).astype(np.float32) / (h * w)
+    thumb = x.reshape(n, THUMB, h // THUMB, THUMB, w // THUMB).mean(axis=(2, 4)).reshape(n, -1)
+    idx = np.minimum((x.reshape(n, -1) * BINS).astype(np.int64), BINS - 1)
+    hist = np.stack([np.bincount(row, minlength=BINS) for row in idx]).astype(np.float32) / (h * w)
     grad = np.zeros_like(x)
     grad[:, :, :-1] += np.abs(np.diff(x, axis=2))
     grad[:, :-1, :] += np.abs(np.diff(x, axis=1))
-    edges = grad.reshape(n, _GRID, h // _GRID, _GRID, w // _GRID).mean(axis=(2, 4)).reshape(n, -1)
+    edges = grad.reshape(n, GRID, h // GRID, GRID, w // GRID).mean(axis=(2, 4)).reshape(n, -1)
     return np.concatenate([thumb, hist, edges], axis=1).astype(np.float64)
 
 

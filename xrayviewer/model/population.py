@@ -4,16 +4,23 @@ The out-of-distribution score (``ood``) judges the pixels, and a chest film of a
 lateral view or a hand can look close enough to pass it. A DICOM header often states these
 facts outright: the patient's age, the view, the body part, the modality. When it does, the
 model has no business reading the film as usual, whatever the pixels say. A colour picture is
-the same kind of fact, taken from the decoded file rather than a tag.
+the same kind of fact, taken from the decoded file rather than a tag, and so is a file whose
+compressed data was damaged: its picture is not what was acquired.
 
-Plain Python: reasons are short phrases that ``Predictor.predict_batch`` joins into
-``Prediction.ood_reason``, as it does for the pixel-based score.
+Plain Python: reasons are typed ``reasons.Reason`` values (their words live in ``reasons``) that
+``Predictor.predict_batch`` adds to the pixel-based score's, in ``Prediction.reasons``.
 """
 
 from __future__ import annotations
 
 from ..imaging import XRayImage
+from . import reasons as words
 from .ood import COLOURFULNESS_LIMIT
+from .reasons import Reason
+
+#: The words of the reason given for a picture decoded around errors in its file
+#: (``XRayImage.data_damaged``), as the CSV's ood_reason carries them.
+IMAGE_DATA_DAMAGED = words.damaged().text
 
 #: The dataset's patients were "one to five years old" (Kermany et al., 2018): up to the
 #: sixth birthday. Infants and older children are outside it, as the model card says.
@@ -38,29 +45,30 @@ def age_text(years: float) -> str:
     return f"{int(years + 1e-9)} years"
 
 
-def population_reasons(image: XRayImage) -> tuple[str, ...]:
+def population_reasons(image: XRayImage) -> tuple[Reason, ...]:
     """Why the file itself puts ``image`` outside what the model was trained on, in words.
 
     Empty when nothing in it does, which is not proof that it is in scope: most JPEGs and
     PNGs say nothing about the patient.
     """
     reasons = []
+    if image.data_damaged:  # decoded around errors in the file (a JPEG corrupted mid-stream)
+        reasons.append(words.damaged())
     if image.colourfulness > COLOURFULNESS_LIMIT:
-        reasons.append("a colour picture, not a radiograph")
+        reasons.append(words.colour())
     d = image.dicom
     if d is None:
         return tuple(reasons)
     modality = d.modality.strip().upper()
     if modality and modality not in RADIOGRAPH_MODALITIES:
-        reasons.append(f"DICOM modality {modality}, not a projection radiograph")
+        reasons.append(words.modality(modality))
     body_part = d.body_part.strip().upper()
     if body_part and not any(word in body_part for word in CHEST_WORDS):
-        reasons.append(f"body part {body_part}, not the chest")
+        reasons.append(words.body_part(body_part))
     if d.view_position.strip().upper() in LATERAL_VIEWS:
-        reasons.append("a lateral view; the model saw only frontal (AP/PA) films")
+        reasons.append(words.lateral())
     age = d.patient_age_years
     low, high = TRAINING_AGE_YEARS
     if age is not None and not low <= age < high:
-        reasons.append(f"patient aged {age_text(age)}, outside the training population "
-                       f"(children aged {low:.0f} to {high - 1:.0f})")
+        reasons.append(words.age(age_text(age), low, high))
     return tuple(reasons)

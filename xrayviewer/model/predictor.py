@@ -1,6 +1,8 @@
 """Predictor: one loaded model bundle that turns images into calibrated probabilities.
 
-Not thread-safe by design: the GUI keeps one Predictor on one worker thread.
+The network runs on LiteRT (``networks.LiteRTNetwork``, no TensorFlow) when the bundle has its
+``.tflite``, else on Keras (``XRAYVIEWER_BACKEND=keras`` asks for Keras). A LiteRT Predictor may
+be called from several threads (one interpreter per thread); a Keras one from one at a time.
 """
 
 from __future__ import annotations
@@ -14,10 +16,15 @@ import numpy as np
 
 from ..imaging import ImageLoadError, XRayImage, load_image, preprocess
 from ..progress import CancelCheck, Progress, ProgressCallback, check_cancel, no_progress
-from .architectures import GRADCAM_LAYER, with_last_conv_output
-from .bundle import ModelInfo, ModelLoadError, bundled_model_path, read_model_info
+from .architectures import GRADCAM_LAYER
+from .bundle import ModelInfo, bundled_model_path, read_model_info
 from .calibration import apply_temperature, logit
+from .gradcam import RED_AT, display_heatmap, linear_grad_cam, resize_heatmap
+from .networks import open_network
+from .ood import image_descriptor
+from .ood_statistics import StatisticExplainer, pixel_reasons
 from .population import population_reasons
+from .reasons import Reason, as_reason, combine, from_text, join
 
 #: Within this distance of the threshold, in log-odds, a verdict is called "near the threshold".
 #: At a threshold of 0.5 it spans 0.40-0.60. Measured in log-odds (not probability points) so it
@@ -34,7 +41,16 @@ class Prediction:
     threshold: float
     ood_score: Optional[float] = None
     out_of_distribution: bool = False
-    ood_reason: str = ""
+    ood_reason: str = ""  # the reasons' text ("; "-joined), as the CSV column shows it
+    reasons: tuple[Reason, ...] = ()  # typed (model.reasons); the panel and worklist decide on these
+
+    def __post_init__(self):
+        # One source: given reasons, the text follows them; given only text (older callers),
+        # reasons are read back from it.
+        if self.reasons:
+            object.__setattr__(self, "ood_reason", join(self.reasons))
+        elif self.ood_reason:
+            object.__setattr__(self, "reasons", from_text(self.ood_reason))
 
     @property
     def label(self) -> str:
@@ -55,37 +71,31 @@ class FileResult:
 
 
 class Predictor:
-    def __init__(self, model, info: ModelInfo):
-        self.model = model
+    def __init__(self, network, info: ModelInfo):
+        """``network.forward(batch) -> (probabilities, last-conv activations)``: one forward
+        pass gives the probability, the OOD features and the numpy Grad-CAM."""
+        self.network = network
         self.info = info
-        # One forward pass gives the probability and the last conv activations (for the OOD
-        # features and Grad-CAM); no second model call.
-        self._dual = with_last_conv_output(model)
         self._ood = info.ood_stats()
-        # A traced graph (any batch size) instead of eager layer-by-layer calls: a single
-        # image goes from ~60 ms of Python overhead to a few ms on CPU.
-        tf = _tf()
-        self._graph = tf.function(lambda x: self._dual(x, training=False), reduce_retracing=True, autograph=False,
-                                  input_signature=[tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)])
+        self._explainer = StatisticExplainer(self._ood) if self._ood is not None and self._ood.has_image_model else None
 
     @classmethod
     def load(cls, path=None) -> "Predictor":
         """Load a bundle (the bundled default when ``path`` is None); ModelLoadError if bad."""
         info = read_model_info(path or bundled_model_path())
-        keras = _keras()
-        try:
-            model = keras.saving.load_model(info.keras_path, compile=False)
-        except Exception as exc:  # Keras raises ValueError/OSError/zipfile errors and more
-            raise ModelLoadError(f"Model {info.keras_path.name} could not be loaded: {exc}") from None
-        return cls(model, info)
+        return cls(open_network(info), info)
+
+    @property
+    def runtime(self) -> str:
+        """"litert" or "keras": what runs the network."""
+        return self.network.runtime
 
     @property
     def threshold(self) -> float:
         return self.info.threshold
 
     def _forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        prob, conv = self._graph(np.asarray(batch, dtype=np.float32))
-        return np.asarray(prob, dtype=np.float64).reshape(-1), np.asarray(conv)
+        return self.network.forward(np.asarray(batch, dtype=np.float32))
 
     def features(self, batch: np.ndarray) -> np.ndarray:
         """Pooled last-conv features (what the OOD statistics are fitted on)."""
@@ -108,22 +118,15 @@ class Predictor:
             parts, scores = {}, [None] * len(raw)
         out = []
         for i, (r, c, s) in enumerate(zip(raw, cal, scores)):
-            reasons = []
+            pixel: tuple[Reason, ...] = ()
             if s is not None and s > self._ood.threshold:
-                reasons.append(self._ood_reason(parts, i))
-            if file_reasons is not None:
-                reasons += list(file_reasons[i])
+                descriptor = image_descriptor(batch[i:i + 1])[0] if self._explainer is not None else None
+                pixel = pixel_reasons(self._ood, parts, i, self._explainer, descriptor)
+            reasons = combine(pixel, [as_reason(r) for r in file_reasons[i]] if file_reasons is not None else ())
             out.append(Prediction(probability=float(c), raw_probability=float(r), threshold=self.threshold,
                                   ood_score=None if s is None else float(s),
-                                  out_of_distribution=bool(reasons), ood_reason="; ".join(reasons)))
+                                  out_of_distribution=bool(reasons), reasons=tuple(reasons)))
         return out
-
-    def _ood_reason(self, parts: dict, i: int) -> str:
-        """Which part of the OOD score flagged input ``i``, in words."""
-        image = parts.get("image")
-        if image is not None and image[i] / self._ood.image_scale >= parts["features"][i] / self._ood.feature_scale:
-            return "layout or grey levels unlike a chest X-ray, e.g. rotated, inverted or not a radiograph"
-        return "unlike the training X-rays"
 
     def predict_image(self, image: XRayImage) -> Prediction:
         return self.predict_batch(preprocess(image)[None], [population_reasons(image)])[0]
@@ -155,29 +158,45 @@ class Predictor:
                 pending.append((i, preprocess(image), population_reasons(image)))
             except ImageLoadError as exc:
                 results[i] = FileResult(p, error=str(exc))
+            except Exception:  # noqa: BLE001 - preprocessing's own failure costs this file only
+                results[i] = FileResult(p, error=f"{os.path.basename(p)} could not be prepared for the model "
+                                                 "(an unexpected error); the other files go on.")
             if len(pending) >= batch_size:
                 flush()
             on_progress(Progress("predict", i + 1, len(paths), os.path.basename(p)))
         flush()
         return [results[i] for i in range(len(paths))]
 
+    @property
+    def explains_without_tensorflow(self) -> bool:
+        """Grad-CAM from the forward pass (linear head recorded in the bundle)."""
+        return self.info.linear_head is not None
+
     def explain(self, image: XRayImage) -> np.ndarray:
-        """Grad-CAM heatmap in [0, 1] at the image's full resolution."""
-        from .gradcam import explain_image
+        """Grad-CAM at the image's full resolution, float32 in [0, 1] on the fixed scale of
+        ``gradcam.RED_AT`` (1.0: as strong as the hottest spot of a film the bundled model
+        scores at its threshold), so maps compare across films."""
+        return resize_heatmap(self.explain_cells(preprocess(image)[None])[0], image.height, image.width)
 
-        return explain_image(self.model, image, GRADCAM_LAYER)
+    def explain_cells(self, batch: np.ndarray) -> np.ndarray:
+        """(n, h, w) Grad-CAM on the fixed scale at the explained layer's resolution."""
+        head = self.info.linear_head
+        if head is not None:
+            cam = linear_grad_cam(self._forward(batch)[1], head["weights"])
+        else:  # a head that is not linear (the seed's max-pool + Flatten): TensorFlow's gradients
+            from .gradcam import grad_cam_evidence
 
+            cam = grad_cam_evidence(self._keras_model(), batch, GRADCAM_LAYER)
+        return display_heatmap(cam, RED_AT)
 
-def _keras():
-    from .runtime import import_keras
+    def _keras_model(self):
+        """The Keras model, for gradients; a LiteRT Predictor loads it (and TensorFlow) once."""
+        if getattr(self, "_gradient_model", None) is None:
+            from .networks import KerasNetwork
 
-    return import_keras()
-
-
-def _tf():
-    from .runtime import import_tensorflow
-
-    return import_tensorflow()
+            model = getattr(self.network, "model", None)
+            self._gradient_model = model if model is not None else KerasNetwork(self.info).model
+        return self._gradient_model
 
 
 def default_model_exists() -> bool:

@@ -17,7 +17,9 @@ import tempfile
 _STARTUP_CHATTER = re.compile(
     r"WARNING: All log messages before absl::InitializeLog\(\) is called"
     r"|[IW]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w.]+:\d+\]"
-    r"|E\d{4} \d\d:\d\d:\d+\.\d+ +\d+ cuda_\w+\.cc:\d+\] failed call to cuInit")
+    r"|E\d{4} \d\d:\d\d:\d+\.\d+ +\d+ cuda_\w+\.cc:\d+\] failed call to cuInit"
+    # LiteRT's interpreter, on creation.
+    r"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.")
 
 
 def is_startup_chatter(line: str) -> bool:
@@ -25,11 +27,12 @@ def is_startup_chatter(line: str) -> bool:
 
 
 @contextlib.contextmanager
-def startup_chatter_filtered():
+def startup_chatter_filtered(drop_all: bool = False):
     """Capture what native code writes to stderr (file descriptor 2) inside the block, then
-    write back everything except TensorFlow's start-up chatter. Errors, tracebacks and any
-    other thread's output come through, only later. Without a usable fd 2 (a windowed frozen
-    app), nothing is redirected."""
+    write back everything except TensorFlow's start-up chatter (``drop_all``: nothing, for the
+    LiteRT converter's pages of MLIR notes; its failures arrive as exceptions). Errors,
+    tracebacks and any other thread's output come through, only later. Without a usable fd 2
+    (a windowed frozen app), nothing is redirected."""
     try:
         sys.stderr.flush()
         saved = os.dup(2)
@@ -49,7 +52,8 @@ def startup_chatter_filtered():
             os.close(saved)
             capture.seek(0)
             text = capture.read().decode("utf-8", errors="replace")
-            kept = "".join(line for line in text.splitlines(keepends=True) if not is_startup_chatter(line))
+            kept = "" if drop_all else "".join(
+                line for line in text.splitlines(keepends=True) if not is_startup_chatter(line))
             if kept:
                 os.write(2, kept.encode("utf-8"))
 

@@ -39,6 +39,11 @@ class Sample:
     patient: str
 
 
+def class_counts(samples) -> dict[str, int]:
+    """{"NORMAL": n, "PNEUMONIA": n} of a list of Samples."""
+    return {c: sum(1 for s in samples if s.label == i) for i, c in enumerate(CLASSES)}
+
+
 @dataclass
 class DatasetScan:
     root: str
@@ -49,7 +54,7 @@ class DatasetScan:
 
     @property
     def counts(self) -> dict[str, int]:
-        return {c: sum(1 for s in self.samples if s.label == i) for i, c in enumerate(CLASSES)}
+        return class_counts(self.samples)
 
     @property
     def patients(self) -> int:

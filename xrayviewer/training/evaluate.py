@@ -154,6 +154,8 @@ def evaluate_folder(predictor, dataset_dir, split: str = "all", plots_dir=None,
         "uncalibrated_at_0.5": dict(zip(("tn", "fp", "fn", "tp"), confusion(y, raw, 0.5))),
         "expected_on_validation": (None if expected is None else
                                    {"sensitivity": _r(expected[0]), "specificity": _r(expected[1])}),
+        # Where that expectation was measured, for bundles calibrated on other cases.
+        "expected_measured_on": (info.meta.get("operating_points") or {}).get("measured_on"),
         "ood_flagged": int(ood.sum()), "ood_flag_rate": _r(ood.mean()),
         "unreadable": [{"path": p, "reason": why} for p, why in unreadable],
         "warnings": warnings,
@@ -244,7 +246,8 @@ def format_report(report: dict) -> str:
     ]
     exp = report.get("expected_on_validation")
     if exp:
-        lines.append(f"  (expected at this threshold from validation: sensitivity {exp['sensitivity']:.4f}, "
+        where = report.get("expected_measured_on") or "validation"
+        lines.append(f"  (expected at this threshold from {where}: sensitivity {exp['sensitivity']:.4f}, "
                      f"specificity {exp['specificity']:.4f})")
     if ci:
         lines.append(f"  CIs: {report.get('ci95_method', '')}")

@@ -6,6 +6,7 @@ A plain function (Orange3 style): progress goes to ``on_progress``, cancellation
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import shlex
@@ -51,6 +52,8 @@ class TrainConfig:
     cache_dir: Optional[str] = None
     overwrite: bool = False
     command: str = ""  # recorded in the metadata; defaults to this process's command line
+    distribute: str = "none"  # "none", "mirrored" or "multiworker" (training.distribute)
+    per_replica_batch: Optional[int] = None  # distributed runs: images per replica and step (None: the recipe's)
     # A labelled folder scored (never trained on) after every epoch: its AUC goes into the
     # history as ``monitor_auc``. For recipe experiments on an external set (issue 14); it
     # changes nothing about which weights are kept.
@@ -62,9 +65,10 @@ class TrainConfig:
 
 @dataclass
 class FitResult:
-    model_path: Path
+    model_path: Optional[Path]  # None on a distributed run's non-chief worker (it writes nothing)
     metadata: dict
     history: list[dict] = field(default_factory=list)
+    weights_sha256: str = ""  # distributed runs: every worker ends with the same weights
 
 
 class _Bridge:
@@ -283,7 +287,15 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
     t0 = time.perf_counter()
     recipe = get_recipe(config.recipe)
     epochs, schedule_epochs = epoch_plan(recipe, config.epochs)
-    if config.name and not config.overwrite and (Path(config.out_dir) / f"{config.name}.keras").exists():
+    cluster = None
+    if config.distribute not in ("", "none"):
+        from .distribute import join_cluster
+
+        cluster = join_cluster(config.distribute)  # tf.distribute wants this before other TF work
+        if not cluster.role.is_chief:
+            on_progress = no_progress  # only the chief reports
+    chief = cluster is None or cluster.role.is_chief
+    if chief and config.name and not config.overwrite and (Path(config.out_dir) / f"{config.name}.keras").exists():
         # Say so now, not after an hour of training (save_bundle would refuse it then).
         from ..model.bundle import ModelSaveError
 
@@ -291,10 +303,18 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
                              "choose another name or allow overwriting.")
     if scan is None:
         scan = scan_dataset(config.dataset_dir, on_progress=on_progress, should_cancel=should_cancel)
-    prepared = prepare_split(scan, config.max_images, config.val_fraction, config.seed, config.cache_dir,
-                             on_progress, should_cancel)
+    if cluster is None:
+        prepared = prepare_split(scan, config.max_images, config.val_fraction, config.seed, config.cache_dir,
+                                 on_progress, should_cancel)
+        split_train, split_val = prepared.train, prepared.val
+    else:
+        from .distribute import prepare_worker_inputs
+
+        inputs = prepare_worker_inputs(scan, config, cluster, on_progress, should_cancel)
+        prepared, split_train, split_val = inputs.prepared, inputs.split_train, inputs.split_val
     samples, cache, bad, train, val = prepared.samples, prepared.cache, prepared.bad, prepared.train, prepared.val
-    if not train or not val or len({s.label for s in val}) < 2 or len({s.label for s in train}) < 2:
+    if (not split_train or not split_val or len({s.label for s in split_val}) < 2
+            or len({s.label for s in split_train}) < 2):
         from .dataset import DatasetError
 
         raise DatasetError("Too few images or patients to keep both classes in training and in a "
@@ -306,29 +326,58 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
     keras = import_keras()
     keras.utils.set_random_seed(config.seed)
     check_cancel(should_cancel)
-    model = build_model(recipe.network)
-    steps = int(np.ceil(len(train) / recipe.batch_size))
-    lr = (keras.optimizers.schedules.CosineDecay(recipe.learning_rate, decay_steps=max(1, steps * schedule_epochs))
-          if recipe.cosine_decay else recipe.learning_rate)
-    model.compile(optimizer=keras.optimizers.Adam(lr, beta_1=0.9, beta_2=0.999),
-                  loss=keras.losses.BinaryCrossentropy(label_smoothing=recipe.label_smoothing),
-                  metrics=_training_metrics(keras, blended_labels=bool(recipe.mixup_alpha)))
+    plan = None
+    with cluster.scope() if cluster else contextlib.nullcontext():
+        model = build_model(recipe.network)
+        if cluster is None:
+            steps, learning_rate = int(np.ceil(len(train) / recipe.batch_size)), recipe.learning_rate
+        else:
+            from .distribute import plan_batches
+
+            plan = plan_batches(recipe, cluster, inputs, config.per_replica_batch)
+            steps, learning_rate = plan.steps, plan.learning_rate
+        lr = (keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, steps * schedule_epochs))
+              if recipe.cosine_decay else learning_rate)
+        model.compile(optimizer=keras.optimizers.Adam(lr, beta_1=0.9, beta_2=0.999),
+                      loss=keras.losses.BinaryCrossentropy(label_smoothing=recipe.label_smoothing),
+                      metrics=_training_metrics(keras, blended_labels=bool(recipe.mixup_alpha)))
     class_weight = None
-    if recipe.class_weights and not recipe.mixup_alpha:  # mixup batches carry their own weights
+    if recipe.class_weights and not recipe.mixup_alpha and cluster is None:  # mixup batches carry their own weights
         w0, w1 = class_weights_for(y_train)
         class_weight = {0: w0, 1: w1}
+    fit_kwargs = {}
+    if cluster is None:
+        train_seq = training_batches(recipe, cache, train_idx, y_train, seed=config.seed)
+        val_seq = CachedBatches(cache, val_idx, y_val, 64, shuffle=False)
+        stop_vote, extra_callbacks = should_cancel, []
+    else:  # the same batches, this worker's shard, class weights inside (training.distribute)
+        from .distribute import distributed_datasets, prepare_model_for_fit
+
+        train_seq, val_seq = distributed_datasets(cluster, recipe, inputs, plan, config.seed)
+        fit_kwargs = {"steps_per_epoch": plan.steps, "validation_steps": plan.val_steps, "shuffle": False}
+        prepare_model_for_fit(cluster, model)
+        extra_callbacks = cluster.keras_callbacks(keras, model)
+
+        def stop_vote():  # every worker stops on the same batch when any was asked to
+            return cluster.any_worker(bool(should_cancel and should_cancel()))
     monitor = (_monitor(config.monitor_dir, config.cache_dir, on_progress, should_cancel)
                if config.monitor_dir else None)
-    bridge = _Bridge(keras, on_progress, should_cancel, epochs, steps, recipe.patience, monitor=monitor,
+    bridge = _Bridge(keras, on_progress, stop_vote, epochs, steps, recipe.patience, monitor=monitor,
                      keep_snapshots=config.keep_snapshots)
-    train_seq = training_batches(recipe, cache, train_idx, y_train, seed=config.seed)
-    val_seq = CachedBatches(cache, val_idx, y_val, 64, shuffle=False)
+    trained = False
     try:
         model.fit(train_seq, validation_data=val_seq, epochs=epochs, class_weight=class_weight,
-                  callbacks=[bridge.callback], verbose=0)
+                  callbacks=[*extra_callbacks, bridge.callback], verbose=0, **fit_kwargs)
+        trained = True
         train_seconds = time.perf_counter() - t0
         if bridge.best_weights is not None:
             model.set_weights(bridge.best_weights)
+        if cluster is not None:
+            from .distribute import finish_worker
+
+            result = finish_worker(cluster, model, bridge.history)
+            if not chief:
+                return result
 
         dual = with_last_conv_output(model)
         fields, ood = calibrate_and_describe(dual, prepared, bool(recipe.class_weights), config.sensitivity_target,
@@ -350,7 +399,8 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
             "training": {"epochs_run": len(bridge.history), "epochs_max": epochs, "schedule_epochs": schedule_epochs,
                          "best_epoch": bridge.best_epoch, "batch_size": recipe.batch_size,
                          "seconds": round(train_seconds, 1), "params": int(model.count_params()),
-                         "history": bridge.history, "seed": config.seed},
+                         "history": bridge.history, "seed": config.seed,
+                         **({"distribute": cluster.describe(plan)} if cluster else {})},
             "data": dict(scan.fingerprint(), root=str(scan.root), used_files=len(samples),
                          unreadable=len(scan.unreadable) + len(bad)),
             "reference_sample": reference,
@@ -363,8 +413,14 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
         path = save_bundle(model, meta, config.out_dir, name, ood=ood, overwrite=config.overwrite)
         if bridge.snapshots:
             _save_snapshots(bridge.snapshots, path.with_name(f"{name}.epochs.npz"))
+        if cluster is not None:
+            cluster.succeeded()  # the waiting workers exit 0 only now
         on_progress(Progress("evaluate", 3, 3, "Done"))
-        return FitResult(path, meta, bridge.history)
+        return FitResult(path, meta, bridge.history, result.weights_sha256 if cluster else "")
+    except BaseException as exc:
+        if cluster is not None:
+            cluster.after_failure(exc, trained)  # tell waiting workers; TF's cluster errors in one line
+        raise
     finally:
         # Free the graph and weights now: training twice in one GUI session must not grow.
         del model, train_seq, val_seq

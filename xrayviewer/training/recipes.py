@@ -7,6 +7,7 @@ keeps meaning the same thing. ``default`` is not a recipe but a pointer to the s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -85,6 +86,20 @@ def epoch_plan(recipe: Recipe, epochs_override=None) -> tuple[int, int]:
     if epochs_override:
         return int(epochs_override), int(epochs_override)
     return recipe.epochs, max(recipe.epochs, recipe.schedule_epochs)
+
+
+def scaled_learning_rate(recipe: Recipe, global_batch: int) -> tuple[float, str]:
+    """(learning rate, the rule in words) for a step of ``global_batch`` images, when
+    ``train --distribute`` makes the step larger than the recipe's ``batch_size``.
+
+    Square-root scaling: lr x sqrt(global batch / recipe batch). Every recipe trains with
+    Adam, for which the square-root rule, not the linear rule of SGD, keeps the training
+    dynamics when the batch grows (Malladi et al., "On the SDEs and Scaling Rules for Adaptive
+    Gradient Algorithms", NeurIPS 2022). The recipe's own batch keeps its own rate exactly."""
+    factor = math.sqrt(global_batch / recipe.batch_size)
+    rule = (f"learning_rate x sqrt(global batch / recipe batch) = {recipe.learning_rate:g} x "
+            f"sqrt({global_batch}/{recipe.batch_size})")
+    return recipe.learning_rate * factor, rule
 
 
 def get_recipe(name: str) -> Recipe:

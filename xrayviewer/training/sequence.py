@@ -72,13 +72,16 @@ def class_weights_for(labels) -> tuple[float, float]:
     return n / (2 * (n - pos)), n / (2 * pos)
 
 
-def training_batches(recipe, cache: InputCache, indices, labels, seed: int = 0) -> CachedBatches:
+def training_batches(recipe, cache: InputCache, indices, labels, seed: int = 0, batch_size: Optional[int] = None,
+                     class_weights: Optional[tuple[float, float]] = None) -> CachedBatches:
     """The shuffled, augmented batches a recipe trains on (fit() and the benchmark share this).
-    A mixup recipe's batches carry their class weights (fit() then passes none to Keras)."""
+    A mixup recipe's batches carry their class weights (fit() then passes none to Keras), and
+    so do batches given ``class_weights`` (a distributed run: Keras cannot apply class_weight
+    to a distributed dataset, and a worker's shard must use the whole split's weights)."""
     from .augment import compose, framing, tone_and_sharpness
 
     steps = ([framing] if recipe.framing_augment else []) + ([tone_and_sharpness] if recipe.tone_augment else [])
     augment = None if not steps else steps[0] if len(steps) == 1 else compose(*steps)
     weights = class_weights_for(labels) if recipe.mixup_alpha and recipe.class_weights else None
-    return CachedBatches(cache, indices, labels, recipe.batch_size, shuffle=True, seed=seed, augment=augment,
-                         class_weights=weights, mixup_alpha=recipe.mixup_alpha)
+    return CachedBatches(cache, indices, labels, batch_size or recipe.batch_size, shuffle=True, seed=seed,
+                         augment=augment, class_weights=class_weights or weights, mixup_alpha=recipe.mixup_alpha)

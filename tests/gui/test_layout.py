@@ -1,0 +1,166 @@
+"""Small windows: the film keeps at least half the width; panes shrink, hide and come back;
+the toolbar's overflow stays reachable; Actual Size is one image pixel per device pixel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QToolBar
+
+from xrayviewer.gui import pane_layout
+from xrayviewer.gui.worklist import STATUS, THUMB
+
+
+@pytest.mark.parametrize("total", [1024, 1366, 1440, 1920])
+def test_the_film_gets_at_least_half_and_panes_never_go_below_their_minimum(total):
+    w = pane_layout.share(total, worklist_min=260, worklist_want=470, handles=12)
+    assert w.image >= total / 2 - 1
+    assert w.worklist >= 260 and w.side >= pane_layout.SIDE_MIN
+    assert w.worklist + w.image + w.side + 12 == total
+    # Room for the full worklist beside the panel's minimum: it keeps its thumbnails.
+    full = pane_layout.share(total, worklist_min=260, worklist_want=470, handles=12, worklist_full=440)
+    assert full.worklist >= (440 if total >= 1440 else 260) and full.image >= total / 2 - 1
+    hidden = pane_layout.share(total, 260, 470, worklist_shown=False, side_shown=False)
+    assert hidden == pane_layout.PaneWidths(0, total, 0)
+
+
+@pytest.mark.parametrize("size", [(1024, 700), (1366, 768), (1440, 900)])
+def test_at_laptop_sizes_the_image_area_is_at_least_half_the_window(qtbot, fake_window, size):
+    window = fake_window
+    window._started = True  # no model service needed to lay out
+    window.resize(*size)
+    window.show()
+    qtbot.waitExposed(window)
+    qtbot.waitUntil(lambda: window.width() == size[0])
+    assert window.image_view.width() >= window.width() / 2, (window.image_view.width(), window.width())
+    assert window.worklist_view.isVisible() and window.side_panel.isVisible()
+    compact = size[0] < pane_layout.COMPACT_BELOW
+    assert window.worklist_view.isColumnHidden(THUMB) == compact == window.worklist_view.isColumnHidden(STATUS)
+    # the worklist still shows name, probability and verdict whole
+    assert window.worklist_view.width() >= window.worklist_view.narrowest_width()
+    assert window.side_panel.widget().width() <= window.side_panel.viewport().width()  # nothing clipped
+
+    # F9 / F10 hide the panes; the film takes the room; pressing again brings them back
+    before = window.image_view.width()
+    window.act["show_worklist"].trigger()
+    window.act["show_side"].trigger()
+    qtbot.waitUntil(lambda: window.image_view.width() > before + 400)
+    assert not window.worklist_view.isVisible() and not window.side_panel.isVisible()
+    assert [s.toString() for s in window.act["show_worklist"].shortcuts()] == ["F9"]
+    window.act["show_worklist"].trigger()
+    window.act["show_side"].trigger()
+    qtbot.waitUntil(lambda: window.worklist_view.isVisible() and window.side_panel.isVisible())
+    assert window.image_view.width() >= window.width() / 2
+
+
+def test_the_toolbar_overflow_is_reachable_at_1024(qtbot, fake_window):
+    """Actions that do not fit go behind the toolbar's extension button, which must be shown."""
+    window = fake_window
+    window._started = True
+    window.resize(1024, 700)
+    window.show()
+    qtbot.waitExposed(window)
+    bar = window.findChild(QToolBar, "tools")
+    hidden = [a for a in bar.actions() if bar.widgetForAction(a) is not None
+              and not bar.widgetForAction(a).isVisible() and not a.isSeparator()]
+    assert hidden == []  # short labels: every button fits at 1024 px, Opacity and Export included
+    assert bar.widgetForAction(window.act["export"]).text() == "Export CSV"
+    assert window.opacity_slider.isVisible()
+    assert window.opacity_slider.mapTo(window, window.opacity_slider.rect().topRight()).x() <= window.width()
+    # Export, opacity and the panes are in menus too, whatever fits in the bar.
+    menu_actions = {a for m in window.menuBar().actions() if m.menu() for a in m.menu().actions()}
+    assert {window.act["export"], window.act["show_worklist"], window.act["show_side"]} <= menu_actions
+
+
+HIDPI_SCRIPT = r"""
+import json, sys
+import numpy as np
+from PySide6.QtWidgets import QApplication
+from xrayviewer.imaging.image import XRayImage
+from xrayviewer.gui.image_view import ImageView
+
+app = QApplication([])
+view = ImageView()
+view.resize(400, 400)
+view.show()
+checker = (np.indices((64, 64)).sum(axis=0) % 2 * 255).astype(np.uint8)  # one-pixel checkerboard
+image = XRayImage(pixels=checker, source_format="TEST", bit_depth=8, window_center=127.5, window_width=256.0)
+view.set_image(image)
+view.actual_size()
+app.processEvents()
+grab = view.viewport().grab().toImage()
+dpr = grab.devicePixelRatio()
+# The image is centred; read a row of device pixels across its middle.
+w = grab.width()
+y = grab.height() // 2
+row = [grab.pixelColor(x, y).red() for x in range(w)]
+bright = [x for x, v in enumerate(row) if v > 200]
+runs, run = [], 1
+for a, b in zip(bright, bright[1:]):
+    if b == a + 1:
+        run += 1
+    else:
+        runs.append(run)
+        run = 1
+print(json.dumps({"dpr": dpr, "view_dpr": view.devicePixelRatioF(), "zoom": view.zoom,
+                  "device_zoom": view.device_zoom, "runs": sorted(set(runs))}))
+"""
+
+
+def test_actual_size_is_one_image_pixel_per_device_pixel_at_scale_factor_2(tmp_path):
+    """QT_SCALE_FACTOR=2 (a HiDPI screen): 1:1 used to draw each image pixel as 2 x 2 screen
+    pixels. A one-pixel checkerboard must come out as single bright device pixels."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, QT_SCALE_FACTOR="2", QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run([sys.executable, "-c", HIDPI_SCRIPT], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["view_dpr"] == 2.0 and result["dpr"] == 2.0
+    assert result["zoom"] == pytest.approx(0.5) and result["device_zoom"] == pytest.approx(1.0)
+    assert result["runs"] == [1], result  # alternate device pixels, never pairs
+
+
+def test_the_shortcuts_dialog_shows_every_key_without_scrolling_at_1024x700(qtbot, fake_window):
+    from xrayviewer.gui import dialogs
+    from xrayviewer.gui.main_window import TRAINING_SHORTCUT
+
+    window = fake_window
+    rows = dialogs.shortcut_rows(window.act.values()) + [("Training panel (hidden)", TRAINING_SHORTCUT)]
+    dialog = dialogs.ShortcutsDialog(rows + dialogs.MOUSE_ROWS, window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    assert dialog.height() <= 700 and dialog.width() <= 1024, dialog.size()
+    shown = sum(t.rowCount() for t in dialog.tables)
+    assert shown == len(rows) + len(dialogs.MOUSE_ROWS)
+    for table in dialog.tables:
+        last = table.rowCount() - 1
+        assert table.visualItemRect(table.item(last, 0)).bottom() <= table.viewport().height()
+        assert table.verticalScrollBar().maximum() == 0
+
+
+def test_the_side_panel_fits_its_width_with_a_long_file_name_at_1024x700(qtbot, fake_window, tmp_path):
+    """A long file name without spaces held the panel wider than the window gave it: its right
+    edge (the title, the threshold, the sentences) was cut off."""
+    from PIL import Image
+
+    from xrayviewer.imaging import load_image
+    from xrayviewer.model import Prediction
+
+    path = tmp_path / "person1004_bacteria_2935_with_a_long_export_suffix.jpeg"
+    Image.fromarray(np.full((64, 64), 128, np.uint8)).save(path)
+    window = fake_window
+    window._started = True
+    window.resize(1024, 700)
+    window.show()
+    qtbot.waitExposed(window)
+    window.show_image(load_image(path))
+    window.show_prediction(Prediction(0.9999, 0.99, 0.88), None)
+    qtbot.waitUntil(lambda: window.side_panel.widget().width() <= window.side_panel.viewport().width())
+    qtbot.wait(50)
+    assert window.side_panel.widget().width() <= window.side_panel.viewport().width()
+    assert window.info_pane.rows()[0] == ("File", path.name)  # the facts keep the real name

@@ -1,0 +1,142 @@
+"""LiteRT scoring: every saved bundle carries a .tflite checked against Keras, the Keras
+fallback, and numpy Grad-CAM equal to TensorFlow's GradientTape Grad-CAM on a fixed scale."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import REPO, TINY_DATASET
+from xrayviewer.imaging import load_image, preprocess
+from xrayviewer.model import ModelLoadError, Predictor, read_model_info
+from xrayviewer.model.architectures import GRADCAM_LAYER
+from xrayviewer.model.bundle import litert_path, metadata_path, ood_path, sha256_of
+from xrayviewer.model.convert import MAX_DIFFERENCE, linear_head
+from xrayviewer.model.gradcam import display_heatmap, grad_cam_evidence, linear_grad_cam
+
+pytestmark = pytest.mark.slow
+SAMPLES = REPO / "resources" / "samples"
+NORMAL_SAMPLE, PNEUMONIA_SAMPLE = SAMPLES / "IM-0199-0001.jpeg", SAMPLES / "person992_bacteria_2919.jpeg"
+
+
+def _inputs() -> np.ndarray:
+    files = [NORMAL_SAMPLE, PNEUMONIA_SAMPLE] + sorted(TINY_DATASET.rglob("*.jpeg"))[:6]
+    return np.stack([preprocess(load_image(f)) for f in files])
+
+
+def _copy_bundle(keras_path: Path, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in (keras_path, metadata_path(keras_path), ood_path(keras_path), litert_path(keras_path)):
+        if f.exists():
+            shutil.copy(f, folder / f.name)
+    return folder / keras_path.name
+
+
+def test_saved_bundle_has_a_checked_tflite(tiny_model):
+    info = read_model_info(tiny_model)
+    entry = info.meta["litert"]
+    assert litert_path(tiny_model).is_file() and info.has_litert
+    assert entry["file"] == litert_path(tiny_model).name
+    assert entry["sha256"] == sha256_of(litert_path(tiny_model))
+    assert 0.0 <= entry["max_difference_vs_keras"] <= MAX_DIFFERENCE
+    assert "bundled sample" in entry["checked_on"]
+    assert info.meta["gradcam"]["layer"] == GRADCAM_LAYER and len(info.meta["gradcam"]["weights"]) > 0
+
+
+def test_litert_and_keras_agree_and_keras_is_the_fallback(tiny_model, monkeypatch):
+    lite = Predictor.load(tiny_model)
+    assert lite.runtime == "litert"
+    monkeypatch.setenv("XRAYVIEWER_BACKEND", "keras")
+    keras = Predictor.load(tiny_model)
+    assert keras.runtime == "keras"
+    x = _inputs()
+    a, b = lite.predict_batch(x), keras.predict_batch(x)
+    assert max(abs(p.probability - q.probability) for p, q in zip(a, b)) <= 1e-5
+    # This 1-epoch model's OOD covariance (256 features, ~15 training images) is near-singular
+    # and amplifies float noise to a few per cent (the bundled model: 4e-7, see
+    # benchmarks/litert_agreement.py): the flags must still agree.
+    assert [p.out_of_distribution for p in a] == [q.out_of_distribution for q in b]
+
+
+def test_a_bundle_without_tflite_is_scored_by_keras_and_can_be_given_one(tiny_model, tmp_path):
+    from xrayviewer.model.add_litert import add_litert
+
+    path = _copy_bundle(tiny_model, tmp_path / "old")
+    litert_path(path).unlink()
+    meta = json.loads(metadata_path(path).read_text())
+    meta.pop("litert"), meta.pop("gradcam")
+    metadata_path(path).write_text(json.dumps(meta))
+    old = Predictor.load(path)
+    assert old.runtime == "keras"
+    x = _inputs()[:3]
+    add_litert(path)
+    new = Predictor.load(path)
+    assert new.runtime == "litert" and read_model_info(path).meta["sha256"] == meta["sha256"]
+    assert max(abs(p.probability - q.probability)
+               for p, q in zip(old.predict_batch(x), new.predict_batch(x))) <= 1e-5
+
+
+def test_a_replaced_tflite_is_refused(tiny_model, tmp_path):
+    path = _copy_bundle(tiny_model, tmp_path / "tampered")
+    data = bytearray(litert_path(path).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    litert_path(path).write_bytes(bytes(data))
+    with pytest.raises(ModelLoadError, match="does not match its metadata"):
+        Predictor.load(path)
+
+
+def test_a_conversion_that_fails_its_check_saves_the_bundle_without_tflite(tiny_model, tmp_path, monkeypatch):
+    """Converted models that differ from Keras by more than 1e-5 are not shipped: the bundle is
+    saved (the training is not lost) and Keras scores it."""
+    from xrayviewer.model import convert, save_bundle
+    from xrayviewer.model.runtime import import_keras
+
+    keras = import_keras()
+    model = keras.saving.load_model(tiny_model, compile=False)
+    monkeypatch.setattr(convert, "largest_difference", lambda *a: 2e-5)
+    meta = {k: v for k, v in read_model_info(tiny_model).meta.items() if k not in ("litert",)}
+    path = save_bundle(model, meta, tmp_path, "unchecked")
+    assert not litert_path(path).exists() and "litert" not in read_model_info(path).meta
+    assert Predictor.load(path).runtime == "keras"
+
+
+def test_numpy_gradcam_equals_gradient_tape_gradcam(tiny_model):
+    """The stored Dense weights and the forward pass's activations give TensorFlow's Grad-CAM
+    (GradientTape) to 1e-4, raw and on the display scale."""
+    from xrayviewer.model.runtime import import_keras
+
+    keras = import_keras()
+    model = keras.saving.load_model(tiny_model, compile=False)
+    lite = Predictor.load(tiny_model)
+    x = _inputs()
+    tape = grad_cam_evidence(model, x, GRADCAM_LAYER)
+    numpy_cam = linear_grad_cam(lite.network.forward(x)[1], lite.info.linear_head["weights"])
+    assert tape.shape == numpy_cam.shape == (len(x), 16, 16)
+    assert tape.max() > 0
+    assert np.abs(tape - numpy_cam).max() <= 1e-4
+    assert np.abs(display_heatmap(tape) - lite.explain_cells(x)).max() <= 1e-4
+
+
+def test_a_head_that_is_not_linear_keeps_the_tensorflow_path():
+    from xrayviewer.model.architectures import build_model
+
+    assert linear_head(build_model("seed")) is None  # max-pool + Flatten after the explained layer
+    assert linear_head(build_model("default")) is not None
+
+
+def test_heatmaps_share_one_scale_across_films():
+    """The bundled model, a normal and a pneumonia sample: the pneumonia film reaches full red
+    where its evidence is strongest, the normal film does not (its map is not stretched to its
+    own maximum), and a film's map is the same alone or beside another."""
+    p = Predictor.load()
+    x = np.stack([preprocess(load_image(NORMAL_SAMPLE)), preprocess(load_image(PNEUMONIA_SAMPLE))])
+    normal, pneumonia = p.predict_batch(x)
+    assert normal.label == "NORMAL" and pneumonia.label == "PNEUMONIA"
+    both = p.explain_cells(x)
+    assert both[1].max() == pytest.approx(1.0)
+    assert both[0].max() < 0.95
+    assert np.abs(p.explain_cells(x[:1])[0] - both[0]).max() <= 1e-6

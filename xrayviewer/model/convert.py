@@ -1,0 +1,147 @@
+"""Keras -> LiteRT: the ``.tflite`` every saved bundle carries, made and checked with TensorFlow.
+
+This is the only place that converts; it runs where TensorFlow already is (``save_bundle``:
+training, recalibration, site calibration; or ``python -m xrayviewer.model.add_litert
+BUNDLE.keras`` for a bundle made before LiteRT). Scoring then needs no TensorFlow (``networks.LiteRTNetwork``).
+
+The converted network has the two outputs prediction uses: the score and the last
+convolution's activations (OOD features and Grad-CAM come from the same forward pass). It is
+accepted only if it reproduces Keras on the check inputs to within ``MAX_DIFFERENCE``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from .architectures import FEATURE_LAYER, GRADCAM_LAYER
+
+log = logging.getLogger(__name__)
+
+#: Largest |Keras - LiteRT| accepted on the check inputs, for the score and the activations.
+MAX_DIFFERENCE = 1e-5
+
+
+@dataclass(frozen=True)
+class Conversion:
+    model_bytes: bytes
+    max_difference: float  # largest |Keras - LiteRT| over score and activations, check inputs
+    checked_on: str  # what the inputs were, in words
+
+
+def has_explained_layer(model) -> bool:
+    return any(layer.name == GRADCAM_LAYER for layer in model.layers)
+
+
+def convert(model) -> Conversion:
+    """Convert ``model`` (its score and last-conv outputs) and check it against Keras.
+
+    Raises ValueError when the LiteRT model differs from Keras by more than MAX_DIFFERENCE.
+    """
+    from .architectures import with_last_conv_output
+    from .runtime import import_tensorflow, startup_chatter_filtered
+
+    tf = import_tensorflow()
+    dual = with_last_conv_output(model)
+    # From a traced function, not from_keras_model: the same network and outputs (identical
+    # LiteRT outputs on the check inputs), in half the time (5.0-5.9 s against 9.9-11.8 s for
+    # the bundled model on the loaded 2-core machine), since no SavedModel is exported first.
+    graph = tf.function(lambda x: dual(x, training=False), autograph=False,
+                        input_signature=[tf.TensorSpec([None, *dual.input_shape[1:]], tf.float32)])
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([graph.get_concrete_function()], dual)
+    # The converter prints its MLIR passes to stderr (and Keras its traces to stdout): neither
+    # is for the person training a model; a failure arrives as an exception.
+    with contextlib.redirect_stdout(io.StringIO()), startup_chatter_filtered(drop_all=True):
+        model_bytes = converter.convert()
+    inputs, words = check_inputs()
+    diff = largest_difference(dual, model_bytes, inputs)
+    if not diff <= MAX_DIFFERENCE:
+        raise ValueError(f"the LiteRT model differs from Keras by {diff:.2e} on {words} "
+                         f"(at most {MAX_DIFFERENCE:g} accepted)")
+    return Conversion(model_bytes=model_bytes, max_difference=diff, checked_on=words)
+
+
+def check_inputs() -> tuple[np.ndarray, str]:
+    """The bundled sample films (the self-test's reference sample among them) plus two fixed
+    random inputs, so the check never rests on one image."""
+    from ..imaging import ImageLoadError, load_image, preprocess
+    from ..paths import samples_dir
+
+    rows, names = [], []
+    for p in sorted(samples_dir().glob("*")):
+        if p.suffix.lower() in (".jpeg", ".jpg", ".png", ".dcm"):
+            try:
+                rows.append(preprocess(load_image(p)))
+                names.append(p.name)
+            except ImageLoadError:
+                continue
+    rng = np.random.default_rng(0)
+    rows += list(rng.uniform(0, 1, (2, 128, 128, 3)).astype(np.float32))
+    words = f"{len(names)} bundled sample film(s) ({', '.join(names)}) and 2 random inputs"
+    return np.stack(rows).astype(np.float32), words
+
+
+def largest_difference(dual, model_bytes: bytes, inputs: np.ndarray) -> float:
+    """Largest |Keras - LiteRT| over both outputs of ``dual`` on ``inputs``."""
+    from .litert_runner import run_tflite
+
+    k_prob, k_conv = dual(inputs, training=False)
+    l_prob, l_conv = run_tflite(model_bytes, inputs)
+    return float(max(np.max(np.abs(np.asarray(k_prob, np.float64).reshape(-1) - l_prob)),
+                     np.max(np.abs(np.asarray(k_conv, np.float64) - l_conv))))
+
+
+def linear_head(model) -> Optional[dict]:
+    """What numpy Grad-CAM needs, when the head after the explained layer is linear up to the
+    score: global average pooling, dropout (identity when scoring), one sigmoid Dense unit.
+    Then d(logit)/d(activation[i, j, c]) = w_c / (h * w) whatever the input, and Grad-CAM is a
+    weighted sum of the activations. None for any other head (the seed's max-pool + Flatten):
+    such a bundle explains with TensorFlow."""
+    from .runtime import import_keras
+
+    keras = import_keras()
+    names = [layer.name for layer in model.layers]
+    if GRADCAM_LAYER not in names:
+        return None
+    after = model.layers[names.index(GRADCAM_LAYER) + 1:]
+    kinds = [type(layer).__name__ for layer in after]
+    if not kinds or kinds[0] != "GlobalAveragePooling2D" or after[0].name != FEATURE_LAYER:
+        return None
+    if any(k != "Dropout" for k in kinds[1:-1]) or kinds[-1] != "Dense":
+        return None
+    dense = after[-1]
+    if not (isinstance(dense, keras.layers.Dense) and dense.units == 1
+            and getattr(dense.activation, "__name__", "") == "sigmoid"):
+        return None
+    # The chain must be exactly conv -> GAP -> dropout* -> Dense, one input each.
+    for prev, layer in zip([model.get_layer(GRADCAM_LAYER), *after], after):
+        if layer.input is not prev.output:
+            return None
+    kernel = np.asarray(dense.kernel, dtype=np.float64).reshape(-1)
+    bias = float(np.asarray(dense.bias).reshape(-1)[0]) if dense.use_bias else 0.0
+    return {"layer": GRADCAM_LAYER, "head": "global-average-pooling, dropout, dense",
+            "weights": [float(w) for w in kernel], "bias": bias}
+
+
+def bundle_litert_parts(model) -> tuple[Optional[Conversion], dict]:
+    """For ``save_bundle``: the checked conversion (None when the network cannot have one, or
+    its check failed: the bundle is then scored by Keras) and the metadata entries to add."""
+    if not has_explained_layer(model):
+        return None, {}
+    extra: dict = {}
+    head = linear_head(model)
+    if head is not None:
+        extra["gradcam"] = head
+    try:
+        conversion = convert(model)
+    except Exception as exc:  # noqa: BLE001 - the bundle is still saved, for Keras to score
+        log.warning("No LiteRT model for this bundle (%s); Keras will score it.", exc)
+        return None, extra
+    return conversion, extra
+
+
