@@ -46,9 +46,11 @@ def tone_and_sharpness(batch: np.ndarray, rng: np.random.Generator) -> np.ndarra
 # Framing: how much of the film lies outside the body. On the training split the outer 12 px
 # columns are dark (< 15 grey) in 44-47% of their pixels for NORMAL films but 26% for bacterial
 # pneumonia, while external half A's IM- normals have 27% (measured 2026-12-06 on the 128 px
-# inputs): a network can call "little background at the sides" pneumonia, and external
-# normals framed tighter then look like pneumonia (issue 14). Random anisotropic zoom makes the
-# side background vary a lot within each class, so it stops predicting the label.
+# inputs), so framing can carry the label. The bundled default-tone model turned out to be
+# strongly framing-sensitive on external films (squeezing the width to 0.8 raised normals'
+# log-odds by +2.8, benchmarks/framing_probe.py), though not in the direction first guessed.
+# Random anisotropic zoom makes framing vary a lot within each class, so it stops predicting
+# the label; default-frame's sensitivity fell to <= 0.5 (model_weights/README.md, issue 14).
 P_FRAMING = 0.8
 FRAMING_X_LOG_RANGE = (np.log(0.75), np.log(1.35))  # width scale: < 1 adds dark sides, > 1 crops them
 FRAMING_Y_LOG_RANGE = (np.log(0.88), np.log(1.15))
