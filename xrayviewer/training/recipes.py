@@ -56,14 +56,15 @@ RECIPES = {
                                       "class weight is blended with another of its batch."),
     # Issue 14: external half A's normals get pneumonia-like probabilities. On the training
     # split the amount of dark background at the film's sides separates the classes (normals
-    # ~45%, bacterial pneumonia ~26%); external normals are framed tighter. Under evaluation.
+    # ~45%, bacterial pneumonia ~26%); external normals are framed differently.
+    # Screened once on 2026-12-06 (truncated run, not adopted): see model_weights/README.md.
     "default-frame": Recipe("default-frame", epochs=21, schedule_epochs=24, batch_size=32, learning_rate=2e-3,
                             class_weights=True, cosine_decay=True, patience=6, architecture="default",
                             tone_augment=True, framing_augment=True,
                             description="default-tone plus framing augmentation: a random, mostly horizontal "
                                         "zoom of each training film, so the dark background at its sides "
                                         "stops telling the classes apart."),
-    # Issue 14's second candidate (screened only if default-frame fails its screen, or after it).
+    # Issue 14's second candidate; not run yet (no CPU time was left on 2026-12-06).
     "default-norm": Recipe("default-norm", epochs=21, schedule_epochs=24, batch_size=32, learning_rate=2e-3,
                            class_weights=True, cosine_decay=True, patience=6, architecture="default-std",
                            tone_augment=True, label_smoothing=0.1,
