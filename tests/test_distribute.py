@@ -133,7 +133,8 @@ def test_two_workers_train_one_epoch_and_only_the_chief_writes(tmp_path, capsys)
     (chief, chief_out, chief_log), (other, other_out, other_log) = workers
     assert chief.returncode == 0, chief_log.read_text()[-3000:]
     assert other.returncode == 0, other_log.read_text()[-3000:]
-    assert _bundles(chief_out) == ["duo.json", "duo.keras", "duo.ood.npz"]
+    written = _bundles(chief_out)  # what model.bundle.save_bundle writes (the LiteRT copy too, when it converts)
+    assert {"duo.json", "duo.keras", "duo.ood.npz"} <= set(written) and all(n.startswith("duo.") for n in written)
     assert not other_out.exists() or _bundles(other_out) == []
     digests = [(tmp_path / f"worker{i}.out").read_text().split("Weights sha256 ")[1].split()[0] for i in (0, 1)]
     assert digests[0] == digests[1]  # both workers ended with identical weights
@@ -197,6 +198,9 @@ def test_ctrl_c_on_the_chief_stops_every_worker_and_writes_nothing(tmp_path):
         stop_all(workers)
     assert (chief.returncode, other.returncode) == (130, 130), other_log.read_text()[-2000:]
     for log in (chief_log, other_log):
-        assert log.read_text().strip().splitlines()[-1] == "Training cancelled; no model was written."
+        # TensorFlow may log a line of its own after ours while the cluster shuts down
+        # (the peer already gone); ours is there and no Python traceback is.
+        text = log.read_text()
+        assert "Training cancelled; no model was written." in text.splitlines() and "Traceback" not in text
     assert _bundles(chief_out) == [] and _bundles(other_out) == []
     assert "epoch 40/40" not in chief_log.read_text()

@@ -81,7 +81,8 @@ def test_predict_snapshot_writes_a_deidentified_png_per_input_with_the_read(tiny
     original = case_snapshot.footer_lines
     monkeypatch.setattr(case_snapshot, "footer_lines", lambda *a, **k: seen.append(original(*a, **k)) or seen[-1])
     out = tmp_path / "snaps"
-    assert main(["predict", str(folder), "--model", str(tiny_model), "--snapshot", str(out)]) == 0
+    # exit 1: the run finished but one input (broken.jpeg) could not be read (its row says why)
+    assert main(["predict", str(folder), "--model", str(tiny_model), "--snapshot", str(out)]) == 1
     csv_rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
     assert len(csv_rows) == 3  # the CSV is unchanged by --snapshot
     written = sorted(p.name for p in out.iterdir())

@@ -152,7 +152,7 @@ def test_the_side_panel_fits_its_width_with_a_long_file_name_at_1024x700(qtbot, 
     from xrayviewer.model import Prediction
 
     path = tmp_path / "person1004_bacteria_2935_with_a_long_export_suffix.jpeg"
-    Image.fromarray(np.full((64, 64), 128, np.uint8)).save(path)
+    Image.fromarray(np.tile(np.arange(64, dtype=np.uint8) * 2, (64, 1))).save(path)  # a ramp: a blank one is refused
     window = fake_window
     window._started = True
     window.resize(1024, 700)

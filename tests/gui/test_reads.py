@@ -247,6 +247,10 @@ def worse_bundle(folder, name="worse", **validation):
 
     meta = json.loads(bundled_model_path().with_suffix(".json").read_text())
     meta.update(name=name, created="2026-12-06T10:00:00")
+    # A model retrained on a folder has only its internal validation; the bundled model's
+    # external record (its headline) does not describe it.
+    meta.pop("evaluations", None)
+    meta.pop("headline_evaluation", None)
     meta["validation"] = dict(meta["validation"], **validation)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{name}.keras").write_bytes(b"not checked here")
@@ -268,7 +272,7 @@ def test_a_worse_model_needs_an_explicit_confirmation_and_the_menu_shows_figures
     window.rebuild_model_menu()
     labels = [a.text() for a in window.model_menu.actions() if a.isCheckable()]
     assert any(t.startswith("worse") and "AUC 0.500 · sens 100% · spec 0%, 8 images" in t for t in labels)
-    assert any(t.startswith("default") and "AUC 0.999" in t for t in labels)
+    assert any(t.startswith("default") and "AUC 0.954" in t and "(external validation)" in t for t in labels)
     loads_before = list(c.models.loads)
     next(a for a in window.model_menu.actions() if a.text().startswith("worse")).trigger()
     assert c.models.loads == loads_before  # declined: nothing switched
@@ -318,8 +322,10 @@ def test_switch_concerns_say_whether_the_figures_come_from_the_same_cases():
     elsewhere = json.loads(json.dumps(bundled))
     elsewhere["data"]["list_sha256"] = "another folder"
     elsewhere["validation"].update(auc=0.95, sensitivity=0.90)
+    elsewhere.pop("evaluations")  # trained elsewhere: no external record shared with the bundled model
+    elsewhere.pop("headline_evaluation")
     concerns = switch_concerns(elsewhere, bundled)
-    assert len(concerns) == 1 and "each on its own internal validation set, not the same cases" in concerns[0] and "sensitivity 90% vs 98%" in concerns[0]
+    assert len(concerns) == 1 and "each on its own internal validation set, not the same cases" in concerns[0] and "sensitivity 90% vs 97%" in concerns[0]
     # Going back to the shipped model from a worse one asks nothing.
     assert switch_concerns(bundled, elsewhere) == []
     # A bundle without any validation figures is not waved through.

@@ -34,6 +34,8 @@ def hash_files(items: Sequence[tuple[int, str]], on_progress=no_progress, should
     out = {}
     for key, path in items:
         check_cancel(should_cancel)
+        if not os.path.isfile(path):  # a pipe blocks the reader, a device (/dev/zero) never ends
+            continue
         try:
             out[key] = file_sha256(path)
         except OSError:
