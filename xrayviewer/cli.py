@@ -93,7 +93,8 @@ def _build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", required=True, metavar="DIR", help="folder the model bundle is saved in (required)")
     # Spelled out (importing training.recipes would pull numpy into --help); a test keeps it in
     # step with training.recipes.RECIPES. "default" is the shipped recipe.
-    tr.add_argument("--recipe", choices=["default", "default-mix", "default-tone", "default-v1", "seed"], default="default",
+    tr.add_argument("--recipe", choices=["default", "default-frame", "default-mix", "default-norm", "default-tone",
+                                          "default-v1", "seed"], default="default",
                     help="training recipe; default: the shipped recipe (default-tone) (default: default)")
     tr.add_argument("--epochs", type=int, metavar="N", help="epochs to train (default: the recipe's own plan)")
     tr.add_argument("--seed", type=int, default=0, help="random seed for the split and training (default: 0)")
@@ -110,6 +111,10 @@ def _build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--per-replica-batch", type=int, metavar="N",
                     help="with --distribute: images per replica and step (default: the recipe's batch size); "
                          "the global batch is N x replicas and the learning rate scales by sqrt(global/recipe batch)")
+    tr.add_argument("--monitor", metavar="DIR", help="labelled folder scored (never trained on) after every "
+                    "epoch; its AUC is logged as monitor_auc (default: none)")
+    tr.add_argument("--keep-snapshots", action="store_true",
+                    help="also save every epoch's weights as <name>.epochs.npz (default: off)")
 
     ca = sub.add_parser("calibrate", help="re-fit calibration and threshold on a site's labelled cases "
                         "(same weights), claiming cross-validated figures")
@@ -405,7 +410,9 @@ class _TextProgress:
             v = p.values
             print(f"\repoch {p.done}/{p.total}  loss {v.get('loss', float('nan')):.4f}  "
                   f"acc {v.get('accuracy', float('nan')):.3f}  val_auc {v.get('val_auc', float('nan')):.4f}  "
-                  f"val_loss {v.get('val_loss', float('nan')):.4f}  ({v.get('seconds', 0):.0f} s)" + " " * 10,
+                  f"val_loss {v.get('val_loss', float('nan')):.4f}"
+                  + (f"  monitor_auc {v['monitor_auc']:.4f}" if "monitor_auc" in v else "")
+                  + f"  ({v.get('seconds', 0):.0f} s)" + " " * 10,
                   file=sys.stderr, flush=True)
             return
         if now - self._last < (0.2 if self._tty else 5.0) and p.done != p.total:
@@ -429,6 +436,7 @@ def cmd_train(args) -> int:
                          seed=args.seed, name=args.name, max_images=args.max_images,
                          val_fraction=args.val_fraction, overwrite=args.overwrite, distribute=args.distribute,
                          per_replica_batch=args.per_replica_batch,
+                         monitor_dir=args.monitor, keep_snapshots=args.keep_snapshots,
                          command="xrayviewer " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else "")
     try:
         with ctrl_c_cancels(flag, "Stopping after this batch (Ctrl-C again to abort)..."):

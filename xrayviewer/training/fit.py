@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import shlex
 import sys
 import time
@@ -55,12 +56,20 @@ class TrainConfig:
     command: str = ""  # recorded in the metadata; defaults to this process's command line
     distribute: str = "none"  # "none", "mirrored" or "multiworker" (training.distribute)
     per_replica_batch: Optional[int] = None  # distributed runs: images per replica and step (None: the recipe's)
+    # A labelled folder scored (never trained on) after every epoch: its AUC goes into the
+    # history as ``monitor_auc``. For recipe experiments on an external set (issue 14); it
+    # changes nothing about which weights are kept.
+    monitor_dir: Optional[str] = None
+    # Save every epoch's weights beside the bundle (<name>.epochs.npz), so checkpoint choice,
+    # weight averaging and snapshot ensembles can be compared after one run.
+    keep_snapshots: bool = False
 
 
 class _Bridge:
     """Keras callback adapter: batch/epoch progress out, cancellation in, best weights kept."""
 
-    def __init__(self, keras, on_progress, should_cancel, epochs, steps, patience):
+    def __init__(self, keras, on_progress, should_cancel, epochs, steps, patience, monitor=None,
+                 keep_snapshots=False):
         outer = self
 
         class Callback(keras.callbacks.Callback):
@@ -82,6 +91,10 @@ class _Bridge:
                 logs = {k: float(v) for k, v in (logs or {}).items()}
                 logs["epoch"] = epoch + 1
                 logs["seconds"] = time.perf_counter() - outer.epoch_start
+                if monitor is not None:
+                    logs["monitor_auc"] = monitor(self.model)
+                if keep_snapshots:
+                    outer.snapshots.append(self.model.get_weights())
                 outer.history.append(logs)
                 auc = logs.get("val_auc", -1.0)
                 if auc > outer.best_auc:
@@ -93,6 +106,7 @@ class _Bridge:
 
         self.callback = Callback()
         self.history: list[dict] = []
+        self.snapshots: list = []
         self.best_auc, self.best_epoch, self.best_weights = -1.0, 0, None
         self.epoch, self.epoch_start = 0, time.perf_counter()
 
@@ -131,6 +145,31 @@ def _predict_cached(model_dual, cache, indices, batch_size=64):
         feats.append(np.asarray(conv).mean(axis=(1, 2)))
         descs.append(image_descriptor(x))
     return np.concatenate(probs), np.concatenate(feats), np.concatenate(descs)
+
+
+def _monitor(folder, cache_dir, on_progress, should_cancel):
+    """AUC of a model on a labelled folder (cached like the training inputs), for the epoch log."""
+    from ..imaging import to_model_input
+    from ..model.metrics import roc_auc
+
+    scan = scan_dataset(folder, on_progress=on_progress, should_cancel=should_cancel)
+    cache, ok, _bad = build_cache(scan.samples, cache_dir or user_cache_dir() / "inputs", on_progress, should_cancel)
+    grey = cache.read(np.asarray(ok))
+    y = np.array([scan.samples[i].label for i in ok])
+
+    def auc(model) -> float:
+        p = np.concatenate([np.asarray(model(to_model_input(grey[s:s + 128]), training=False)).reshape(-1)
+                            for s in range(0, len(grey), 128)])
+        return round(roc_auc(y, p), 5)
+    return auc
+
+
+def _save_snapshots(snapshots, path: Path) -> None:
+    """Every epoch's weights as one .npz (epoch k's i-th weight array is ``e{k}_{i}``), atomically."""
+    arrays = {f"e{k}_{i}": w for k, weights in enumerate(snapshots, start=1) for i, w in enumerate(weights)}
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
 
 
 def prepare_split(scan: DatasetScan, max_images, val_fraction: float, seed: int, cache_dir,
@@ -268,7 +307,7 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
         lr = (keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, steps * schedule_epochs))
               if recipe.cosine_decay else learning_rate)
         model.compile(optimizer=keras.optimizers.Adam(lr, beta_1=0.9, beta_2=0.999),
-                      loss="binary_crossentropy",
+                      loss=keras.losses.BinaryCrossentropy(label_smoothing=recipe.label_smoothing),
                       metrics=_training_metrics(keras, blended_labels=bool(recipe.mixup_alpha)))
     class_weight = None
     if recipe.class_weights and not recipe.mixup_alpha and cluster is None:  # mixup batches carry their own weights
@@ -289,7 +328,10 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
 
         def stop_vote():  # every worker stops on the same batch when any was asked to
             return cluster.any_worker(bool(should_cancel and should_cancel()))
-    bridge = _Bridge(keras, on_progress, stop_vote, epochs, steps, recipe.patience)
+    monitor = (_monitor(config.monitor_dir, config.cache_dir, on_progress, should_cancel)
+               if config.monitor_dir else None)
+    bridge = _Bridge(keras, on_progress, stop_vote, epochs, steps, recipe.patience, monitor=monitor,
+                     keep_snapshots=config.keep_snapshots)
     trained = False
     try:
         model.fit(train_seq, validation_data=val_seq, epochs=epochs, class_weight=class_weight,
@@ -337,6 +379,8 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
             "config": asdict(config),
         }
         path = save_bundle(model, meta, config.out_dir, name, ood=ood, overwrite=config.overwrite)
+        if bridge.snapshots:
+            _save_snapshots(bridge.snapshots, path.with_name(f"{name}.epochs.npz"))
         if cluster is not None:
             cluster.succeeded()  # the waiting workers exit 0 only now
         on_progress(Progress("evaluate", 3, 3, "Done"))

@@ -1,0 +1,142 @@
+"""Issue 14's recipe candidates and experiment tools: framing augmentation, the in-network
+per-image standardisation, label smoothing, and the per-epoch external monitor and weight
+snapshots of ``train --monitor --keep-snapshots``."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import TINY_DATASET
+from xrayviewer.training import RECIPES
+from xrayviewer.training.augment import framing
+from xrayviewer.training.cache import build_cache
+from xrayviewer.training.dataset import scan_dataset
+
+
+def _framed_body(n=64):
+    """A bright 'body' filling the middle 75% of the width, black at both sides."""
+    img = np.zeros((128, 128), dtype=np.uint8)
+    img[8:120, 16:112] = 180
+    return np.stack([img] * n)
+
+
+def _dark_side_fraction(batch):
+    sides = np.concatenate([batch[:, :, :12], batch[:, :, -12:]], axis=2)
+    return (sides < 15).mean(axis=(1, 2))
+
+
+def test_framing_varies_the_side_background_and_is_reproducible():
+    batch = _framed_body()
+    out = framing(batch, np.random.default_rng(5))
+    assert out.shape == batch.shape and out.dtype == np.uint8
+    assert np.array_equal(out, framing(batch, np.random.default_rng(5)))
+    before = _dark_side_fraction(batch)[0]  # 1.0: every side pixel is background
+    after = _dark_side_fraction(out)
+    # A zoom-in pulls the body into the side columns: the shortcut feature now varies widely
+    # within one class instead of being fixed by how the film was framed.
+    assert before == 1.0 and after.min() < 0.5 and (after < before).mean() > 0.15
+    # Some films stay as they were (20%), and the body stays in the middle of every film.
+    assert (after == before).any()
+    assert (out[:, 64, 64] == 180).all()
+    assert framing(batch[:0], np.random.default_rng(0)).shape == (0, 128, 128)
+
+
+def test_default_frame_batches_are_reframed_and_tone_augmented(tmp_path):
+    from xrayviewer.training.sequence import training_batches
+
+    scan = scan_dataset(TINY_DATASET)
+    cache, ok, _ = build_cache(scan.samples, tmp_path)
+    idx = np.array(ok[:16])
+    labels = np.array([s.label for s in np.asarray(scan.samples, dtype=object)[idx]], dtype=np.float32)
+    plain = training_batches(RECIPES["default-v1"], cache, idx, labels, seed=1)[0][0]
+    tone = training_batches(RECIPES["default-tone"], cache, idx, labels, seed=1)[0][0]
+    frame = training_batches(RECIPES["default-frame"], cache, idx, labels, seed=1)[0][0]
+    assert frame.shape == plain.shape == (16, 128, 128, 3)
+    assert not np.array_equal(frame, tone) and not np.array_equal(frame, plain)
+    r = RECIPES["default-frame"]
+    assert r.framing_augment and r.tone_augment and r.network == "default"
+
+
+@pytest.mark.slow
+def test_standardised_network_ignores_exposure_and_contrast():
+    from xrayviewer.model.architectures import build_model
+    from xrayviewer.model.runtime import import_keras
+
+    keras = import_keras()
+    model = build_model("default-std")
+    assert model.count_params() == 139905  # no weights added: prediction cost unchanged
+    first_conv_input = keras.Model(model.input, model.get_layer("standardize").output)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.0, 0.7, size=(4, 128, 128, 3)).astype(np.float32)
+    brighter = 1.3 * x + 0.05  # another exposure and contrast, same picture
+    a = np.asarray(first_conv_input(x, training=False))
+    b = np.asarray(first_conv_input(brighter, training=False))
+    np.testing.assert_allclose(a, b, atol=5e-3)  # the convolutions see the same thing
+    assert abs(a.mean()) < 1e-3 and abs(a.std() - 1) < 1e-2
+    assert "standardize" not in [layer.name for layer in build_model("default").layers]
+
+
+@pytest.mark.slow
+def test_monitor_logs_external_auc_and_snapshots_hold_every_epoch(tiny_dataset, tmp_path):
+    from xrayviewer.model.architectures import build_model
+    from xrayviewer.training import TrainConfig, fit
+
+    cfg = TrainConfig(dataset_dir=str(tiny_dataset), out_dir=str(tmp_path / "m"), recipe="default-norm", epochs=2,
+                      seed=0, name="gen", val_fraction=0.35, cache_dir=str(tmp_path / "cache"),
+                      monitor_dir=str(TINY_DATASET), keep_snapshots=True)
+    result = fit(cfg)
+    meta = json.loads(result.model_path.with_suffix(".json").read_text())
+    assert meta["recipe"] == "default-norm" and meta["config"]["monitor_dir"] == str(TINY_DATASET)
+    history = meta["training"]["history"]
+    assert len(history) == 2 and all(0.0 <= h["monitor_auc"] <= 1.0 for h in history)
+    snaps = np.load(result.model_path.with_name("gen.epochs.npz"))
+    model = build_model("default-std")
+    n = len(model.get_weights())
+    assert sorted(snaps.files) == sorted(f"e{k}_{i}" for k in (1, 2) for i in range(n))
+    # The snapshot of the last epoch is a full set of weights for the recipe's network.
+    model.set_weights([snaps[f"e2_{i}"] for i in range(n)])
+    assert not any(p.name.endswith(".tmp.npz") for p in result.model_path.parent.iterdir())
+
+
+def test_label_smoothing_is_the_only_loss_change():
+    assert RECIPES["default-norm"].label_smoothing == 0.1
+    assert all(r.label_smoothing == 0.0 for name, r in RECIPES.items() if name != "default-norm")
+
+
+def _external_eval():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "external_eval.py"
+    spec = importlib.util.spec_from_file_location("external_eval", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_external_eval_thresholds_come_from_internal_validation_and_paired_difference_has_sign():
+    ev = _external_eval()
+    rng = np.random.default_rng(0)
+    y_val = np.r_[np.zeros(100), np.ones(300)].astype(int)
+    p_val = np.clip(np.where(y_val == 1, 0.8, 0.2) + rng.normal(0, 0.1, y_val.size), 0, 1)
+    y_ext = np.r_[np.zeros(60), np.ones(90)].astype(int)
+    weak = np.clip(np.where(y_ext == 1, 0.7, 0.45) + rng.normal(0, 0.15, y_ext.size), 0, 1)
+    strong = np.clip(np.where(y_ext == 1, 0.8, 0.2) + rng.normal(0, 0.1, y_ext.size), 0, 1)
+    groups = [f"p{i // 2}" for i in range(y_ext.size)]  # two films per patient
+    scores = {"threshold": 0.5,
+              "val": {"y": y_val, "p": p_val, "groups": [f"v{i}" for i in range(y_val.size)]},
+              "ext": {"y": y_ext, "p": weak, "groups": groups}}
+    res = ev.evaluate_scores(scores, n_boot=50)
+    # val95 is fitted on internal validation: it gives >= 0.95 sensitivity there...
+    assert res["internal"]["at"]["val95"]["sensitivity"] >= 0.95
+    # ...and the same threshold is applied, unchanged, to the external set.
+    assert res["external"]["at"]["val95"]["threshold"] == res["internal"]["at"]["val95"]["threshold"]
+    assert res["external"]["at"]["ext-oracle"]["sensitivity"] >= 0.93
+    lo, hi = res["external"]["auc_ci95"]
+    assert lo <= res["external"]["auc"] <= hi
+    d = ev.paired_auc_difference(y_ext, weak, strong, groups, n_boot=200)
+    assert d["difference"] > 0.1 and d["ci95"][0] > 0 and d["share_ahead"] == 1.0
+    assert ev.paired_auc_difference(y_ext, strong, weak, groups, n_boot=50)["difference"] < 0
