@@ -7,11 +7,10 @@ from __future__ import annotations
 import json
 import sys
 
+from .model.evaluations import pct
+
 EXIT_OK, EXIT_CANCELLED = 0, 130
 
-
-def _pct(v) -> str:
-    return "n/a" if v is None else f"{100 * v:.1f}%"
 
 
 def figures_line(metrics: dict) -> str:
@@ -20,7 +19,7 @@ def figures_line(metrics: dict) -> str:
     for key in ("sensitivity", "specificity", "accuracy"):
         m = metrics[key]
         ci = m.get("ci95")
-        parts.append(f"{key} {_pct(m['value'])}" + (f" ({_pct(ci[0])}-{_pct(ci[1])})" if ci else ""))
+        parts.append(f"{key} {pct(m['value'])}" + (f" ({pct(ci[0])}-{pct(ci[1])})" if ci else ""))
     auc, ece = metrics["auc"], metrics["ece"]
     parts.append(f"AUC {auc['value']:.3f}" + (f" ({auc['ci95'][0]:.3f}-{auc['ci95'][1]:.3f})" if auc.get("ci95") else ""))
     parts.append(f"ECE {ece['value']:.3f}")

@@ -9,13 +9,11 @@ last, each atomically, so a reader sees either the old bundle or the complete ne
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
+from ..atomic import atomic_open
 from .bundle import ModelLoadError, litert_meta, litert_path, metadata_path, read_model_info, sha256_of
 from .convert import bundle_litert_parts
 
@@ -40,18 +38,8 @@ def add_litert(keras_path) -> Path:
 
 
 def _write_atomic(target: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent)
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a bundle is read by whoever runs the app
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
+    with atomic_open(target, "wb", prefix=f".{target.name}-") as fh:
+        fh.write(data)
 
 
 def main(argv=None) -> int:

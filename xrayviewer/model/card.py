@@ -131,7 +131,7 @@ def _evaluation_lines(m: dict) -> list[str]:
             if key in ("auc", "ece"):
                 shown, ci_text = f"{v['value']:.3f}", (f"(95% CI {ci[0]:.3f} - {ci[1]:.3f})" if ci else "")
             else:
-                shown, ci_text = _pct(v["value"]), (f"(95% CI {_pct(ci[0])} - {_pct(ci[1])})" if ci else "")
+                shown, ci_text = evaluations.pct(v["value"]), (f"(95% CI {evaluations.pct(ci[0])} - {evaluations.pct(ci[1])})" if ci else "")
             lines.append(f"  {_NAMES[key]:<14} {shown:>7}  {ci_text}")
         c = record.get("confusion")
         if c:
@@ -169,19 +169,16 @@ def _prevalence(m: dict) -> str:
     """The share of pneumonia in the set the probabilities were calibrated to."""
     table = m.get("operating_points") or {}
     if table.get("measured_on") and table.get("positives") is not None:
-        return _pct(table["positives"] / max(1, table["positives"] + table.get("negatives", 0)))
+        return evaluations.pct(table["positives"] / max(1, table["positives"] + table.get("negatives", 0)))
     card = m.get("validation_card")
     if card and card.get("images"):
-        return _pct(card["positives"] / card["images"])
+        return evaluations.pct(card["positives"] / card["images"])
     v = m.get("validation") or {}
     n = v.get("n")
     if n:
-        return _pct((v.get("tp", 0) + v.get("fn", 0)) / n)
+        return evaluations.pct((v.get("tp", 0) + v.get("fn", 0)) / n)
     return "about three quarters (the dataset's share)"
 
-
-def _pct(v) -> str:
-    return "n/a" if v is None else f"{100 * float(v):.1f}%"
 
 
 def _metrics_lines(info: ModelInfo) -> list[str]:
@@ -199,9 +196,9 @@ def _metrics_lines(info: ModelInfo) -> list[str]:
         for key in ("auc", "sensitivity", "specificity", "accuracy"):
             v = card["metrics"].get(key, {})
             lo, hi = (v.get("ci95") or [None, None])
-            ci = f"(95% CI {_pct(lo)} - {_pct(hi)})" if lo is not None and hi is not None else ""
+            ci = f"(95% CI {evaluations.pct(lo)} - {evaluations.pct(hi)})" if lo is not None and hi is not None else ""
             value = v.get("value")
-            shown = "n/a" if value is None else (f"{value:.3f}" if key == "auc" else _pct(value))
+            shown = "n/a" if value is None else (f"{value:.3f}" if key == "auc" else evaluations.pct(value))
             if key == "auc" and lo is not None and hi is not None:
                 ci = f"(95% CI {lo:.3f} - {hi:.3f})"
             lines.append(f"  {names[key]:<12} {shown:>7}  {ci}")
@@ -216,8 +213,8 @@ def _metrics_lines(info: ModelInfo) -> list[str]:
     if not v:
         return ["No validation figures recorded in this model's metadata."]
     return [f"On the validation split ({v.get('n', '?')} images) at threshold {v.get('threshold', 0):.4f}: "
-            f"AUC {v.get('auc', float('nan')):.3f}, sensitivity {_pct(v.get('sensitivity'))}, specificity "
-            f"{_pct(v.get('specificity'))}, accuracy {_pct(v.get('accuracy'))}.",
+            f"AUC {v.get('auc', float('nan')):.3f}, sensitivity {evaluations.pct(v.get('sensitivity'))}, specificity "
+            f"{evaluations.pct(v.get('specificity'))}, accuracy {evaluations.pct(v.get('accuracy'))}.",
             "No confidence intervals recorded (model made before they were); "
             "`xrayviewer evaluate DATASET --split validation --bootstrap` computes them."]
 
@@ -231,7 +228,7 @@ def _operating_lines(info: ModelInfo) -> list[str]:
         return lines + ["No validation ROC stored: expected sensitivity/specificity unknown."]
     table_set = (m.get("operating_points") or {}).get("measured_on")
     where = f"on the {table_set} the threshold was chosen on" if table_set else "validation"
-    lines.append(f"At this threshold ({where}): sensitivity {_pct(op[0])}, specificity {_pct(op[1])}."
+    lines.append(f"At this threshold ({where}): sensitivity {evaluations.pct(op[0])}, specificity {evaluations.pct(op[1])}."
                  + (" Fitted on these same cases; the cross-validated figures above are the ones to expect."
                     if table_set else ""))
     lines.append(f"Other operating points on the same ROC ({table_set or 'validation'}; the app can look up any threshold):")
@@ -240,8 +237,8 @@ def _operating_lines(info: ModelInfo) -> list[str]:
         if t is None:
             continue
         s, sp = info.operating_point(t)
-        lines.append(f"  for sensitivity >= {target:.0%}: threshold {t:.4f}  -> sensitivity {_pct(s)}, "
-                     f"specificity {_pct(sp)}")
+        lines.append(f"  for sensitivity >= {target:.0%}: threshold {t:.4f}  -> sensitivity {evaluations.pct(s)}, "
+                     f"specificity {evaluations.pct(sp)}")
     return lines
 
 
@@ -275,8 +272,8 @@ def _ood_lines(m: dict) -> list[str]:
     rate = ood.get("flag_rate_on_validation")
     target = ood.get("flag_rate_target", rate)
     return [f"Method: {ood.get('method', '?')}; fitted on the training split, threshold "
-            f"{ood.get('threshold', float('nan')):.3f} set so that {_pct(target)} of real validation X-rays are "
-            f"flagged (measured: {_pct(rate)}). Colour pictures are flagged as well.",
+            f"{ood.get('threshold', float('nan')):.3f} set so that {evaluations.pct(target)} of real validation X-rays are "
+            f"flagged (measured: {evaluations.pct(rate)}). Colour pictures are flagged as well.",
             "A flagged image gets a probability all the same, but it should not be trusted."]
 
 

@@ -71,15 +71,17 @@ def interval(record: Optional[dict], metric: str) -> Optional[tuple[float, float
     return (float(ci[0]), float(ci[1])) if ci and None not in ci else None
 
 
-def _pct(v: Optional[float]) -> str:
-    return "n/a" if v is None else f"{100 * float(v):.0f}%"
+def pct(v: Optional[float], digits: int = 1) -> str:
+    """A rate as a reader sees it ('97.3%'); 'n/a' when it could not be measured. The card,
+    the report and the CLI use it, so one figure reads the same everywhere."""
+    return "n/a" if v is None else f"{100 * float(v):.{digits}f}%"
 
 
 def findings(record: dict, with_intervals: bool = True) -> str:
     """'found 97% of pneumonia (95% CI 94-99%), cleared 77% of normals (95% CI 68-83%)'."""
     parts = []
     for metric, verb, what in (("sensitivity", "found", "of pneumonia"), ("specificity", "cleared", "of normals")):
-        text = f"{verb} {_pct(value(record, metric))} {what}"
+        text = f"{verb} {pct(value(record, metric), 0)} {what}"
         ci = interval(record, metric) if with_intervals else None
         if ci:
             text += f" (95% CI {100 * ci[0]:.0f}-{100 * ci[1]:.0f}%)"

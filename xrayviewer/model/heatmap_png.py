@@ -15,6 +15,7 @@ import zlib
 
 import numpy as np
 
+from ..atomic import atomic_open
 from .gradcam import overlay
 
 SUFFIX = "_heatmap.png"
@@ -53,15 +54,8 @@ def save_overlay_png(image, heatmap: np.ndarray, out_path: str, opacity: float =
     height, width = grey.shape
     bands = (overlay(grey[top:top + BAND_ROWS], heatmap[top:top + BAND_ROWS], opacity)
              for top in range(0, height, BAND_ROWS))
-    tmp = f"{out_path}.part"
-    try:
-        with open(tmp, "wb") as fh:
-            write_png_rgb(fh, width, height, bands)
-        os.replace(tmp, out_path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(out_path, "wb", prefix=".heatmap-") as fh:
+        write_png_rgb(fh, width, height, bands)
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

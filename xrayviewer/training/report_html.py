@@ -8,10 +8,10 @@ import base64
 import html
 import io
 import os
-import tempfile
 from typing import Optional
 
-from ..model.evaluations import SET_WORDS
+from ..atomic import atomic_open
+from ..model.evaluations import SET_WORDS, pct
 from .local_report import BELOW, CONSISTENT
 from .report_plots import histograms_png, reliability_png, roc_png
 
@@ -44,20 +44,16 @@ def _e(v) -> str:
     return html.escape(str(v), quote=True)
 
 
-def _pct(v: Optional[float]) -> str:
-    return "n/a" if v is None else f"{100 * v:.1f}%"
-
-
 def _value(metric: str, v: Optional[float]) -> str:
     if v is None:
         return "n/a"
-    return f"{v:.3f}" if metric in ("auc", "ece") else _pct(v)
+    return f"{v:.3f}" if metric in ("auc", "ece") else pct(v)
 
 
 def _ci(metric: str, ci) -> str:
     if not ci or None in ci:
         return "–"
-    return f"{ci[0]:.3f} – {ci[1]:.3f}" if metric in ("auc", "ece") else f"{_pct(ci[0])} – {_pct(ci[1])}"
+    return f"{ci[0]:.3f} – {ci[1]:.3f}" if metric in ("auc", "ece") else f"{pct(ci[0])} – {pct(ci[1])}"
 
 
 def _data_uri(png: bytes, mime: str = "image/png") -> str:
@@ -96,7 +92,7 @@ def _identity(report: dict) -> str:
                   ["Operating point measured on", _e(m.get("calibrated_on") or "not recorded")]]
     case_rows = [["Folder", _e(c["root"])], ["Labels from", _e(c["source"])],
                  ["Images", f"{c['images']} ({c['negatives']} NORMAL, {c['positives']} PNEUMONIA; "
-                            f"prevalence {_pct(c['prevalence'])})"],
+                            f"prevalence {pct(c['prevalence'])})"],
                  ["Patients", f"{c['patients']} (from the file names; one image each where names do not tell)"],
                  ["Report date", _e(c["date"])]]
     return ("<section><h2>The model and the cases</h2><div class='pics'>"
@@ -116,7 +112,7 @@ def _figures(report: dict) -> str:
             + _table(["Figure", "Here", "95% interval"], rows) + "&nbsp;&nbsp;" + matrix + "</div>"
             "<p class='note'>Intervals: Wilson score intervals for rates; for AUC, 2.5-97.5 percentiles of 1,000 "
             "bootstrap resamples of patients (all of a patient's images together). PPV and NPV are at this set's "
-            f"prevalence ({_pct(report['cases']['prevalence'])}); at a lower prevalence PPV is lower. "
+            f"prevalence ({pct(report['cases']['prevalence'])}); at a lower prevalence PPV is lower. "
             f"ECE: {report['ece_bins']} equal-width bins.</p></section>")
 
 
@@ -206,15 +202,6 @@ def write_report(report: dict, path) -> str:
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_open(path, "w", prefix=".report-", encoding="utf-8") as fh:
+        fh.write(text)
     return path
