@@ -99,20 +99,20 @@ def test_rows_are_written_as_each_batch_is_done_and_a_failed_heatmap_loses_nothi
     from xrayviewer.model import Predictor
 
     written_before_each_batch, err = [], []
-    real_predict_files, real_explain = Predictor.predict_files, Predictor.explain
+    real_score_batch, real_explain = Predictor._score_pending, Predictor.explain
 
-    def predict_files(self, paths, **kw):
+    def score_batch(self, paths, pending):  # each batch is scored here (Predictor.iter_files)
         so_far = capsys.readouterr()
         written_before_each_batch.append(so_far.out.count("\n"))
         err.append(so_far.err)
-        return real_predict_files(self, paths, **kw)
+        return real_score_batch(self, paths, pending)
 
     def explain(self, image):
         if image.path.endswith(JPEGS[1].name):
             raise MemoryError  # the second file's heatmap fails
         return real_explain(self, image)
 
-    monkeypatch.setattr(Predictor, "predict_files", predict_files)
+    monkeypatch.setattr(Predictor, "_score_pending", score_batch)
     monkeypatch.setattr(Predictor, "explain", explain)
     rc = main(["predict", *map(str, JPEGS[:3]), "--model", str(tiny_model), "--batch-size", "1",
                "--heatmap", str(tmp_path / "maps")])

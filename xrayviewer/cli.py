@@ -262,18 +262,18 @@ def cmd_predict(args) -> int:
     batch = max(1, args.batch_size)
     unread = 0
     scored = []  # for --snapshot, made after the run as before (a FileResult holds no pixels)
-    # One batch at a time, each row written (and flushed) as soon as its batch is scored:
+    # Rows come one batch at a time, each written (and flushed) as soon as its batch is scored:
     # a failure later on loses nothing already done, and memory does not grow with the run.
-    for start in range(0, len(paths), batch):
-        for r in predictor.predict_files(paths[start:start + batch], batch_size=batch):
-            if r.prediction is None:
-                unread += 1
-            elif heatmaps is not None:
-                heatmaps.write(r.path)
-            out.write(_result_row(r))
-            if args.snapshot and r.prediction is not None:
-                scored.append(r)
-        sys.stdout.flush()
+    for n, r in enumerate(predictor.iter_files(paths, batch_size=batch), start=1):
+        if r.prediction is None:
+            unread += 1
+        elif heatmaps is not None:
+            heatmaps.write(r.path)
+        out.write(_result_row(r))
+        if args.snapshot and r.prediction is not None:
+            scored.append(r)
+        if n % batch == 0:
+            sys.stdout.flush()
     out.close()
     sys.stdout.flush()
     if args.snapshot:

@@ -69,23 +69,29 @@ class LiteRTNetwork:
         self._local = threading.local()
         self._runner()  # a broken file fails here, at load, not at the first image
 
-    def _runner(self) -> LiteRTRunner:
+    #: Whether ``forward`` may be called from several threads at once (Keras: no).
+    thread_safe = True
+
+    def _runner(self, threads: Optional[int] = None) -> LiteRTRunner:
         runner = getattr(self._local, "runner", None)
         if runner is None:
             try:
-                runner = self._local.runner = LiteRTRunner(self._model_bytes, self._threads)
+                runner = self._local.runner = LiteRTRunner(self._model_bytes, threads or self._threads)
             except (ValueError, RuntimeError) as exc:
                 raise ModelLoadError(f"The LiteRT model could not be loaded: {exc}") from None
         return runner
 
-    def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self._runner().forward(batch)
+    def forward(self, batch: np.ndarray, threads: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
+        """``threads``: the worker threads of this thread's interpreter when it is first made
+        (default: the network's); a pool of loaders that score in parallel asks for one each."""
+        return self._runner(threads).forward(batch)
 
 
 class KerasNetwork:
     """The bundle's .keras on TensorFlow, as a traced graph (any batch size)."""
 
     runtime = KERAS
+    thread_safe = False
 
     def __init__(self, info: ModelInfo):
         from .architectures import with_last_conv_output

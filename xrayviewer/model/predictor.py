@@ -8,12 +8,14 @@ be called from several threads (one interpreter per thread); a Keras one from on
 from __future__ import annotations
 
 import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
-from ..imaging import ImageLoadError, XRayImage, load_image, preprocess
+from ..imaging import ImageLoadError, XRayImage, load_image, preprocess, preprocess_uint8, to_model_input
 from ..progress import CancelCheck, Progress, ProgressCallback, check_cancel, no_progress
 from .architectures import GRADCAM_LAYER
 from .bundle import ModelInfo, bundled_model_path, read_model_info
@@ -109,6 +111,11 @@ class Predictor:
             return []
         batch = np.asarray(batch, dtype=np.float32)
         raw, conv = self._forward(batch)
+        return self._predictions(batch, raw, conv, file_reasons)
+
+    def _predictions(self, batch: np.ndarray, raw: np.ndarray, conv: np.ndarray,
+                     file_reasons: Optional[Sequence[Sequence[str]]]) -> list[Prediction]:
+        """``predict_batch`` once the network has run: calibration and the OOD check."""
         cal = apply_temperature(raw, self.info.temperature, self.info.calibration_shift)
         if self._ood is not None:
             parts = self._ood.components(conv.mean(axis=(1, 2)), batch)
@@ -133,32 +140,76 @@ class Predictor:
     def predict_files(self, paths: Iterable, batch_size: int = 32, on_progress: ProgressCallback = no_progress,
                       should_cancel: Optional[CancelCheck] = None) -> list[FileResult]:
         """Score files in batches; unreadable ones get an error and the rest go on."""
+        return list(self.iter_files(paths, batch_size, on_progress, should_cancel))
+
+    def iter_files(self, paths: Iterable, batch_size: int = 32, on_progress: ProgressCallback = no_progress,
+                   should_cancel: Optional[CancelCheck] = None, loaders: Optional[int] = None) -> Iterator[FileResult]:
+        """``predict_files`` one result at a time, in the order of ``paths``, each batch's as
+        soon as it is scored (the CLI writes rows as they come).
+
+        ``loaders`` threads (default: one per core, at most 2) decode and preprocess the files
+        while this thread gathers them; on LiteRT each loader also runs the network on its
+        file with its own one-thread interpreter. Pillow and LiteRT release the GIL, so the
+        two cores of the reference machine each carry a whole file at a time, and one image
+        at a time costs a one-thread interpreter less CPU than a 2-thread batch of 32 (2.3
+        against 2.9 ms an image, measured). Calibration and the OOD check run here, a batch
+        at a time, as in ``predict_batch`` (same figures). At most a few batches are read
+        ahead, as 128 x 128 inputs (full-resolution pixels live only in the loader that reads
+        them), so memory does not grow with the run.
+        """
         paths = [os.fspath(p) for p in paths]
-        results: dict[int, FileResult] = {}
-        pending: list[tuple[int, np.ndarray, tuple[str, ...]]] = []
+        if not paths:
+            return
+        workers = max(1, loaders if loaders is not None else min(2, os.cpu_count() or 1))
+        score_in_loader = bool(getattr(self.network, "thread_safe", False))
+        ahead = 2 * batch_size + workers
+        pending: list[tuple[int, _Prepared]] = []
+        ready: dict[int, FileResult] = {}
+        next_out = 0
 
-        def flush():
-            if pending:
-                preds = self.predict_batch(np.stack([x for _, x, _ in pending]), [c for _, _, c in pending])
-                for (i, _, _), pred in zip(pending, preds):
-                    results[i] = FileResult(paths[i], pred)
-                pending.clear()
+        def prepare(path: str) -> _Prepared:
+            prepared = _prepare_file(path)
+            if score_in_loader and prepared.grey is not None:
+                prepared.raw, prepared.conv = self.network.forward(to_model_input(prepared.grey[None]), threads=1)
+            return prepared
 
-        for i, p in enumerate(paths):
-            check_cancel(should_cancel)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xv-load") as pool:
+            queue: deque = deque()
+            submitted = 0
             try:
-                image = load_image(p)
-                pending.append((i, preprocess(image), population_reasons(image)))
-            except ImageLoadError as exc:
-                results[i] = FileResult(p, error=str(exc))
-            except Exception:  # noqa: BLE001 - preprocessing's own failure costs this file only
-                results[i] = FileResult(p, error=f"{os.path.basename(p)} could not be prepared for the model "
-                                                 "(an unexpected error); the other files go on.")
-            if len(pending) >= batch_size:
-                flush()
-            on_progress(Progress("predict", i + 1, len(paths), os.path.basename(p)))
-        flush()
-        return [results[i] for i in range(len(paths))]
+                for i, p in enumerate(paths):
+                    while submitted < len(paths) and submitted < i + ahead:
+                        queue.append(pool.submit(prepare, paths[submitted]))
+                        submitted += 1
+                    check_cancel(should_cancel)
+                    prepared = queue.popleft().result()
+                    if prepared.grey is None:
+                        ready[i] = FileResult(p, error=prepared.error)
+                    else:
+                        pending.append((i, prepared))
+                    if len(pending) >= batch_size or i == len(paths) - 1:
+                        ready.update(self._score_pending(paths, pending))
+                        pending.clear()
+                    on_progress(Progress("predict", i + 1, len(paths), os.path.basename(p)))
+                    while next_out in ready:  # in order: a batch's errors wait for its scores
+                        yield ready.pop(next_out)
+                        next_out += 1
+            finally:
+                for f in queue:  # cancelled or abandoned: unread files are not decoded
+                    f.cancel()
+
+    def _score_pending(self, paths: list[str], pending: list[tuple[int, "_Prepared"]]) -> dict[int, FileResult]:
+        if not pending:
+            return {}
+        batch = to_model_input(np.stack([p.grey for _, p in pending]))
+        reasons = [p.file_reasons for _, p in pending]
+        if all(p.raw is not None for _, p in pending):
+            raw = np.concatenate([p.raw for _, p in pending])
+            conv = np.concatenate([p.conv for _, p in pending])
+            preds = self._predictions(batch, raw, conv, reasons)
+        else:
+            preds = self.predict_batch(batch, reasons)
+        return {i: FileResult(paths[i], pred) for (i, _), pred in zip(pending, preds)}
 
     @property
     def explains_without_tensorflow(self) -> bool:
@@ -190,3 +241,29 @@ class Predictor:
             model = getattr(self.network, "model", None)
             self._gradient_model = model if model is not None else KerasNetwork(self.info).model
         return self._gradient_model
+
+
+
+@dataclass
+class _Prepared:
+    """One file on its way through ``iter_files``: the model's uint8 input (None, and
+    ``error`` set, when the file gave none), what the file says about its scope, and the
+    network's outputs when its loader ran the network."""
+
+    grey: Optional[np.ndarray]
+    file_reasons: tuple[Reason, ...] = ()
+    error: str = ""
+    raw: Optional[np.ndarray] = None
+    conv: Optional[np.ndarray] = None
+
+
+def _prepare_file(path: str) -> _Prepared:
+    """Decode and preprocess one file (on a loader thread); its error in words if it fails."""
+    try:
+        image = load_image(path)
+        return _Prepared(preprocess_uint8(image), tuple(population_reasons(image)))
+    except ImageLoadError as exc:
+        return _Prepared(None, error=str(exc))
+    except Exception:  # noqa: BLE001 - preprocessing's own failure costs this file only
+        return _Prepared(None, error=f"{os.path.basename(path)} could not be prepared for the model "
+                                     "(an unexpected error); the other files go on.")

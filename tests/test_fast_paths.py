@@ -1,0 +1,183 @@
+"""The faster decode and scoring paths (issue 15) give the same bytes, verdicts and
+probabilities as the plain ones they replaced: the model input must not move at all."""
+
+from __future__ import annotations
+
+import io
+import random
+import struct
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import TINY_DATASET
+from xrayviewer.imaging import load_image, preprocess, preprocess_uint8
+from xrayviewer.imaging.jpeg_check import _RST, check_jpeg
+from xrayviewer.imaging.raster import colourfulness, colourfulness_of_array, grey_array
+
+TINY_FILES = sorted(TINY_DATASET.glob("*/*.jpeg"))
+
+
+def _film(width: int, height: int, seed: int = 0) -> np.ndarray:
+    """A film-like grey picture: smooth anatomy, a hard edge, a burned-in label, noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    body = 120 + 80 * np.sin(x / width * 3.1) * np.cos(y / height * 2.3)
+    body[:, : width // 9] = 10  # collimation edge
+    body[height // 20: height // 10, width - width // 6: width - width // 12] = 250  # the "R" marker
+    return np.clip(body + rng.normal(0, 6, body.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("size", [(67, 64), (224, 224), (1531, 1277)])
+def test_grey_array_holds_the_pictures_bytes(size):
+    picture = Image.fromarray(_film(*size))
+    for img in (picture, picture.crop((1, 0, size[0] - 2, size[1] - 1))):
+        out = grey_array(img)
+        assert out.dtype == np.uint8 and out.flags.c_contiguous and out.flags.writeable
+        assert np.array_equal(out, np.asarray(img))
+
+
+@pytest.mark.parametrize("mode, size", [("L", (1531, 1277)), ("RGB", (1024, 900)), ("L", (224, 224))])
+def test_loaded_pixels_and_model_input_are_plain_pillows(tmp_path, mode, size):
+    """load_image + preprocess_uint8 equal Pillow's own decode, grey conversion and resize,
+    byte for byte (the training cache stores the same bytes: tests/test_preprocess.py)."""
+    path = tmp_path / "film.jpeg"
+    Image.fromarray(_film(*size)).convert(mode).save(path, quality=90)
+    with Image.open(path) as img:
+        plain = img.convert("L")
+        expected_pixels = np.asarray(plain)
+        expected_input = np.asarray(plain.resize((128, 128), Image.BILINEAR, reducing_gap=3.0))
+    image = load_image(path)
+    assert np.array_equal(image.pixels, expected_pixels)
+    assert np.array_equal(preprocess_uint8(image), expected_input)
+
+
+def test_colourfulness_is_zero_for_grey_stored_as_rgb_and_unchanged_for_colour():
+    grey_rgb = Image.fromarray(_film(300, 260)).convert("RGB")
+    assert colourfulness(grey_rgb) == 0.0
+    rng = np.random.default_rng(1)
+    colour = Image.fromarray(rng.integers(0, 256, (260, 300, 3), dtype=np.uint8))
+    small = colour.reduce(max(1, min(colour.size) // 128))
+    assert colourfulness(colour) == colourfulness_of_array(np.asarray(small, dtype=np.float32)) > 30
+    one_pixel_tinted = np.asarray(grey_rgb).copy()
+    one_pixel_tinted[5, 5, 0] ^= 1  # no longer exactly grey: measured, not assumed
+    assert colourfulness(Image.fromarray(one_pixel_tinted)) > 0.0
+
+
+def _scan_end_byte_walk(data: bytes, start: int, restart_interval: int):
+    """The marker walk before issue 15's speed-up (one byte pair at a time, in Python)."""
+    i, expected_rst = start, 0
+    while True:
+        j = data.find(b"\xff", i)
+        if j < 0 or j + 1 >= len(data):
+            return len(data), len(data) - start, "the compressed data ends without an end marker"
+        nxt = data[j + 1]
+        if nxt == 0x00 or nxt == 0xFF:
+            i = j + 1 if nxt == 0xFF else j + 2
+            continue
+        if nxt in _RST:
+            if restart_interval == 0 or nxt - 0xD0 != expected_rst:
+                return j, j - start, "restart markers out of order in the compressed data"
+            expected_rst = (expected_rst + 1) % 8
+            i = j + 2
+            continue
+        return j, j - start, ""
+
+
+def _jpeg_bytes(restart: bool) -> bytes:
+    buf = io.BytesIO()
+    extra = {"restart_marker_blocks": 4} if restart else {}
+    Image.fromarray(_film(256, 200, seed=3)).save(buf, "JPEG", quality=95, **extra)
+    return buf.getvalue()
+
+
+def test_marker_search_gives_the_byte_walks_verdicts(monkeypatch):
+    import xrayviewer.imaging.jpeg_check as jc
+
+    rng = random.Random(0)
+    streams = []
+    for restart in (False, True):
+        good = _jpeg_bytes(restart)
+        streams.append(good)
+        sos = good.index(b"\xff\xda")
+        for _ in range(60):  # damage inside the entropy-coded data: bytes, fills, markers, cuts
+            data = bytearray(good)
+            at = rng.randrange(sos + 20, len(data) - 4)
+            kind = rng.randrange(5)
+            if kind == 0:
+                data[at:at + 8] = bytes(rng.randrange(256) for _ in range(8))
+            elif kind == 1:
+                data[at:at] = b"\xff\xff\xff"  # fill bytes, then whatever follows
+            elif kind == 2:
+                data[at:at] = bytes([0xFF, rng.choice([0xD0, 0xD3, 0xD7, 0xD9, 0xC4, 0x01])])
+            elif kind == 3:
+                del data[at:]
+                if rng.random() < 0.5:
+                    data += b"\xff"  # ends on a lone 0xFF
+            else:
+                data[at:at + 2] = b"\xff\x00"
+            streams.append(bytes(data))
+    assert any(check_jpeg(s).damage for s in streams) and not check_jpeg(streams[0]).damage
+    new = [check_jpeg(s) for s in streams]
+    monkeypatch.setattr(jc, "_scan_end", _scan_end_byte_walk)
+    old = [check_jpeg(s) for s in streams]
+    assert new == old
+
+
+def test_restart_interval_is_read_from_the_file():
+    data = _jpeg_bytes(restart=True)
+    dri = data.index(b"\xff\xdd")
+    assert struct.unpack(">H", data[dri + 4: dri + 6])[0] > 0  # the case the walk must follow
+    assert not check_jpeg(data).damage
+
+
+def test_scoring_with_loader_threads_keeps_order_errors_and_probabilities(tiny_model, tmp_path):
+    from xrayviewer.model import Predictor
+
+    broken = tmp_path / "broken.jpeg"
+    broken.write_bytes(TINY_FILES[0].read_bytes()[:200])
+    paths = [str(TINY_FILES[0]), str(broken), *map(str, TINY_FILES[1:6]), str(tmp_path / "missing.jpeg"),
+             str(TINY_FILES[6])]
+    predictor = Predictor.load(tiny_model)
+    alone = {p: predictor.predict_image(load_image(p)) for p in paths if "broken" not in p and "missing" not in p}
+    for loaders, batch in ((2, 3), (1, 32), (2, 1)):
+        results = list(predictor.iter_files(paths, batch_size=batch, loaders=loaders))
+        assert [r.path for r in results] == paths
+        assert [bool(r.error) for r in results] == [p.endswith(("broken.jpeg", "missing.jpeg")) for p in paths]
+        for r in results:
+            if r.prediction is not None:
+                expected = alone[r.path]
+                assert r.prediction.probability == pytest.approx(expected.probability, abs=1e-6)
+                assert r.prediction.raw_probability == pytest.approx(expected.raw_probability, abs=1e-6)
+                assert r.prediction.reasons == expected.reasons
+    batch = np.stack([preprocess(load_image(p)) for p in alone])
+    by_batch = predictor.predict_batch(batch)
+    by_files = [r.prediction for r in predictor.predict_files(list(alone))]
+    assert [p.probability for p in by_files] == pytest.approx([p.probability for p in by_batch], abs=1e-6)
+
+
+def test_cancelling_stops_the_loaders(tiny_model):
+    from xrayviewer.model import Predictor
+    from xrayviewer.progress import Cancelled
+
+    predictor = Predictor.load(tiny_model)
+    seen = []
+    with pytest.raises(Cancelled):
+        predictor.predict_files(list(map(str, TINY_FILES)) * 20, batch_size=4,
+                                on_progress=lambda p: seen.append(p.done), should_cancel=lambda: len(seen) >= 5)
+    assert len(seen) == 5
+    assert not [t for t in threading.enumerate() if t.name.startswith("xv-load")]  # none left running
+
+
+def test_reads_log_opened_on_one_thread_is_used_on_another(tmp_path):
+    from xrayviewer.reads import ReadsLog
+
+    opened = []
+    worker = threading.Thread(target=lambda: opened.append(ReadsLog(tmp_path / "reads.sqlite", handed_over=True)))
+    worker.start()
+    worker.join()
+    with opened[0] as log:
+        log.record_event("model-switch", reader="r", details={"k": 1})
+        assert [e["kind"] for e in log.events()] == ["model-switch"]
