@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+from concurrent.futures import Future
 from typing import Optional, Sequence
 
 from PySide6.QtCore import QModelIndex, QObject, Qt, Signal, Slot
@@ -43,6 +45,20 @@ def hash_files(items: Sequence[tuple[int, str]], on_progress=no_progress, should
     return out
 
 
+def _open_in_background(log_path) -> Future:
+    """The reads log, opened on a short-lived thread (the result: a ReadsLog, or its ReadsLogError)."""
+    opening: Future = Future()
+
+    def run() -> None:
+        try:
+            opening.set_result(ReadsLog(log_path, handed_over=True))
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever asks for the log
+            opening.set_exception(exc)
+
+    threading.Thread(target=run, name="reads-log-open", daemon=True).start()
+    return opening
+
+
 class ReadingSession(QObject):
     """Reads and audit events of one window. ``readChanged(key)`` fires when a row's read changes."""
 
@@ -54,6 +70,9 @@ class ReadingSession(QObject):
         self.controller, self.settings = controller, settings
         self._log_path = log_path
         self._log: Optional[ReadsLog] = None
+        # Opening (on a first run, creating) the log costs 10-80 ms of disk work; the first
+        # event (the model loading) would pay it on the GUI thread, a stall while films arrive.
+        self._log_opening: Optional[Future] = _open_in_background(log_path)
         self.jobs = JobGroup(self)
         worklist = controller.worklist
         worklist.rowsInserted.connect(self._on_rows_inserted)
@@ -66,14 +85,22 @@ class ReadingSession(QObject):
 
     def _open_log(self) -> Optional[ReadsLog]:
         if self._log is None:
+            opening, self._log_opening = self._log_opening, None
             try:
-                self._log = ReadsLog(self._log_path)
+                # The background opening once (done by now, or nearly); a retry opens here.
+                self._log = opening.result() if opening is not None else ReadsLog(self._log_path)
             except ReadsLogError as exc:
                 self.logFailed.emit(str(exc))
                 return None
         return self._log
 
     def shutdown(self) -> None:
+        if self._log_opening is not None:  # never used: close what the background opened
+            try:
+                self._log_opening.result().close()
+            except ReadsLogError:
+                pass
+            self._log_opening = None
         self.jobs.shutdown()
         if self._log is not None:
             self._log.close()

@@ -141,11 +141,14 @@ def parse_since(text: str) -> str:
 class ReadsLog:
     """The audit log. Each call opens a short transaction; safe to use from one thread at a time."""
 
-    def __init__(self, path=None):
+    def __init__(self, path=None, handed_over: bool = False):
+        """``handed_over``: the log may be opened on one thread and then used on another (one
+        at a time): the window opens it in the background, as creating it costs ~80 ms."""
         self.path = Path(path) if path is not None else default_log_path()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(self.path), timeout=10, isolation_level=None)
+            self._db = sqlite3.connect(str(self.path), timeout=10, isolation_level=None,
+                                       check_same_thread=not handed_over)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")  # a read the reader saw recorded survives a power cut
             self._db.executescript(_SCHEMA)
