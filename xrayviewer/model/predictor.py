@@ -160,7 +160,7 @@ class Predictor:
         paths = [os.fspath(p) for p in paths]
         if not paths:
             return
-        workers = max(1, loaders if loaders is not None else min(2, os.cpu_count() or 1))
+        workers = max(1, min(len(paths), loaders if loaders is not None else min(2, os.cpu_count() or 1)))
         score_in_loader = bool(getattr(self.network, "thread_safe", False))
         ahead = 2 * batch_size + workers
         pending: list[tuple[int, _Prepared]] = []
