@@ -52,6 +52,12 @@ def grey_array(img: Image.Image) -> np.ndarray:
         return np.asarray(img, dtype=np.uint8).copy()
     view.readonly = False  # write through the mapping into ``out`` (frombuffer marks it read-only)
     view.paste(img)
+    # The mapping is Pillow's behaviour, not its promise: if a later Pillow copies on paste,
+    # ``out`` holds whatever np.empty gave. One row compared costs microseconds and keeps the
+    # model input right whatever the Pillow.
+    row = img.height // 2
+    if out[row].tobytes() != img.crop((0, row, img.width, row + 1)).tobytes():
+        return np.asarray(img, dtype=np.uint8).copy()
     return out
 
 
