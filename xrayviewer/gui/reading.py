@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from functools import partial
 from typing import Optional, Sequence
 
 from PySide6.QtCore import QModelIndex, QObject, Qt, Signal, Slot
@@ -23,7 +24,7 @@ from ..reads import ReadsLog, ReadsLogError, file_sha256
 from ..reads.export import export_reads
 from ..reads.log import NOTE_MAX, READ_WORDS
 from . import case_snapshot
-from .workers import Job, JobGroup
+from .background import BackgroundTasks
 from .worklist import DONE, ERROR
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ class ReadingSession(QObject):
         self.controller, self.settings = controller, settings
         self._log_path = log_path
         self._log: Optional[ReadsLog] = None
-        self.jobs = JobGroup(self)
+        self.background = BackgroundTasks(self, name="hash")
         worklist = controller.worklist
         worklist.rowsInserted.connect(self._on_rows_inserted)
         controller.modelChanged.connect(self._on_model_changed)
@@ -74,7 +75,7 @@ class ReadingSession(QObject):
         return self._log
 
     def shutdown(self) -> None:
-        self.jobs.shutdown()
+        self.background.shutdown()
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -96,11 +97,8 @@ class ReadingSession(QObject):
     @Slot(QModelIndex, int, int)
     def _on_rows_inserted(self, _parent, first: int, last: int) -> None:
         items = self.controller.worklist.items()[first:last + 1]
-        job = Job(hash_files, [(i.key, i.path) for i in items], name="hash")
-        job.finished.connect(self._on_hashed)
-        self.jobs.start(job)
+        self.background.start(partial(hash_files, [(i.key, i.path) for i in items]), done=self._on_hashed)
 
-    @Slot(object)
     def _on_hashed(self, hashes: dict) -> None:
         worklist = self.controller.worklist
         db = self._open_log()
