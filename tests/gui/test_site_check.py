@@ -10,7 +10,7 @@ import pytest
 from site_fixtures import fake_loader, write_local_cases
 from xrayviewer.progress import Progress
 
-from .conftest import wait_settled
+from .helpers import wait_settled
 
 
 def in_thread(fn, *args, on_progress, should_cancel, what="", **kwargs):

@@ -1,15 +1,9 @@
 """What happens when the user opens, selects or rescores images, and when the model changes.
 
 The controller holds the worklist and the flow of work between the decoding tasks, the model
-service and the view; it draws nothing. The view is any object with the methods below (the
-main window in the app, a recording fake in tests), after Mu's editor/view split:
-
-    show_model_loading(what)     show_model_ready(info)      show_no_model(message)
-    show_image(image)            show_no_image(path, message)
-    show_prediction(pred, info)  show_pending(message)       show_heatmap(heat_or_None)
-    show_heatmap_note(message)
-    select_key(key)              show_status(message)        show_error(title, message)
-    set_recent(paths)            select_top()
+service and the view; it draws nothing. What it calls on the view (the main window in the
+app, a recording fake in tests, after Mu's editor/view split) and on the model service is
+written down in :mod:`.interfaces` (``ControllerView``, ``ModelServiceInterface``).
 """
 
 from __future__ import annotations
@@ -25,6 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from ..model.predictor import POSITIVE
 from . import tasks, wording
 from .export import write_csv
+from .interfaces import ControllerView, ModelServiceInterface
 from .background import BackgroundTasks
 from .worklist import DONE, ERROR, FINAL_STATUSES, NO_MODEL, QUEUED, SCORING, WorklistModel
 
@@ -42,7 +37,8 @@ class Controller(QObject):
     settled = Signal()  # nothing left to do: model settled, every row final, current image shown
     modelChanged = Signal(object)  # the active ModelInfo (None: no model)
 
-    def __init__(self, view, models, settings, parent: Optional[QObject] = None):
+    def __init__(self, view: ControllerView, models: ModelServiceInterface, settings,
+                 parent: Optional[QObject] = None):
         super().__init__(parent)
         self.view, self.models, self.settings = view, models, settings
         self.worklist = WorklistModel(self)

@@ -132,8 +132,9 @@ def _import_runtime_now() -> None:
         import ai_edge_litert.interpreter  # noqa: F401, PLC0415
 
 
-class ModelService(QObject):
-    """Request methods, result signals, and the model's state, for the controller."""
+class ModelServiceSignals(QObject):
+    """The service's result signals and state names, declared once: the test fake inherits
+    them, so it cannot drift from the real service (``interfaces.ModelServiceInterface``)."""
 
     loading = Signal(str)
     loaded = Signal(object, int)  # ModelInfo, generation
@@ -145,6 +146,12 @@ class ModelService(QObject):
     explain_failed = Signal(object, str)
 
     LOADING, READY, FAILED, IDLE = "loading", "ready", "failed", "idle"
+
+
+class ModelService(ModelServiceSignals):
+    """Request methods, result signals, and the model's state, for the controller
+    (``interfaces.ModelServiceInterface``)."""
+
     #: Request kinds where a newer request makes the older one stale.
     REPLACES_STALE = (ExplainImage,)
 
@@ -166,7 +173,7 @@ class ModelService(QObject):
             _import_runtime_now()
 
     # ---- requests (GUI thread) -------------------------------------------------------------
-    def submit(self, request) -> None:
+    def _submit(self, request) -> None:
         handler = {LoadModel: self._load, ScoreInputs: self._score, ExplainImage: self._explain}[type(request)]
         kind = type(request) if isinstance(request, self.REPLACES_STALE) else None
         self._requests.start(partial(handler, request), kind=kind, progress=self._deliver)
@@ -174,13 +181,13 @@ class ModelService(QObject):
     def load(self, path=None) -> None:
         self.state = self.LOADING
         self._pending_loads += 1
-        self.submit(LoadModel(str(path) if path else None))
+        self._submit(LoadModel(str(path) if path else None))
 
     def score(self, batch) -> None:
-        self.submit(ScoreInputs(list(batch)))
+        self._submit(ScoreInputs(list(batch)))
 
     def explain(self, key, image) -> None:
-        self.submit(ExplainImage(key, image))
+        self._submit(ExplainImage(key, image))
 
     def stop(self, msecs: int = 60000) -> None:
         """Skip queued requests, finish the running one, drop the model, end the thread."""
