@@ -86,3 +86,22 @@ def test_finish_delivers_the_outcome_now_and_shutdown_silences_the_rest(qtbot, b
     qtbot.wait(50)
     assert got == ["cancelled"] and not other.is_running()
     assert background.start(partial(counts, 1), done=got.append).cancel_requested  # nothing starts after shutdown
+
+
+def test_shutdown_does_not_wait_for_queued_tasks_it_skips(qtbot):
+    """The window closing with requests still queued behind a running one: they never run, and
+    shutdown returns as soon as the running one stops."""
+    import time
+
+    background = BackgroundTasks(max_workers=1)
+    gate = threading.Event()
+    got = []
+    running = background.start(partial(counts, 1, gate=gate), done=got.append)
+    queued = [background.start(partial(counts, 1), done=got.append) for _ in range(3)]
+    threading.Timer(0.05, gate.set).start()
+    started = time.monotonic()
+    assert background.shutdown(5_000)
+    assert time.monotonic() - started < 2.5 and not running.is_running()
+    assert not any(task.is_running() for task in queued)
+    qtbot.wait(20)
+    assert got == []

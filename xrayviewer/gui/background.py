@@ -67,7 +67,9 @@ class Task:
 
     def wait(self, msecs: int = -1) -> bool:
         """Until the function has returned (``msecs`` < 0: no limit); True when it has."""
-        if self._future is None:
+        if self._future is None or self._future.cancelled():
+            # A queued task cancelled by shutdown never runs: futures.wait() would not count it
+            # as done and would sit out the whole timeout.
             return True
         done, _ = concurrent.futures.wait([self._future], timeout=None if msecs < 0 else msecs / 1000)
         return bool(done)

@@ -18,9 +18,9 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from ..model.predictor import POSITIVE
 from . import tasks, wording
+from .background import BackgroundTasks
 from .export import write_csv
 from .interfaces import ControllerView, ModelServiceInterface
-from .background import BackgroundTasks
 from .worklist import DONE, ERROR, FINAL_STATUSES, NO_MODEL, QUEUED, SCORING, WorklistModel
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class Controller(QObject):
         super().__init__(parent)
         self.view, self.models, self.settings = view, models, settings
         self.worklist = WorklistModel(self)
-        self.background = BackgroundTasks(self, max_workers=BACKGROUND_WORKERS, name="decode")
+        self.background = BackgroundTasks(self, max_workers=BACKGROUND_WORKERS, name="files")
         self.current_key: Optional[int] = None
         self.current_image = None
         self.current_heat = None
