@@ -152,8 +152,7 @@ class BackgroundTasks(QObject):
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
-        ended = all(task.wait(msecs) for task in tasks)
-        return ended
+        return all(task.wait(msecs) for task in tasks)
 
     @Slot(object)
     def _deliver(self, report) -> None:
