@@ -51,7 +51,11 @@ def run_in_child_process(fn, *args, on_progress: ProgressCallback = no_progress,
                        daemon=True)
     proc.start()
     sender.close()
-    died = f"The {what} process stopped unexpectedly (exit code {{}})."
+
+    def died() -> ChildProcessFailed:
+        proc.join(timeout=5)  # the pipe can close before the child is reaped: wait for its exit code
+        return ChildProcessFailed(f"The {what} process stopped unexpectedly (exit code {proc.exitcode}).")
+
     try:
         while True:
             if should_cancel is not None and should_cancel():
@@ -60,7 +64,7 @@ def run_in_child_process(fn, *args, on_progress: ProgressCallback = no_progress,
                 try:
                     kind, value = receiver.recv()
                 except (EOFError, OSError):
-                    raise ChildProcessFailed(died.format(proc.exitcode)) from None
+                    raise died() from None
                 if kind == "progress":
                     on_progress(value)
                 elif kind == "done":
@@ -68,7 +72,7 @@ def run_in_child_process(fn, *args, on_progress: ProgressCallback = no_progress,
                 else:
                     raise value
             elif not proc.is_alive() and not receiver.poll():
-                raise ChildProcessFailed(died.format(proc.exitcode))
+                raise died()
     finally:
         cancel.set()
         receiver.close()
