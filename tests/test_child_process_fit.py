@@ -38,3 +38,20 @@ def test_errors_in_the_child_arrive_as_their_own_type(tmp_path):
     cfg = TrainConfig(dataset_dir=str(tmp_path / "empty"), out_dir=str(tmp_path / "out"), epochs=1)
     with pytest.raises(DatasetError, match="NORMAL"):
         fit_in_child_process(cfg)
+
+
+def _dies(on_progress, should_cancel):
+    import os
+
+    on_progress("about to die")
+    os._exit(3)  # a crash, an OOM kill: no result, no exception
+
+
+def test_a_child_that_dies_is_one_line_after_its_progress(tmp_path):
+    from xrayviewer.training.child_process import ChildProcessFailed, run_in_child_process
+
+    seen = []
+    with pytest.raises(ChildProcessFailed) as caught:
+        run_in_child_process(_dies, on_progress=seen.append, what="test")
+    assert seen == ["about to die"]
+    assert str(caught.value) == "The test process stopped unexpectedly (exit code 3)." and "\n" not in str(caught.value)

@@ -17,7 +17,7 @@ from xrayviewer.gui import dialogs, errors, single_instance
 from xrayviewer.gui.app import parse_args
 from xrayviewer.gui.settings import MAX_RECENT, Settings
 
-from .conftest import tiny_images
+from .helpers import tiny_images
 
 
 def test_parse_args():

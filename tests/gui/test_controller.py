@@ -8,7 +8,8 @@ from xrayviewer.gui.controller import Controller
 from xrayviewer.gui.settings import Settings
 from xrayviewer.gui.worklist import DONE, ERROR, NO_MODEL, QUEUED, SCORING
 
-from .conftest import FakeModels, FakeView, fake_info, tiny_images
+from .fakes import FakeModels, FakeView, fake_info
+from .helpers import tiny_images
 
 
 @pytest.fixture

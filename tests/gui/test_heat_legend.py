@@ -11,7 +11,7 @@ from conftest import REPO
 from xrayviewer.gui.controller import NO_OVERLAY_NOTE
 from xrayviewer.gui.heat_legend import colour_bar
 
-from .conftest import wait_settled
+from .helpers import wait_settled
 
 SAMPLES = REPO / "resources" / "samples"
 NORMAL, PNEUMONIA = SAMPLES / "IM-0199-0001.jpeg", SAMPLES / "person992_bacteria_2919.jpeg"

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QApplication
 from xrayviewer.gui import wording
 from xrayviewer.gui.worklist import DONE, ERROR, PROBABILITY, VERDICT
 
-from .conftest import tiny_images, wait_settled
+from .helpers import tiny_images, wait_settled
 
 pytestmark = pytest.mark.slow
 

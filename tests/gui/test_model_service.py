@@ -96,7 +96,7 @@ def test_a_new_explain_cancels_the_stale_one(qtbot, service):
     qtbot.waitUntil(lambda: bool(maps))
     qtbot.wait(50)
     assert maps == [("c", 3.0)] and failures == []
-    assert isinstance(service._latest[ExplainImage].request, ExplainImage)
+    assert service._requests.current(ExplainImage) is None  # c's map delivered: nothing left waiting
 
 
 def test_stop_ends_the_worker_and_drops_later_requests(qtbot, service):
@@ -107,7 +107,7 @@ def test_stop_ends_the_worker_and_drops_later_requests(qtbot, service):
     service.scored.connect(lambda *a: got.append(a))
     service.score([(1, np.zeros((128, 128), np.uint8), ())])
     qtbot.wait(50)
-    assert got == [] and service._executor is None and service._predictor is None
+    assert got == [] and service._requests._executor is None and service._predictor is None
 
 
 def test_the_real_bundle_scores_on_litert_in_this_process(qtbot):

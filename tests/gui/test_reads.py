@@ -23,7 +23,7 @@ from xrayviewer.gui.worklist import READ
 from xrayviewer.reads import ReadsLog, default_log_path, file_sha256
 from xrayviewer.reads.export import READS_COLUMNS
 
-from .conftest import FakeModels, fake_info
+from .fakes import FakeModels, fake_info
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from site_fixtures import fake_loader, write_local_cases
 from xrayviewer.progress import Progress
 
-from .conftest import wait_settled
+from .helpers import wait_settled
 
 
 def in_thread(fn, *args, on_progress, should_cancel, what="", **kwargs):
@@ -79,7 +79,7 @@ def test_cancel_during_the_check_writes_nothing(qtbot, tmp_path, tiny_info, user
     qtbot.waitUntil(lambda: "first film" in dialog.status.text(), timeout=10_000)
     assert dialog.progress.isVisible() and dialog.cancel_button.isEnabled()
     dialog.cancel_button.click()
-    qtbot.waitUntil(lambda: dialog.job is None, timeout=20_000)
+    qtbot.waitUntil(lambda: dialog.task is None, timeout=20_000)
     assert dialog.status.text() == "Cancelled; nothing was written."
     assert dialog.report is None and not opened
     assert not (user_home / "data" / "reports").exists()
@@ -102,7 +102,7 @@ def test_too_few_cases_cannot_be_adopted_and_a_failed_calibration_says_why(qtbot
     dialog.start()
     qtbot.waitUntil(lambda: dialog.report is not None, timeout=60_000)
     dialog.adopt()
-    qtbot.waitUntil(lambda: dialog.job is None and "already exists" in dialog.status.text(), timeout=60_000)
+    qtbot.waitUntil(lambda: dialog.task is None and "already exists" in dialog.status.text(), timeout=60_000)
     assert "\n" not in dialog.status.text() and dialog.adoption is None and dialog.adopt_button.isEnabled()
 
 

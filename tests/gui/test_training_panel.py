@@ -121,11 +121,12 @@ def test_closing_mid_run_asks_then_stops_cleanly(window_factory, qtbot, tiny_dat
     monkeypatch.setattr(window, "confirm_stop_training", lambda: answers.append("asked") or len(answers) > 1)
     window.close()
     assert answers == ["asked"] and window.isVisible() and panel.is_running()  # "No": keeps training
-    job = panel._train_job
-    assert job.is_running()
+    task = panel.background.current("training")
+    assert task.is_running()
     window.close()  # "Yes": cancels and waits for the thread
     assert answers == ["asked", "asked"] and not window.isVisible()
-    assert not job.is_running() and job.cancel_requested
+    assert not task.is_running() and task.cancel_requested
+    assert "cancelled" in panel.stage_label.text().lower()  # how the run ended is shown before the window goes
 
 
 def test_unwritable_cache_folder_is_one_line_and_keeps_the_window_usable(window_factory, qtbot, tiny_dataset,

@@ -9,7 +9,7 @@ import os
 from xrayviewer.gui.controller import Controller
 from xrayviewer.gui.settings import Settings
 
-from .conftest import FakeModels, FakeView, fake_info
+from .fakes import FakeModels, FakeView, fake_info
 
 
 def open_and_decode(qtbot, window, folder, n):

@@ -1,15 +1,9 @@
 """What happens when the user opens, selects or rescores images, and when the model changes.
 
-The controller holds the worklist and the flow of work between the decoding jobs, the model
-service and the view; it draws nothing. The view is any object with the methods below (the
-main window in the app, a recording fake in tests), after Mu's editor/view split:
-
-    show_model_loading(what)     show_model_ready(info)      show_no_model(message)
-    show_image(image)            show_no_image(path, message)
-    show_prediction(pred, info)  show_pending(message)       show_heatmap(heat_or_None)
-    show_heatmap_note(message)
-    select_key(key)              show_status(message)        show_error(title, message)
-    set_recent(paths)            select_top()
+The controller holds the worklist and the flow of work between the decoding tasks, the model
+service and the view; it draws nothing. What it calls on the view (the main window in the
+app, a recording fake in tests, after Mu's editor/view split) and on the model service is
+written down in :mod:`.interfaces` (``ControllerView``, ``ModelServiceInterface``).
 """
 
 from __future__ import annotations
@@ -17,31 +11,38 @@ from __future__ import annotations
 import logging
 import os
 from collections import OrderedDict
+from functools import partial
 from typing import Optional, Sequence
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from ..model.predictor import POSITIVE
 from . import tasks, wording
+from .background import BackgroundTasks
 from .export import write_csv
-from .workers import Job, JobGroup
+from .interfaces import ControllerView, ModelServiceInterface
 from .worklist import DONE, ERROR, FINAL_STATUSES, NO_MODEL, QUEUED, SCORING, WorklistModel
 
 log = logging.getLogger(__name__)
 IMAGE_CACHE_SIZE = 3
 NO_OVERLAY_NOTE = "no overlay: the model found no pneumonia on this film"
 SCORE_BATCH = 16
+#: Decoding, folder walks and the shown film's full read run side by side, so the film the
+#: reader clicks does not wait behind a long decode (a thread each, as many at a time).
+BACKGROUND_WORKERS = 4
+FULL_IMAGE = "full image"  # the task kind: selecting another row replaces the stale read
 
 
 class Controller(QObject):
     settled = Signal()  # nothing left to do: model settled, every row final, current image shown
     modelChanged = Signal(object)  # the active ModelInfo (None: no model)
 
-    def __init__(self, view, models, settings, parent: Optional[QObject] = None):
+    def __init__(self, view: ControllerView, models: ModelServiceInterface, settings,
+                 parent: Optional[QObject] = None):
         super().__init__(parent)
         self.view, self.models, self.settings = view, models, settings
         self.worklist = WorklistModel(self)
-        self.jobs = JobGroup(self)
+        self.background = BackgroundTasks(self, max_workers=BACKGROUND_WORKERS, name="files")
         self.current_key: Optional[int] = None
         self.current_image = None
         self.current_heat = None
@@ -53,7 +54,6 @@ class Controller(QObject):
         self._images: OrderedDict = OrderedDict()  # key -> XRayImage, most recent last
         self._pending_scores: list = []
         self._decoding = 0
-        self._load_job: Optional[Job] = None
         # The row an open selected for the reader; once that open is scored, if the reader is
         # still on it, the riskiest scored film is selected instead (worklist habits).
         self._auto_pick: Optional[int] = None
@@ -84,7 +84,7 @@ class Controller(QObject):
     def shutdown(self) -> None:
         self._save_session()
         self._score_timer.stop()
-        self.jobs.shutdown()
+        self.background.shutdown()
         self.models.stop()
 
     @property
@@ -103,13 +103,9 @@ class Controller(QObject):
                     self.settings.add_recent(p)
             self.view.set_recent(self.settings.recent_files())
         self._decoding += 1  # covers the expansion too, so "settled" waits for it
-        job = Job(tasks.expand_paths, paths, name="expand")
-        job.finished.connect(self._on_expanded)
-        job.failed.connect(self._on_expand_failed)
-        job.cancelled.connect(self._on_decode_done)
-        self.jobs.start(job)
+        self.background.start(partial(tasks.expand_paths, paths), done=self._on_expanded,
+                              failed=self._on_expand_failed, cancelled=self._on_decode_done)
 
-    @Slot(object)
     def _on_expanded(self, found: list) -> None:
         self._decoding -= 1
         if not found:
@@ -123,30 +119,23 @@ class Controller(QObject):
         self.view.show_status(wording.opened_status(len(new), len(existing), len(self.worklist.items())))
         if new:
             self._decoding += 1
-            job = Job(tasks.decode_images, [(i.key, i.path) for i in new], name="decode")
-            job.progress.connect(self._on_decoded)
-            job.finished.connect(self._on_decode_done)
-            job.failed.connect(self._on_decode_done)
-            job.cancelled.connect(self._on_decode_done)
-            self.jobs.start(job)
-        # A new first row arrives decoded from the job above; no second full-size read.
+            self.background.start(partial(tasks.decode_images, [(i.key, i.path) for i in new]),
+                                  progress=self._on_decoded, done=self._on_decode_done, failed=self._on_decode_done,
+                                  cancelled=self._on_decode_done)
+        # A new first row arrives decoded from the task above; no second full-size read.
         self.select(first.key, load=first not in new)
         self.view.select_key(first.key)
         self._auto_pick = first.key if new else None
 
-    @Slot(object)
     def _on_expand_failed(self, exc) -> None:
         self._decoding -= 1
         self.view.show_error("Cannot open", str(exc))
         self._check_settled()
 
-    @Slot()
-    @Slot(object)
     def _on_decode_done(self, *_args) -> None:
         self._decoding -= 1
         self._check_settled()
 
-    @Slot(object)
     def _on_decoded(self, progress) -> None:
         v = progress.values
         key = v["key"]
@@ -248,17 +237,11 @@ class Controller(QObject):
             self._display(key, image)
             return
         self.view.show_no_image(item.path, "Loading…")
-        if self._load_job is not None:
-            self._load_job.cancel()
-            self._load_job = None
         if not load:
+            self.background.drop(FULL_IMAGE)
             return
-        job = Job(tasks.load_full, item.path, name="load")
-        job.finished.connect(self._on_full_loaded)
-        job.failed.connect(self._on_full_failed)
-        job.key = key
-        self._load_job = job
-        self.jobs.start(job)
+        self.background.start(partial(tasks.load_full, item.path), kind=FULL_IMAGE,
+                              done=partial(self._on_full_loaded, key), failed=partial(self._on_full_failed, key))
 
     def _show_row_state(self, item) -> None:
         if item.status == DONE and item.prediction is not None:
@@ -275,25 +258,15 @@ class Controller(QObject):
         self.view.show_no_image(item.path, item.error)
         self.view.show_pending("Not scored: the file could not be read.")
 
-    @Slot(object)
-    def _on_full_loaded(self, image) -> None:
-        job = self.sender()
-        if job is not self._load_job:
-            return
-        self._load_job = None
-        self._cache_image(job.key, image)
-        if job.key == self.current_key and self.current_image is None:
-            self._display(job.key, image)
+    def _on_full_loaded(self, key: int, image) -> None:
+        self._cache_image(key, image)
+        if key == self.current_key and self.current_image is None:
+            self._display(key, image)
 
-    @Slot(object)
-    def _on_full_failed(self, exc) -> None:
-        job = self.sender()
-        if job is not self._load_job:
-            return
-        self._load_job = None
-        self.worklist.update(job.key, status=ERROR, error=str(exc))
-        if job.key == self.current_key:
-            self._show_row_error(job.key)
+    def _on_full_failed(self, key: int, exc) -> None:
+        self.worklist.update(key, status=ERROR, error=str(exc))
+        if key == self.current_key:
+            self._show_row_error(key)
         self._check_settled()
 
     def _cache_image(self, key: int, image) -> None:
@@ -429,7 +402,7 @@ class Controller(QObject):
         return len(removed)
 
     def clear_worklist(self) -> None:
-        self.jobs.cancel_all()  # decoding of rows about to vanish
+        self.background.cancel_all()  # decoding of rows about to vanish
         self._pending_scores.clear()
         self.worklist.clear()
         self._images.clear()
@@ -448,7 +421,7 @@ class Controller(QObject):
 
     # ---- settled --------------------------------------------------------------------------
     def is_settled(self) -> bool:
-        if self.models.state == self.models.LOADING or self._decoding > 0 or self._load_job is not None:
+        if self.models.state == self.models.LOADING or self._decoding > 0 or self.background.current(FULL_IMAGE) is not None:
             return False
         if any(i.status not in FINAL_STATUSES for i in self.worklist.items()):
             return False

@@ -7,17 +7,18 @@ than the previous child process and kept the event loop within a 16 ms frame (se
 docs/ARCHITECTURE.md). A bundle made before LiteRT is converted once in a child process
 (``training.child_process``), which is where TensorFlow may run.
 
-How it works (after Orange3's ConcurrentMixin and napari's thread_worker):
+How it works, on the GUI's one background mechanism (:class:`~.background.BackgroundTasks`
+with one worker, so requests run in the order they were made: a score asked for after a load
+is answered by that model):
 
 - a request is a small frozen dataclass (:class:`LoadModel`, :class:`ScoreInputs`,
-  :class:`ExplainImage`); ``submit`` queues it on a single-worker executor, so requests run
-  in the order they were made (a score asked for after a load is answered by that model);
-- each request is handled by a generator whose yields are typed events (partial results);
-  after every yield the task checks whether it was cancelled;
-- submitting an :class:`ExplainImage` cancels the previous one (the user moved on: its map is
-  stale); the events of a cancelled task are dropped;
-- events cross to the GUI thread through one queued Qt signal, and ``_deliver`` updates the
-  state and re-emits them as the public signals the controller listens to.
+  :class:`ExplainImage`); its handler is a plain function whose ``on_progress`` reports are
+  typed events (partial results: :class:`Loading` then :class:`Loaded`, ...);
+- an :class:`ExplainImage` replaces the previous one (the user moved on: its map is stale);
+  whatever a replaced request still reports is dropped;
+- the events reach the GUI thread through the background tasks' one queued signal, and
+  ``_deliver`` updates the state and re-emits them as the public signals the controller
+  listens to.
 
 Every result carries the *generation* of the model that produced it (bumped on each
 successful load), so the controller can drop results of a model it has since replaced.
@@ -27,12 +28,13 @@ from __future__ import annotations
 
 import gc
 import logging
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Optional, Sequence
+from functools import partial
+from typing import Any, Callable, Optional, Sequence
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Signal
+
+from .background import BackgroundTasks
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ class ExplainImage:
     image: Any  # XRayImage
 
 
-# ---- events (what a request's generator yields) ------------------------------------------
+# ---- events (what a request's handler reports) ---------------------------------------------
 @dataclass(frozen=True)
 class Loading:
     what: str
@@ -130,14 +132,9 @@ def _import_runtime_now() -> None:
         import ai_edge_litert.interpreter  # noqa: F401, PLC0415
 
 
-class _Task:
-    def __init__(self, request):
-        self.request = request
-        self.cancelled = threading.Event()
-
-
-class ModelService(QObject):
-    """Request methods, result signals, and the model's state, for the controller."""
+class ModelServiceSignals(QObject):
+    """The service's result signals and state names, declared once: the test fake inherits
+    them, so it cannot drift from the real service (``interfaces.ModelServiceInterface``)."""
 
     loading = Signal(str)
     loaded = Signal(object, int)  # ModelInfo, generation
@@ -147,9 +144,14 @@ class ModelService(QObject):
     score_failed = Signal(object, str)  # [key], message
     explained = Signal(object, object, int)  # key, heatmap, generation
     explain_failed = Signal(object, str)
-    _event = Signal(object)  # from the worker thread; queued to the GUI thread
 
     LOADING, READY, FAILED, IDLE = "loading", "ready", "failed", "idle"
+
+
+class ModelService(ModelServiceSignals):
+    """Request methods, result signals, and the model's state, for the controller
+    (``interfaces.ModelServiceInterface``)."""
+
     #: Request kinds where a newer request makes the older one stale.
     REPLACES_STALE = (ExplainImage,)
 
@@ -163,130 +165,98 @@ class ModelService(QObject):
         self.runtime = ""  # what runs the active model: "litert" in the window
         self._pending_loads = 0
         self._factory = predictor_factory
-        self._executor: Optional[ThreadPoolExecutor] = None
-        self._latest: dict[type, _Task] = {}
-        self._stopping = threading.Event()
+        self._requests = BackgroundTasks(self, max_workers=1, name="model")
         # Touched only on the worker thread.
         self._predictor = None
         self._worker_generation = 0
-        self._event.connect(self._deliver)
         if predictor_factory is None:
             _import_runtime_now()
 
     # ---- requests (GUI thread) -------------------------------------------------------------
-    def start(self) -> None:
-        if self._executor is None and not self._stopping.is_set():
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
-
-    def submit(self, request) -> None:
-        if self._stopping.is_set():
-            return
-        self.start()
-        task = _Task(request)
-        if isinstance(request, self.REPLACES_STALE):
-            stale = self._latest.get(type(request))
-            if stale is not None:
-                stale.cancelled.set()
-            self._latest[type(request)] = task
-        self._executor.submit(self._run, task)
+    def _submit(self, request) -> None:
+        handler = {LoadModel: self._load, ScoreInputs: self._score, ExplainImage: self._explain}[type(request)]
+        kind = type(request) if isinstance(request, self.REPLACES_STALE) else None
+        self._requests.start(partial(handler, request), kind=kind, progress=self._deliver)
 
     def load(self, path=None) -> None:
         self.state = self.LOADING
         self._pending_loads += 1
-        self.submit(LoadModel(str(path) if path else None))
+        self._submit(LoadModel(str(path) if path else None))
 
     def score(self, batch) -> None:
-        self.submit(ScoreInputs(list(batch)))
+        self._submit(ScoreInputs(list(batch)))
 
     def explain(self, key, image) -> None:
-        self.submit(ExplainImage(key, image))
+        self._submit(ExplainImage(key, image))
 
     def stop(self, msecs: int = 60000) -> None:
         """Skip queued requests, finish the running one, drop the model, end the thread."""
-        self._stopping.set()
-        for task in self._latest.values():
-            task.cancelled.set()
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        self._requests.shutdown(msecs)
         self._predictor = None  # the worker has ended: nothing else holds the interpreter
         gc.collect()
 
-    # ---- the worker thread -------------------------------------------------------------
-    def _run(self, task: _Task) -> None:
-        handler = {LoadModel: self._load, ScoreInputs: self._score, ExplainImage: self._explain}[type(task.request)]
-        if self._stopping.is_set():
-            return
-        try:
-            for event in handler(task.request, task.cancelled.is_set):
-                if task.cancelled.is_set() or self._stopping.is_set():
-                    return  # stale: whatever it still had to say is dropped
-                self._event.emit(event)
-        except Exception:  # each handler reports its own failures; this is a bug guard
-            log.exception("Model request %s failed", type(task.request).__name__)
-
-    def _load(self, request: LoadModel, should_cancel) -> Iterator:
+    # ---- the worker thread: each handler reports typed events through on_progress ----------
+    def _load(self, request: LoadModel, on_progress, should_cancel) -> None:
         from ..model import ModelLoadError
 
-        yield Loading(request.path or "the bundled model")
+        on_progress(Loading(request.path or "the bundled model"))
         try:
             if self._factory is not None:
                 predictor = self._factory(request.path)
             else:
-                predictor = load_window_predictor(request.path, should_cancel=self._stopping.is_set)
+                predictor = load_window_predictor(request.path, should_cancel=should_cancel)
         except ModelLoadError as exc:
             log.warning("Model not loaded: %s", exc)
-            yield LoadFailed(str(exc), self._predictor is not None)
+            on_progress(LoadFailed(str(exc), self._predictor is not None))
             return
         except Exception as exc:  # a runtime's errors are many; the user still gets a sentence
             log.exception("Model load crashed")
-            yield LoadFailed(f"The model could not be loaded ({type(exc).__name__}: {exc}).",
-                             self._predictor is not None)
+            on_progress(LoadFailed(f"The model could not be loaded ({type(exc).__name__}: {exc}).",
+                                   self._predictor is not None))
             return
         # Replace only once the new one works: a broken choice keeps the old model running.
         # (No gc.collect() here: reference counting frees the old interpreter, and a full
         # collection holds the GIL, and so the window, for tens of milliseconds.)
         self._predictor = predictor
         self._worker_generation += 1
-        yield Loaded(predictor.info, self._worker_generation, getattr(predictor, "runtime", ""))
+        on_progress(Loaded(predictor.info, self._worker_generation, getattr(predictor, "runtime", "")))
 
-    def _score(self, request: ScoreInputs, should_cancel) -> Iterator:
+    def _score(self, request: ScoreInputs, on_progress, should_cancel) -> None:
         import numpy as np
 
         from ..imaging import to_model_input
 
         keys = [key for key, _, _ in request.batch]
         if self._predictor is None:
-            yield Unscored(keys)
+            on_progress(Unscored(keys))
             return
         try:
             x = np.stack([to_model_input(u8) for _, u8, _ in request.batch])
             preds = self._predictor.predict_batch(x, [reasons for _, _, reasons in request.batch])
         except Exception as exc:
             log.exception("Scoring failed")
-            yield ScoreFailed(keys, f"Scoring failed ({type(exc).__name__}: {exc}).")
+            on_progress(ScoreFailed(keys, f"Scoring failed ({type(exc).__name__}: {exc})."))
             return
-        yield Scored(list(zip(keys, preds)), self._worker_generation)
+        on_progress(Scored(list(zip(keys, preds)), self._worker_generation))
 
-    def _explain(self, request: ExplainImage, should_cancel) -> Iterator:
+    def _explain(self, request: ExplainImage, on_progress, should_cancel) -> None:
         predictor = self._predictor
         if predictor is None:
-            yield ExplainFailed(request.key, "No model is loaded.")
+            on_progress(ExplainFailed(request.key, "No model is loaded."))
             return
         if not getattr(predictor, "explains_without_tensorflow", True):
-            yield ExplainFailed(request.key, "This model's heatmap needs TensorFlow (its head is not linear); "
-                                             "'xrayviewer predict --heatmap' draws it.")
+            on_progress(ExplainFailed(request.key, "This model's heatmap needs TensorFlow (its head is not linear); "
+                                                   "'xrayviewer predict --heatmap' draws it."))
             return
         try:
             heat = predictor.explain(request.image)
         except Exception as exc:
             log.exception("Grad-CAM failed")
-            yield ExplainFailed(request.key, f"The heatmap could not be computed ({type(exc).__name__}).")
+            on_progress(ExplainFailed(request.key, f"The heatmap could not be computed ({type(exc).__name__})."))
             return
-        yield Explained(request.key, heat, self._worker_generation)
+        on_progress(Explained(request.key, heat, self._worker_generation))
 
     # ---- the GUI thread: state, then the public signals ------------------------------------
-    @Slot(object)
     def _deliver(self, event) -> None:
         if isinstance(event, Loading):
             self.loading.emit(event.what)

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-from concurrent.futures import Future
+from functools import partial
 from typing import Optional, Sequence
 
 from PySide6.QtCore import QModelIndex, QObject, Qt, Signal, Slot
@@ -25,7 +24,7 @@ from ..reads import ReadsLog, ReadsLogError, file_sha256
 from ..reads.export import export_reads
 from ..reads.log import NOTE_MAX, READ_WORDS
 from . import case_snapshot
-from .workers import Job, JobGroup
+from .background import BackgroundTasks
 from .worklist import DONE, ERROR
 
 log = logging.getLogger(__name__)
@@ -45,18 +44,28 @@ def hash_files(items: Sequence[tuple[int, str]], on_progress=no_progress, should
     return out
 
 
-def _open_in_background(log_path) -> Future:
-    """The reads log, opened on a short-lived thread (the result: a ReadsLog, or its ReadsLogError)."""
-    opening: Future = Future()
+class _LogOpening:
+    """The reads log, opened by a background task; ``result()`` waits for it (a ReadsLog, or
+    its ReadsLogError raised). The connection is made on the worker and handed over."""
 
-    def run() -> None:
+    def __init__(self, background: BackgroundTasks, log_path):
+        self._outcome: dict = {}
+        self._log_path = log_path
+        self._task = background.start(partial(self._open, log_path), kind="open reads log")
+
+    def _open(self, log_path, on_progress=None, should_cancel=None) -> None:
         try:
-            opening.set_result(ReadsLog(log_path, handed_over=True))
-        except BaseException as exc:  # noqa: BLE001 - handed to whoever asks for the log
-            opening.set_exception(exc)
+            self._outcome["log"] = ReadsLog(log_path, handed_over=True)
+        except ReadsLogError as exc:  # handed to whoever asks for the log
+            self._outcome["error"] = exc
 
-    threading.Thread(target=run, name="reads-log-open", daemon=True).start()
-    return opening
+    def result(self) -> ReadsLog:
+        self._task.wait()
+        if "error" in self._outcome:
+            raise self._outcome["error"]
+        if "log" not in self._outcome:  # the task never ran (shut down first): open it here
+            return ReadsLog(self._log_path)
+        return self._outcome["log"]
 
 
 class ReadingSession(QObject):
@@ -70,10 +79,10 @@ class ReadingSession(QObject):
         self.controller, self.settings = controller, settings
         self._log_path = log_path
         self._log: Optional[ReadsLog] = None
+        self.background = BackgroundTasks(self, name="hash")
         # Opening (on a first run, creating) the log costs 10-80 ms of disk work; the first
         # event (the model loading) would pay it on the GUI thread, a stall while films arrive.
-        self._log_opening: Optional[Future] = _open_in_background(log_path)
-        self.jobs = JobGroup(self)
+        self._log_opening: Optional[_LogOpening] = _LogOpening(self.background, log_path)
         worklist = controller.worklist
         worklist.rowsInserted.connect(self._on_rows_inserted)
         controller.modelChanged.connect(self._on_model_changed)
@@ -101,7 +110,7 @@ class ReadingSession(QObject):
             except ReadsLogError:
                 pass
             self._log_opening = None
-        self.jobs.shutdown()
+        self.background.shutdown()
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -123,11 +132,8 @@ class ReadingSession(QObject):
     @Slot(QModelIndex, int, int)
     def _on_rows_inserted(self, _parent, first: int, last: int) -> None:
         items = self.controller.worklist.items()[first:last + 1]
-        job = Job(hash_files, [(i.key, i.path) for i in items], name="hash")
-        job.finished.connect(self._on_hashed)
-        self.jobs.start(job)
+        self.background.start(partial(hash_files, [(i.key, i.path) for i in items]), done=self._on_hashed)
 
-    @Slot(object)
     def _on_hashed(self, hashes: dict) -> None:
         worklist = self.controller.worklist
         db = self._open_log()

@@ -2,8 +2,8 @@
 X-rays, show the report, and adopt a site calibration.
 
 The work is ``training.site_jobs`` (the same code as ``xrayviewer evaluate --report`` and
-``xrayviewer calibrate``) run by ``training.child_process.run_in_child_process`` on a
-:class:`~.workers.Job`: the window stays responsive and never imports TensorFlow. This module
+``xrayviewer calibrate``) run by ``training.child_process.run_in_child_process`` as a
+background task (:class:`~.background.BackgroundTasks`): the window stays responsive and never imports TensorFlow. This module
 only shows progress, the figures and the choice; switching models is the controller's
 ``switch_model``, so Restore Bundled Model undoes an adoption like any other switch.
 """
@@ -13,10 +13,11 @@ from __future__ import annotations
 import logging
 import os
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Callable, Optional
 
-from PySide6.QtCore import Qt, QUrl, Signal, Slot
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (QDialog, QFileDialog, QHBoxLayout, QHeaderView, QInputDialog, QLabel, QProgressBar,
                                QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout)
@@ -25,7 +26,7 @@ from ..model import evaluations
 from ..progress import Progress
 from ..training.child_process import run_in_child_process
 from ..training.site_jobs import check_local_cases, fit_site_calibration_job
-from .workers import Job, JobGroup
+from .background import BackgroundTasks, Task
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +97,8 @@ class SiteCheckDialog(QDialog):
         self._runner = runner or run_in_child_process  # looked up now: tests replace it
         self._open_url = open_url or QDesktopServices.openUrl
         self._ask_name = ask_name or self._ask_name_dialog
-        self.jobs = JobGroup(self)
-        self.job: Optional[Job] = None
+        self.background = BackgroundTasks(self, name="site-check")
+        self.task: Optional[Task] = None  # the check or the calibration, while it runs
         self.report: Optional[dict] = None
         self.adoption: Optional[dict] = None
 
@@ -150,14 +151,10 @@ class SiteCheckDialog(QDialog):
         self.progress.setRange(0, 0)
         self.progress.show()
         self.cancel_button.setEnabled(True)
-        self.job = Job(self._runner, fn, *args, name=what, what=what, **kwargs)
-        self.job.progress.connect(self._on_progress)
-        self.job.finished.connect(done)
-        self.job.failed.connect(self._on_failed)
-        self.job.cancelled.connect(self._on_cancelled)
-        self.jobs.start(self.job)
+        self.task = self.background.start(partial(self._runner, fn, *args, what=what, **kwargs),
+                                          progress=self._on_progress, done=done, failed=self._on_failed,
+                                          cancelled=self._on_cancelled)
 
-    @Slot(object)
     def _on_progress(self, p: Progress) -> None:
         if p.total:
             self.progress.setRange(0, p.total)
@@ -168,9 +165,8 @@ class SiteCheckDialog(QDialog):
     def _idle(self) -> None:
         self.progress.hide()
         self.cancel_button.setEnabled(False)
-        self.job = None
+        self.task = None
 
-    @Slot(object)
     def _on_checked(self, report: dict) -> None:
         self._idle()
         self.report = report
@@ -216,7 +212,6 @@ class SiteCheckDialog(QDialog):
         self._run(fit_site_calibration_job, str(self.active_info.keras_path), self.folder, name,
                   labels_csv=self.labels_csv, what="site calibration", done=self._on_calibrated)
 
-    @Slot(object)
     def _on_calibrated(self, result: dict) -> None:
         self._idle()
         self.adoption = result
@@ -245,7 +240,6 @@ class SiteCheckDialog(QDialog):
             self.accept()
 
     # ---- failures, cancel, close ------------------------------------------------------
-    @Slot(object)
     def _on_failed(self, exc) -> None:
         self._idle()
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -254,7 +248,6 @@ class SiteCheckDialog(QDialog):
         if self.report is not None and self.adoption is None:
             self.adopt_button.setEnabled(True)
 
-    @Slot()
     def _on_cancelled(self) -> None:
         self._idle()
         self.status.setText("Cancelled; nothing was written." if self.report is None or self.adoption is None
@@ -263,12 +256,12 @@ class SiteCheckDialog(QDialog):
             self.adopt_button.setEnabled(not refusal_reason(self.report))
 
     def cancel(self) -> None:
-        if self.job is not None:
+        if self.task is not None:
             self.status.setText("Stopping…")
-            self.job.cancel()
+            self.task.cancel()
 
     def done(self, result: int) -> None:  # accept, reject, Escape and the close box all end here
-        self.jobs.shutdown()
+        self.background.shutdown()
         super().done(result)
 
     def _fill(self, header: list[str], rows) -> None:

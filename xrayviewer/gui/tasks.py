@@ -1,4 +1,5 @@
-"""The functions the GUI runs as :class:`~.workers.Job`\\ s to read images off the GUI thread.
+"""The functions the GUI runs as background tasks (:mod:`.background`) to read images off the
+GUI thread.
 
 Each speaks the core's progress protocol (``on_progress``, ``should_cancel``) and knows
 nothing about Qt: per-file results travel in ``Progress.values``.

@@ -1,7 +1,7 @@
 """The hidden training panel (Ctrl+Shift+T or --training-panel): scan, train, compare, use.
 
 Training is ``training.fit`` run in a child process (``training.child_process``) as a
-:class:`~.workers.Job`; this module only turns its
+background task (:class:`~.background.BackgroundTasks`); this module only turns its
 progress into bars, times and curves, and its result into a comparison with the active
 model. The trained bundle goes to the per-user models folder, never into the installation.
 """
@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import math
 import time
+from functools import partial
 from typing import Optional
 
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QDialog, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
                                QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QHeaderView)
@@ -22,7 +23,7 @@ from ..paths import user_models_dir
 from ..training import DEFAULT_RECIPE, RECIPES, TrainConfig, scan_dataset
 from ..training.child_process import fit_in_child_process as train  # memory back to the OS per run
 from .wording import count, duration
-from .workers import Job, JobGroup
+from .background import BackgroundTasks
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ def end_of_run_text(epochs_run: int, epochs_planned: int, best_epoch: int) -> st
 #: What a new run waits for before its first progress report: the child process imports
 #: TensorFlow and reads the dataset before the first batch.
 STARTING_TEXT = "Starting: launching the training process and loading TensorFlow…"
+SCAN, TRAINING = "scan", "training"  # the panel's two kinds of background task
 
 
 class TrainingPanel(QDialog):
@@ -96,12 +98,10 @@ class TrainingPanel(QDialog):
 
         self.setWindowTitle("Train a model")
         self.resize(1180, 720)
-        self.jobs = JobGroup(self)
+        self.background = BackgroundTasks(self, name="training")
         self.scan = None
         self.result = None
         self.active_info = None
-        self._scan_job: Optional[Job] = None
-        self._train_job: Optional[Job] = None
         self._clock: Optional[TrainingClock] = None
 
         # Settings and progress on the left, the curves and the result on the right.
@@ -220,7 +220,7 @@ class TrainingPanel(QDialog):
 
     # ---- state ----------------------------------------------------------------------------
     def is_running(self) -> bool:
-        return self._train_job is not None
+        return self.background.current(TRAINING) is not None
 
     def set_active_model(self, info) -> None:
         self.active_info = info
@@ -253,26 +253,19 @@ class TrainingPanel(QDialog):
 
     def start_scan(self) -> None:
         folder = self.folder_edit.text().strip()
-        if not folder or self._scan_job is not None or self.is_running():
+        if not folder or self.background.current(SCAN) is not None or self.is_running():
             return
         self.scan = None
         self.start_button.setEnabled(False)
         self.scan_button.setEnabled(False)
         self.scan_label.setText(f"Scanning {folder}…")
-        job = Job(scan_dataset, folder, name="scan")
-        job.progress.connect(self._on_scan_progress)
-        job.finished.connect(self._on_scanned)
-        job.failed.connect(self._on_scan_failed)
-        job.cancelled.connect(self._on_scan_failed)
-        self._scan_job = self.jobs.start(job)
+        self.background.start(partial(scan_dataset, folder), kind=SCAN, progress=self._on_scan_progress,
+                              done=self._on_scanned, failed=self._on_scan_failed, cancelled=self._on_scan_failed)
 
-    @Slot(object)
     def _on_scan_progress(self, p) -> None:
         self.scan_label.setText(f"Scanning… {p.done}/{p.total} {p.message}" if p.total else f"Scanning… {p.message}")
 
-    @Slot(object)
     def _on_scanned(self, scan) -> None:
-        self._scan_job = None
         self.scan = scan
         self.scan_button.setEnabled(True)
         c = scan.counts
@@ -288,9 +281,7 @@ class TrainingPanel(QDialog):
         self.scan_label.setText("<br>".join(lines))
         self.start_button.setEnabled(bool(scan.samples))
 
-    @Slot(object)
     def _on_scan_failed(self, exc=None) -> None:
-        self._scan_job = None
         self.scan_button.setEnabled(True)
         self.scan_label.setText(f"<span style='color:#ff7a5c'>{exc or 'Scan cancelled.'}</span>")
 
@@ -329,12 +320,9 @@ class TrainingPanel(QDialog):
         log.info("Training %s for %s epochs on %s", config.recipe, config.epochs or "the recipe's", config.dataset_dir)
         self.runEvent.emit("training-start", {"dataset": config.dataset_dir, "recipe": config.recipe,
                                               "epochs": config.epochs, "max_images": config.max_images})
-        job = Job(train, config, scan=self.scan, name="train")
-        job.progress.connect(self._on_progress)
-        job.finished.connect(self._on_trained)
-        job.failed.connect(self._on_failed)
-        job.cancelled.connect(self._on_cancelled)
-        self._train_job = self.jobs.start(job)
+        # ``train`` looked up now, not bound at import: tests replace it with a fake fit.
+        self.background.start(partial(train, config, scan=self.scan), kind=TRAINING, progress=self._on_progress,
+                              done=self._on_trained, failed=self._on_failed, cancelled=self._on_cancelled)
 
     def _set_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running and self.scan is not None)
@@ -343,7 +331,6 @@ class TrainingPanel(QDialog):
         for w in (self.recipe_combo, self.epochs_spin, self.val_spin, self.seed_spin, self.max_spin, self.folder_edit):
             w.setEnabled(not running)
 
-    @Slot(object)
     def _on_progress(self, p) -> None:
         if p.stage == "batch":
             v = p.values
@@ -376,7 +363,6 @@ class TrainingPanel(QDialog):
             text += f" · about {duration(remaining)} left"
         self.time_label.setText(text)
 
-    @Slot(object)
     def _on_trained(self, result) -> None:
         self._finish()
         self.result = result
@@ -403,38 +389,34 @@ class TrainingPanel(QDialog):
         name = self.active_info.display_name if self.active_info else "none"
         self.active_label.setText(f"Active model: {name}")
 
-    @Slot(object)
     def _on_failed(self, exc) -> None:
         self._finish()
         self.stage_label.setText(f"<span style='color:#ff7a5c'>Training failed: {exc}</span>")
         log.error("Training failed: %s", exc)
         self.runEvent.emit("training-failed", {"error": str(exc)})
 
-    @Slot()
     def _on_cancelled(self) -> None:
         self._finish()
         self.stage_label.setText("Training cancelled; no model was saved.")
         self.runEvent.emit("training-cancel", {})
 
     def _finish(self) -> None:
-        self._train_job = None
         self._tick.stop()
         self._set_running(False)
         self.runEnded.emit()
 
     def cancel(self) -> None:
-        if self._train_job is not None:
-            self._train_job.cancel()
+        task = self.background.current(TRAINING)
+        if task is not None:
+            task.cancel()
             self.cancel_button.setEnabled(False)
             self.stage_label.setText("Stopping after this batch…")
 
     def stop(self, msecs: int = 120000) -> None:
-        """Cancel and wait for the training thread (the main window is closing)."""
-        job = self._train_job
-        if job is not None:
-            job.cancel()
-            job.wait(msecs)
-        self.jobs.shutdown(msecs)
+        """Cancel the run and wait for it (the main window is closing); how it ended is still
+        shown and logged before the window goes."""
+        self.background.finish(TRAINING, msecs)
+        self.background.shutdown(msecs)
 
     def use_model(self) -> None:
         if self.result is not None:

@@ -1,4 +1,8 @@
-"""Long work in a child process, with the same progress/cancel protocol, for the GUI.
+"""The one Qt-free helper for work that needs TensorFlow, run in a child process:
+call a function, stream its progress, cancel it, and turn a crash into a one-line error.
+
+The window runs these calls as background tasks (``gui.background``); the function runs in
+a spawned child with the same progress/cancel protocol as everywhere else.
 
 Why: Keras keeps per-process state (traced functions, name counters, allocator pools) that
 a finished fit() does not give back; in one GUI session memory grew ~35 MB per training run
@@ -15,8 +19,9 @@ from typing import Optional
 from ..progress import CancelCheck, ProgressCallback, no_progress
 
 
-class TrainingProcessError(RuntimeError):
-    """The child process died without a result (crash, killed, out of memory)."""
+class ChildProcessFailed(RuntimeError):
+    """The child process died without a result (crash, killed, out of memory), or its error
+    could not be sent back; the message is one line."""
 
 
 def _child(conn, cancel_event, fn, args, kwargs) -> None:
@@ -28,7 +33,8 @@ def _child(conn, cancel_event, fn, args, kwargs) -> None:
         try:
             conn.send(("error", exc))
         except Exception:  # noqa: BLE001 - an exception that does not pickle: send its words
-            conn.send(("error", TrainingProcessError(f"{type(exc).__name__}: {exc}")))
+            first_line = (str(exc).strip().splitlines() or [""])[0]
+            conn.send(("error", ChildProcessFailed(f"{type(exc).__name__}: {first_line}")))
     finally:
         conn.close()
 
@@ -37,7 +43,7 @@ def run_in_child_process(fn, *args, on_progress: ProgressCallback = no_progress,
                          should_cancel: Optional[CancelCheck] = None, what: str = "background", **kwargs):
     """``fn(*args, on_progress=, should_cancel=, **kwargs)`` in a spawned child (``fn`` must be
     a module-level function, its arguments and result picklable). Returns its result, raises
-    its exception (Cancelled included), or TrainingProcessError if the child dies."""
+    its exception (Cancelled included), or ChildProcessFailed if the child dies."""
     ctx = multiprocessing.get_context("spawn")
     receiver, sender = ctx.Pipe(duplex=False)
     cancel = ctx.Event()
@@ -45,7 +51,11 @@ def run_in_child_process(fn, *args, on_progress: ProgressCallback = no_progress,
                        daemon=True)
     proc.start()
     sender.close()
-    died = f"The {what} process stopped unexpectedly (exit code {{}})."
+
+    def died() -> ChildProcessFailed:
+        proc.join(timeout=5)  # the pipe can close before the child is reaped: wait for its exit code
+        return ChildProcessFailed(f"The {what} process stopped unexpectedly (exit code {proc.exitcode}).")
+
     try:
         while True:
             if should_cancel is not None and should_cancel():
@@ -54,7 +64,7 @@ def run_in_child_process(fn, *args, on_progress: ProgressCallback = no_progress,
                 try:
                     kind, value = receiver.recv()
                 except (EOFError, OSError):
-                    raise TrainingProcessError(died.format(proc.exitcode)) from None
+                    raise died() from None
                 if kind == "progress":
                     on_progress(value)
                 elif kind == "done":
@@ -62,7 +72,7 @@ def run_in_child_process(fn, *args, on_progress: ProgressCallback = no_progress,
                 else:
                     raise value
             elif not proc.is_alive() and not receiver.poll():
-                raise TrainingProcessError(died.format(proc.exitcode))
+                raise died()
     finally:
         cancel.set()
         receiver.close()
@@ -81,7 +91,7 @@ def _fit(config, scan, on_progress, should_cancel):
 def fit_in_child_process(config, on_progress: ProgressCallback = no_progress,
                          should_cancel: Optional[CancelCheck] = None, scan=None):
     """Same contract as training.fit: returns FitResult, raises Cancelled, DatasetError,
-    ModelSaveError, or TrainingProcessError if the child dies."""
+    ModelSaveError, or ChildProcessFailed if the child dies."""
     return run_in_child_process(_fit, config, scan, on_progress=on_progress, should_cancel=should_cancel,
                                 what="training")
 
@@ -94,5 +104,5 @@ def _add_litert(keras_path, on_progress, should_cancel):
 
 def add_litert_in_child_process(keras_path, should_cancel: Optional[CancelCheck] = None):
     """Give a bundle made before LiteRT its .tflite with TensorFlow kept out of this process
-    (the window's). Raises ModelLoadError, or TrainingProcessError if the child dies."""
+    (the window's). Raises ModelLoadError, or ChildProcessFailed if the child dies."""
     return run_in_child_process(_add_litert, str(keras_path), should_cancel=should_cancel, what="model conversion")
