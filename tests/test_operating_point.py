@@ -11,7 +11,7 @@ import pytest
 from xrayviewer.model.bundle import ModelInfo
 from xrayviewer.model.metrics import (confusion, operating_point, operating_point_table,
                                       table_threshold_for_sensitivity, threshold_for_sensitivity)
-from xrayviewer.training.fit import floor_threshold
+from xrayviewer.training.calibrate import floor_threshold
 
 LABELS = np.array([0, 0, 1, 1, 0, 1])
 PROBS = np.array([0.10, 0.40, 0.35, 0.80, 0.60, 0.90])

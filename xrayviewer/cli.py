@@ -378,7 +378,8 @@ def cmd_evaluate(args) -> int:
         from .cli_site import local_report_command
 
         return local_report_command(args, _load_predictor, _TextProgress(), _UserError)
-    from .training.evaluate import evaluate_folder, format_report
+    from .training.evaluate import evaluate_folder
+    from .training.folder_report import format_report
 
     predictor = _load_predictor(args.model)
     try:

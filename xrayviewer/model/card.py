@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from ..defaults import OLD_BUNDLE_SENSITIVITY_TARGET
 from . import evaluations
 from .bundle import ModelInfo
 
@@ -161,8 +162,8 @@ def _site_lines(m: dict) -> list[str]:
 
 
 def _target(m: dict) -> str:
-    """The threshold rule's sensitivity target, as recorded (bundles before it was recorded: 95%)."""
-    return f"{float((m.get('config') or {}).get('sensitivity_target', 0.95)):.0%}"
+    """The threshold rule's sensitivity target, as recorded (older bundles: the rule of their time)."""
+    return f"{float((m.get('config') or {}).get('sensitivity_target', OLD_BUNDLE_SENSITIVITY_TARGET)):.0%}"
 
 
 def _prevalence(m: dict) -> str:

@@ -8,6 +8,10 @@ from typing import Optional
 
 import numpy as np
 
+#: Equal-width probability bins of the expected calibration error and the reliability
+#: diagram, everywhere a figure is stated (model card, evaluate, local report).
+ECE_BINS = 15
+
 
 def roc_curve(labels, scores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(fpr, tpr, thresholds), thresholds descending; predicting positive means score >= t."""
@@ -59,7 +63,7 @@ def confusion(labels, scores, threshold: float) -> tuple[int, int, int, int]:
     return int((~y & ~p).sum()), int((~y & p).sum()), int((y & ~p).sum()), int((y & p).sum())
 
 
-def expected_calibration_error(labels, probs, bins: int = 15) -> float:
+def expected_calibration_error(labels, probs, bins: int = ECE_BINS) -> float:
     """ECE with equal-width bins on the predicted probability of the positive class."""
     y = np.asarray(labels, dtype=np.float64)
     p = np.clip(np.asarray(probs, dtype=np.float64), 0, 1)
@@ -74,7 +78,7 @@ def expected_calibration_error(labels, probs, bins: int = 15) -> float:
     return float(ece)
 
 
-def reliability_bins(labels, probs, bins: int = 15) -> list[dict]:
+def reliability_bins(labels, probs, bins: int = ECE_BINS) -> list[dict]:
     """Per-bin mean confidence, observed frequency and count (for the reliability diagram)."""
     y = np.asarray(labels, dtype=np.float64)
     p = np.clip(np.asarray(probs, dtype=np.float64), 0, 1)

@@ -11,17 +11,10 @@ from typing import Optional
 import numpy as np
 
 from ..model.evaluations import make_label
-from ..model.metrics import expected_calibration_error, patient_bootstrap, roc_auc, wilson_interval
+from ..model.metrics import ECE_BINS, expected_calibration_error, patient_bootstrap, roc_auc, wilson_interval
+from .card_figures import rounded
 
-ECE_BINS = 15
 BOOTSTRAP_RESAMPLES = 1000
-
-
-def rounded(v, digits: int = 4):
-    if v is None:
-        return None
-    v = float(v)
-    return round(v, digits) if np.isfinite(v) else None
 
 
 def confusion_of(labels, positive) -> dict[str, int]:
