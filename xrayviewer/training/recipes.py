@@ -1,4 +1,5 @@
-"""Training hyper-parameters of each recipe (the networks live in model.architectures).
+"""Training hyper-parameters of each recipe (the networks they name are
+``model.architectures.NETWORKS``).
 
 Recipe names are stable: a bundle's metadata names the recipe that trained it, and that name
 keeps meaning the same thing. ``default`` is not a recipe but a pointer to the shipped one
@@ -21,7 +22,7 @@ class Recipe:
     cosine_decay: bool
     patience: int  # epochs without validation-AUC gain before stopping early (0: never)
     description: str
-    architecture: str = ""  # model.architectures builder; "" means the recipe's own name
+    architecture: str = ""  # a key of model.architectures.NETWORKS; "" means the recipe's own name
     tone_augment: bool = False  # training.augment.tone_and_sharpness on every training batch
     schedule_epochs: int = 0  # epochs the cosine schedule spans when longer than ``epochs`` (0: epochs)
     mixup_alpha: float = 0.0  # training.augment.mixup with Beta(alpha, alpha) blends (0: none)
