@@ -29,6 +29,8 @@ from typing import Optional
 
 import numpy as np
 
+from ..defaults import OOD_FLAG_RATE
+
 #: Hasler-Suesstrunk colourfulness above which a picture is not a radiograph (greyscale
 #: X-rays saved as RGB JPEG score < 2; a faint sepia tint scores ~10; photos 30-100).
 COLOURFULNESS_LIMIT = 8.0
@@ -154,7 +156,7 @@ class OODStats:
             s = np.maximum(s, components["image"] / self.image_scale)
         return s
 
-    def set_threshold(self, validation_features, flag_rate: float = 0.05, validation_images=None,
+    def set_threshold(self, validation_features, flag_rate: float = OOD_FLAG_RATE, validation_images=None,
                       validation_descriptors=None) -> float:
         """Choose scales and threshold so that at most ``flag_rate`` of real validation X-rays
         (floor(flag_rate * n) of them) score above the threshold."""
