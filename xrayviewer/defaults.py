@@ -12,9 +12,9 @@ image extensions in ``imaging.loader``, the recipes in ``training.recipes``).
 VAL_FRACTION = 0.15
 
 #: The threshold rule: the highest threshold with at least this validation sensitivity.
-#: 0.98, not 0.95, since 2026-11-26 (benchmarks/operating_point_probe.py chose it by a rule
-#: fixed before it ran; model_weights/README.md has the figures). Site calibration uses the
-#: same target on the local cases.
+#: benchmarks/operating_point_probe.py chose 0.98 over 0.95 by a rule fixed before it ran
+#: (model_weights/README.md, "Operating point"). Site calibration uses the same target on
+#: the local cases.
 SENSITIVITY_TARGET = 0.98
 
 #: The target of bundles saved before fit() recorded ``config["sensitivity_target"]``: the

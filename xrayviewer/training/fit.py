@@ -41,8 +41,8 @@ class TrainConfig:
     val_fraction: float = VAL_FRACTION
     name: Optional[str] = None  # None: "<recipe>-<UTC timestamp>"
     max_images: Optional[int] = None  # subsample (tests, quick looks); None: all
-    # The threshold is the highest with at least this validation sensitivity (defaults.py says
-    # why 0.98).
+    # The threshold is the highest with at least this validation sensitivity
+    # (xrayviewer.defaults says why 0.98).
     sensitivity_target: float = SENSITIVITY_TARGET
     ood_flag_rate: float = OOD_FLAG_RATE
     cache_dir: Optional[str] = None
