@@ -15,7 +15,7 @@ with a shrunk covariance:
 Each distance is divided by its own (1 - flag_rate) quantile on the validation X-rays, the
 score is the larger of the two, and the threshold is set on that score so that at most
 ``flag_rate`` of real validation X-rays (floor(flag_rate * n)) are flagged, whichever part flags
-them. Everything is fitted on the training split inside ``training.fit`` and thresholded on its
+them. Everything is fitted on the training split by ``training.calibrate`` and thresholded on its
 validation split; bundles made before the image part keep the feature distance alone.
 
 Colour pictures are flagged by a separate rule: the model sees grey, so a colour photo can

@@ -1,6 +1,6 @@
 """The model card's figures for one labelled set: rates with patient-level bootstrap
-intervals, AUC, ECE before and after calibration. Plain numpy; fit(), evaluate and the site
-calibration all call it.
+intervals, AUC, ECE before and after calibration. Plain numpy; training.calibrate (for fit()
+and recalibration) and the site calibration call it.
 """
 
 from __future__ import annotations

@@ -21,7 +21,6 @@ import numpy as np
 
 from .. import __version__
 from ..defaults import OOD_FLAG_RATE, SENSITIVITY_TARGET, VAL_FRACTION
-from ..paths import user_cache_dir
 from ..progress import Cancelled, CancelCheck, Progress, ProgressCallback, check_cancel, no_progress
 from .cache import build_cache
 from .calibrate import calibrate_and_describe, reference_sample
@@ -131,7 +130,7 @@ def _monitor(folder, cache_dir, on_progress, should_cancel):
     from ..model.metrics import roc_auc
 
     scan = scan_dataset(folder, on_progress=on_progress, should_cancel=should_cancel)
-    cache, ok, _bad = build_cache(scan.samples, cache_dir or user_cache_dir() / "inputs", on_progress, should_cancel)
+    cache, ok, _bad = build_cache(scan.samples, cache_dir, on_progress, should_cancel)
     grey = cache.read(np.asarray(ok))
     y = np.array([scan.samples[i].label for i in ok])
 

@@ -1,4 +1,6 @@
-"""Patient-level, stratified, seeded train/validation split.
+"""Which images train and which validate: the seeded ``max_images`` subsample, the
+patient-level stratified split, the cached inputs fit() trains on (prepare_split), and a
+model's split rebuilt from its metadata (rebuild_model_split).
 
 Several films of one child must never sit on both sides: the network would recognise the
 patient, not the disease, and validation figures would lie.
@@ -13,7 +15,6 @@ from typing import Optional
 import numpy as np
 
 from ..defaults import VAL_FRACTION
-from ..paths import user_cache_dir
 from ..progress import CancelCheck, ProgressCallback, no_progress
 from .cache import build_cache
 from .dataset import DatasetScan, Sample
@@ -74,7 +75,7 @@ def prepare_split(scan: DatasetScan, max_images, val_fraction: float, seed: int,
     ["split"] reproduce its validation set): the files that do not decode are left out before
     the patient split."""
     samples = stratified_subsample(scan.samples, max_images, seed)
-    cache, ok, bad = build_cache(samples, cache_dir or user_cache_dir() / "inputs", on_progress, should_cancel)
+    cache, ok, bad = build_cache(samples, cache_dir, on_progress, should_cancel)
     usable = [samples[i] for i in ok]
     index_of = {id(s): i for i, s in enumerate(samples)}
     train, val = patient_split(usable, val_fraction, seed)
