@@ -129,3 +129,5 @@ def test_card_states_the_rule_the_bundle_was_made_with(tiny_model):
     assert "(>= 98% on validation)" in model_card_text(info)
     info.meta["config"]["sensitivity_target"] = 0.95  # what an older bundle records
     assert "(>= 95% on validation)" in model_card_text(info)
+    del info.meta["config"]["sensitivity_target"]  # older still: the rule of its time, 0.95
+    assert "(>= 95% on validation)" in model_card_text(info)
