@@ -14,7 +14,7 @@ import time
 from typing import Optional, Sequence
 
 from . import __version__
-from .defaults import SENSITIVITY_TARGET, VAL_FRACTION
+from .defaults import BOOTSTRAP_RESAMPLES, SENSITIVITY_TARGET, VAL_FRACTION
 from .progress import CancelFlag, Progress, ctrl_c_cancels
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -110,7 +110,7 @@ def _build_parser() -> argparse.ArgumentParser:
                          "recomputed from its metadata); 'test': only test/ of a Kaggle-layout folder "
                          "(default: all)")
     ev.add_argument("--bootstrap", action="store_true",
-                    help="add 95%% confidence intervals (patient-level bootstrap, 1000 resamples) "
+                    help=f"add 95%% confidence intervals (patient-level bootstrap, {BOOTSTRAP_RESAMPLES} resamples) "
                          "(default: off)")
     ev.add_argument("--format", choices=["text", "json"], default="text",
                     help="report as text or json on stdout (default: text)")

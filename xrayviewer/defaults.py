@@ -1,5 +1,5 @@
-"""Defaults a person can change (on the command line, in the training panel, or by the
-bundle that records them), each stated once.
+"""Defaults that more than one layer states (the command line, the training panel, the
+bundles that record them, the reports that describe them), each stated once.
 
 They live here, in a module that imports nothing, because the command line prints them in
 ``--help`` without importing numpy, and because the model layer (which reads old bundles)
@@ -23,3 +23,7 @@ OLD_BUNDLE_SENSITIVITY_TARGET = 0.95
 
 #: Share of the validation films the out-of-distribution check is set to flag.
 OOD_FLAG_RATE = 0.05
+
+#: Patient-level bootstrap resamples behind every stated 95% interval that is bootstrapped
+#: (the card's, ``evaluate --bootstrap``'s, the local report's AUC).
+BOOTSTRAP_RESAMPLES = 1000

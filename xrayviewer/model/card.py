@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..defaults import OLD_BUNDLE_SENSITIVITY_TARGET
+from ..defaults import BOOTSTRAP_RESAMPLES, OLD_BUNDLE_SENSITIVITY_TARGET
 from . import evaluations
 from .bundle import ModelInfo
 
@@ -139,7 +139,7 @@ def _evaluation_lines(m: dict) -> list[str]:
             lines.append(f"  Confusion: {c['tp']} true positives, {c['fn']} missed pneumonias, {c['tn']} true "
                          f"negatives, {c['fp']} false alarms.")
         lines.append("")
-    lines.append("Intervals: Wilson score intervals for rates; AUC: bootstrap over patients (1,000 resamples). "
+    lines.append(f"Intervals: Wilson score intervals for rates; AUC: bootstrap over patients ({BOOTSTRAP_RESAMPLES:,} resamples). "
                  "PPV and NPV hold at each set's own prevalence. Cross-validated figures come from cases the "
                  "calibration and threshold were not fitted on.")
     return lines

@@ -8,6 +8,8 @@ from typing import Optional
 
 import numpy as np
 
+from ..defaults import BOOTSTRAP_RESAMPLES
+
 #: Equal-width probability bins of the expected calibration error and the reliability
 #: diagram, everywhere a figure is stated (model card, evaluate, local report).
 ECE_BINS = 15
@@ -168,7 +170,7 @@ def table_threshold_for_sensitivity(table: dict, target: float) -> float:
     return float(t[ok[-1]]) if ok.size else float(t[0])
 
 
-def bootstrap_intervals(labels, probs, threshold: float, n_boot: int = 1000, seed: int = 0,
+def bootstrap_intervals(labels, probs, threshold: float, n_boot: int = BOOTSTRAP_RESAMPLES, seed: int = 0,
                         groups=None) -> dict[str, tuple[float, float]]:
     """95% percentile intervals for accuracy, AUC, sensitivity and specificity.
 
@@ -221,7 +223,7 @@ def wilson_interval(hits: int, n: int, z: float = 1.959964) -> tuple[Optional[fl
     return float(lo), float(hi)
 
 
-def patient_bootstrap(labels, scores, groups, statistic, n_boot: int = 1000,
+def patient_bootstrap(labels, scores, groups, statistic, n_boot: int = BOOTSTRAP_RESAMPLES,
                       seed: int = 0) -> tuple[Optional[float], Optional[float]]:
     """2.5-97.5 percentile interval of ``statistic(labels, scores)`` over resamples of patients
     (all of a patient's images together, so a patient's correlated films do not narrow it)."""

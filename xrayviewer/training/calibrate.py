@@ -12,6 +12,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..defaults import BOOTSTRAP_RESAMPLES
 from ..imaging import find_images, load_image, preprocess, to_model_input
 from ..model.calibration import apply_temperature, fit_temperature, prior_shift
 from ..model.metrics import ECE_BINS, binary_report, operating_point_table, threshold_for_sensitivity
@@ -43,7 +44,7 @@ def floor_threshold(t: float, digits: int = 6) -> float:
 
 
 def calibrate_and_describe(dual, prepared: PreparedSplit, class_weighted: bool, sensitivity_target: float,
-                           ood_flag_rate: float, n_boot: int = 1000, on_progress: ProgressCallback = no_progress,
+                           ood_flag_rate: float, n_boot: int = BOOTSTRAP_RESAMPLES, on_progress: ProgressCallback = no_progress,
                            should_cancel: Optional[CancelCheck] = None) -> tuple[dict, OODStats]:
     """Everything fitted after the weights: temperature, threshold, operating points, OOD
     statistics and the model card's validation figures. Returns (metadata fields, OODStats).

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..defaults import BOOTSTRAP_RESAMPLES
 from ..model.metrics import (
     ECE_BINS,
     binary_report,
@@ -15,7 +16,7 @@ from ..model.metrics import (
 )
 
 
-def card_numbers(labels, probs, raw_probs, threshold: float, groups, n_boot: int = 1000, seed: int = 0) -> dict:
+def card_numbers(labels, probs, raw_probs, threshold: float, groups, n_boot: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> dict:
     """Validation figures for the model card: accuracy, AUC, sensitivity and specificity at
     ``threshold`` with 95% patient-level bootstrap intervals (``groups`` = patient ids), and
     ECE before/after calibration. Plain numpy: fit() calls it on the validation split."""

@@ -13,6 +13,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..defaults import BOOTSTRAP_RESAMPLES
 from ..model.metrics import (ECE_BINS, binary_report, bootstrap_intervals, confusion, expected_calibration_error,
                              reliability_bins)
 from ..progress import CancelCheck, ProgressCallback, no_progress
@@ -68,7 +69,7 @@ def _select(scan: DatasetScan, meta: dict, split: str) -> tuple[list[Sample], li
 
 def evaluate_folder(predictor, dataset_dir, split: str = "all", plots_dir=None,
                     on_progress: ProgressCallback = no_progress, should_cancel: Optional[CancelCheck] = None,
-                    bootstrap: bool = False, n_boot: int = 1000) -> dict:
+                    bootstrap: bool = False, n_boot: int = BOOTSTRAP_RESAMPLES) -> dict:
     """Score a labelled folder (Kaggle layout or NORMAL/ + PNEUMONIA/) and report.
 
     ``split``: "all" (every labelled image, test/ included), "validation" (the model's own

@@ -10,11 +10,11 @@ from typing import Optional
 
 import numpy as np
 
+from ..defaults import BOOTSTRAP_RESAMPLES
 from ..model.evaluations import make_label
 from ..model.metrics import ECE_BINS, expected_calibration_error, patient_bootstrap, roc_auc, wilson_interval
 from .card_figures import rounded
 
-BOOTSTRAP_RESAMPLES = 1000
 
 
 def confusion_of(labels, positive) -> dict[str, int]:
