@@ -13,6 +13,7 @@ from typing import Optional
 from ..defaults import BOOTSTRAP_RESAMPLES, OLD_BUNDLE_SENSITIVITY_TARGET
 from . import evaluations
 from .bundle import ModelInfo
+from .metrics import ECE_BINS
 
 INTENDED_USE = [
     "A second reader for frontal (AP/PA) chest radiographs of young children: after a clinician "
@@ -111,7 +112,7 @@ def _sections(info: ModelInfo) -> list[tuple[str, list[str]]]:
 
 
 _NAMES = {"auc": "AUC (ROC)", "sensitivity": "Sensitivity", "specificity": "Specificity", "accuracy": "Accuracy",
-          "ppv": "PPV", "npv": "NPV", "ece": "ECE (15 bins)"}
+          "ppv": "PPV", "npv": "NPV", "ece": f"ECE ({ECE_BINS} bins)"}
 
 
 def _evaluation_lines(m: dict) -> list[str]:

@@ -1,6 +1,6 @@
 """The figures of one labelled set at one operating point, as an evaluation record
 (``model.evaluations``): sensitivity, specificity, accuracy, PPV and NPV with Wilson 95%
-intervals, AUC with a patient-level bootstrap interval, and ECE (15 bins). Used for a local
+intervals, AUC with a patient-level bootstrap interval, and ECE (model.metrics.ECE_BINS bins). Used for a local
 validation report and for the cross-validated claims of a site calibration alike."""
 
 from __future__ import annotations
