@@ -47,6 +47,7 @@ HEAVY = ("tensorflow", "keras", "PySide6")
     ("xrayviewer", HEAVY),
     ("xrayviewer.progress", HEAVY),
     ("xrayviewer.paths", HEAVY),
+    ("xrayviewer.defaults", HEAVY + ("numpy",)),  # cli --help prints its numbers
     ("xrayviewer.sharding", HEAVY),
     ("xrayviewer.training.distribute", HEAVY),  # TensorFlow only once a distributed run starts
     ("xrayviewer.imaging", HEAVY + ("matplotlib",)),

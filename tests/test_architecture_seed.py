@@ -70,7 +70,7 @@ def test_default_has_no_horizontal_flip(models):
     assert "RandomFlip" not in names
 
 
-def test_unknown_recipe_is_clear():
+def test_unknown_network_is_clear():
     from xrayviewer.model.architectures import build_model
 
     with pytest.raises(ValueError, match="seed, default"):

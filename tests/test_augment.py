@@ -155,3 +155,11 @@ def test_mixup_training_accuracy_scores_blends_against_their_dominant_label():
     assert float(plain.result()) == 0.0  # blended labels never equal a 0/1 prediction
     assert float(mixed.result()) == 0.75  # 3 of 4 on the side of their dominant label
     assert float(auc.result()) == pytest.approx(1.0, abs=0.01)  # both positives above both negatives
+
+
+def test_every_recipe_names_a_network_that_exists():
+    """A recipe (training settings) names its network; a typo would surface only when someone
+    trains it, an hour in."""
+    from xrayviewer.model.architectures import NETWORKS
+
+    assert {r.network for r in RECIPES.values()} <= set(NETWORKS)

@@ -128,7 +128,8 @@ def test_rows_are_written_as_each_batch_is_done_and_a_failed_heatmap_loses_nothi
 def test_heatmap_png_is_the_overlay_of_the_film(tmp_path):
     from xrayviewer.imaging import load_image
     from xrayviewer.model.gradcam import overlay
-    from xrayviewer.model.heatmap_png import BAND_ROWS, OPACITY, save_overlay_png
+    from xrayviewer.model.gradcam import OVERLAY_OPACITY
+    from xrayviewer.model.heatmap_png import BAND_ROWS, save_overlay_png
 
     grey = (np.arange(700 * 300) % 251).astype(np.uint8).reshape(700, 300)  # > 2 bands, odd size
     Image.fromarray(grey).save(tmp_path / "film.png")
@@ -137,7 +138,7 @@ def test_heatmap_png_is_the_overlay_of_the_film(tmp_path):
     assert grey.shape[0] > 2 * BAND_ROWS
     save_overlay_png(image, heat, str(tmp_path / "out.png"))
     saved = np.asarray(Image.open(tmp_path / "out.png"))
-    assert np.array_equal(saved, overlay(image.display(), heat, OPACITY))
+    assert np.array_equal(saved, overlay(image.display(), heat, OVERLAY_OPACITY))
     assert sorted(os.listdir(tmp_path)) == ["film.png", "out.png"]
 
 
@@ -178,3 +179,31 @@ def test_gui_help_lists_self_test_and_report(capsys):
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
     assert "--self-test" in text and "--report" in text
+
+
+def test_train_recipes_and_defaults_come_from_their_registries(capsys):
+    """``train --recipe`` offers exactly the recipe registry (plus "default"), and the help
+    states the defaults fit() and calibrate use, so a new recipe or a changed default cannot
+    leave the command line behind; ``xrayviewer --help`` still imports no numpy for it."""
+    from xrayviewer.defaults import SENSITIVITY_TARGET, VAL_FRACTION
+    from xrayviewer.training.recipes import DEFAULT_RECIPE, RECIPES
+
+    train = _commands(_build_parser())[("train",)]
+    recipe = next(a for a in train._actions if a.dest == "recipe")
+    assert list(recipe.choices) == ["default", *sorted(RECIPES)]
+    assert "not-a-recipe" not in recipe.choices
+    assert train.parse_args(["data", "--out", "o"]).val_fraction == VAL_FRACTION
+    with pytest.raises(SystemExit):
+        train.parse_args(["data", "--out", "o", "--recipe", "not-a-recipe"])
+    assert "invalid choice" in capsys.readouterr().err
+    assert main(["train", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"the shipped recipe ({DEFAULT_RECIPE})" in out and f"(default: {VAL_FRACTION})" in out
+    assert main(["calibrate", "--help"]) == 0
+    assert f"(default: {SENSITIVITY_TARGET})" in " ".join(capsys.readouterr().out.split())
+
+    code = ("import sys\nfrom xrayviewer.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print('numpy' in sys.modules)")
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert r.stdout.strip().splitlines()[-1] == "False", r.stderr

@@ -57,7 +57,8 @@ def test_evaluate_validation_split_reproduces_fit(tiny_model, tiny_dataset, caps
 def test_evaluate_folder_api_progress_and_cancel(tiny_model, tiny_dataset):
     from xrayviewer.model import Predictor
     from xrayviewer.progress import Cancelled
-    from xrayviewer.training.evaluate import evaluate_folder, format_report
+    from xrayviewer.training.evaluate import evaluate_folder
+    from xrayviewer.training.folder_report import format_report
 
     predictor = Predictor.load(tiny_model)
     events = []

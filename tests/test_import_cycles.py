@@ -128,3 +128,27 @@ def test_no_import_cycle_between_modules_of_xrayviewer():
     graph = import_graph()
     assert len(graph) > 50  # the walk really saw the package
     assert cycles(graph) == [], "modules that import each other (directly or round a loop)"
+
+
+
+def _private_names(tree: ast.AST) -> list[tuple[int, str]]:
+    """(line, name) of each ``from <project module> import _name`` in ``tree``: one module
+    reaching into another's private helpers (what the fit/evaluate/recalibrate tangle did to
+    dodge a cycle)."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("xrayviewer")):
+            found += [(node.lineno, a.name) for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+    return found
+
+
+def test_the_private_import_check_sees_one_inside_a_function():
+    tree = ast.parse("import os\nfrom .card import public\ndef f():\n    from .fit import _helper\n")
+    assert _private_names(tree) == [(4, "_helper")]
+    assert _private_names(ast.parse("from os.path import _get_sep\n")) == []  # not ours
+
+
+def test_no_module_imports_another_modules_private_helpers():
+    found = [f"{name}:{line} imports {helper}" for name, (path, _) in sorted(_modules().items())
+             for line, helper in _private_names(ast.parse(path.read_text(encoding="utf-8")))]
+    assert found == [], "make the helper public in the module that owns it, or move it"

@@ -63,3 +63,23 @@ def test_recalibrating_for_another_sensitivity_moves_only_the_threshold(tiny_mod
     # The new threshold catches every validation pneumonia, as asked.
     assert operating_point(after["operating_points"], after["threshold"])[0] == 1.0
     assert read_model_info(out).threshold == after["threshold"]
+
+
+def test_one_split_rebuild_for_evaluate_and_recalibration(tiny_model, tiny_dataset):
+    """Evaluate (no decoding) and recalibration (decoding, as fit() did) rebuild the same split
+    with one function; on another file list it says so and decodes nothing."""
+    from xrayviewer.model.bundle import read_model_info
+    from xrayviewer.training import scan_dataset
+    from xrayviewer.training.split import rebuild_model_split
+
+    meta = read_model_info(tiny_model).meta
+    plain = rebuild_model_split(scan_dataset(TINY_DATASET), meta)
+    decoded = rebuild_model_split(scan_dataset(TINY_DATASET), meta, decode=True)
+    assert plain.prepared is None and decoded.prepared is not None
+    assert [s.path for s in plain.val] == [s.path for s in decoded.val]
+    assert not plain.files_differ and not plain.count_differs
+    assert len(plain.val) == meta["split"]["val_images"]
+
+    next((tiny_dataset / "NORMAL").iterdir()).unlink()
+    other = rebuild_model_split(scan_dataset(tiny_dataset), meta, decode=True)
+    assert other.files_differ and other.prepared is None

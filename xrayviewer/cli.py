@@ -14,6 +14,7 @@ import time
 from typing import Optional, Sequence
 
 from . import __version__
+from .defaults import BOOTSTRAP_RESAMPLES, SENSITIVITY_TARGET, VAL_FRACTION
 from .progress import CancelFlag, Progress, ctrl_c_cancels
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -29,6 +30,33 @@ def __getattr__(name: str):
 
         return CSV_COLUMNS
     raise AttributeError(name)
+
+
+class _RecipeNames:
+    """``train --recipe``'s choices: "default" and the names in training.recipes.RECIPES, read
+    from the registry only when ``train`` is parsed or its help shown (importing the training
+    package pulls numpy, which ``xrayviewer --help`` does without)."""
+
+    def _names(self) -> list[str]:
+        from .training.recipes import RECIPES
+
+        return ["default", *sorted(RECIPES)]
+
+    def __contains__(self, name) -> bool:
+        return name in self._names()
+
+    def __iter__(self):
+        return iter(self._names())
+
+
+class _RecipeHelp(str):
+    """A help text whose ``%(shipped)s`` names training.recipes.DEFAULT_RECIPE, looked up when
+    argparse formats it (for the reason _RecipeNames gives)."""
+
+    def __mod__(self, params):
+        from .training.recipes import DEFAULT_RECIPE
+
+        return str.__mod__(str(self), dict(params, shipped=DEFAULT_RECIPE))
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -82,7 +110,7 @@ def _build_parser() -> argparse.ArgumentParser:
                          "recomputed from its metadata); 'test': only test/ of a Kaggle-layout folder "
                          "(default: all)")
     ev.add_argument("--bootstrap", action="store_true",
-                    help="add 95%% confidence intervals (patient-level bootstrap, 1000 resamples) "
+                    help=f"add 95%% confidence intervals (patient-level bootstrap, {BOOTSTRAP_RESAMPLES} resamples) "
                          "(default: off)")
     ev.add_argument("--format", choices=["text", "json"], default="text",
                     help="report as text or json on stdout (default: text)")
@@ -91,18 +119,16 @@ def _build_parser() -> argparse.ArgumentParser:
                         description="Train a model bundle from a folder with NORMAL/ and PNEUMONIA/ subfolders.")
     tr.add_argument("dataset", metavar="DATASET_DIR", help="folder with NORMAL/ and PNEUMONIA/ image subfolders")
     tr.add_argument("--out", required=True, metavar="DIR", help="folder the model bundle is saved in (required)")
-    # Spelled out (importing training.recipes would pull numpy into --help); a test keeps it in
-    # step with training.recipes.RECIPES. "default" is the shipped recipe.
-    tr.add_argument("--recipe", choices=["default", "default-frame", "default-mix", "default-norm", "default-tone",
-                                          "default-v1", "seed"], default="default",
-                    help="training recipe; default: the shipped recipe (default-tone) (default: default)")
+    tr.add_argument("--recipe", choices=_RecipeNames(), default="default", metavar="RECIPE",
+                    help=_RecipeHelp("training recipe: %(choices)s; 'default' is the shipped recipe "
+                                     "(%(shipped)s) (default: default)"))
     tr.add_argument("--epochs", type=int, metavar="N", help="epochs to train (default: the recipe's own plan)")
     tr.add_argument("--seed", type=int, default=0, help="random seed for the split and training (default: 0)")
     tr.add_argument("--name", help="model name (default: <recipe>-<timestamp>)")
     tr.add_argument("--max-images", type=int, metavar="N",
                     help="train on a stratified subsample of N images, for quick runs (default: all images)")
-    tr.add_argument("--val-fraction", type=float, default=0.15, metavar="F",
-                    help="fraction of patients held out for validation (default: 0.15)")
+    tr.add_argument("--val-fraction", type=float, default=VAL_FRACTION, metavar="F",
+                    help="fraction of patients held out for validation (default: %(default)s)")
     tr.add_argument("--overwrite", action="store_true",
                     help="replace a model of the same name (default: refuse)")
     tr.add_argument("--distribute", choices=["none", "mirrored", "multiworker"], default="none",
@@ -123,9 +149,9 @@ def _build_parser() -> argparse.ArgumentParser:
     ca.add_argument("--name", required=True, help="name of the new model")
     ca.add_argument("--model", help="base model: " + MODEL_HELP)
     ca.add_argument("--labels", metavar="CSV", help=LABELS_HELP + " (default: the folder names give the labels)")
-    ca.add_argument("--sensitivity-target", type=float, default=0.98, metavar="S",
+    ca.add_argument("--sensitivity-target", type=float, default=SENSITIVITY_TARGET, metavar="S",
                     help="threshold rule: the highest threshold keeping sensitivity >= S on the local cases "
-                         "(default 0.98)")
+                         "(default: %(default)s)")
     ca.add_argument("--out", metavar="DIR", help="where to write the bundle (default: your models folder)")
     ca.add_argument("--cases", choices=["site", "external"], default="site",
                     help="what the cases are for the model card: a site's own (default) or an external "
@@ -378,7 +404,8 @@ def cmd_evaluate(args) -> int:
         from .cli_site import local_report_command
 
         return local_report_command(args, _load_predictor, _TextProgress(), _UserError)
-    from .training.evaluate import evaluate_folder, format_report
+    from .training.evaluate import evaluate_folder
+    from .training.folder_report import format_report
 
     predictor = _load_predictor(args.model)
     try:

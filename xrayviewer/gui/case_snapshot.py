@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ..atomic import atomic_open
 from ..imaging import load_image
-from ..model.gradcam import overlay
+from ..model.gradcam import OVERLAY_OPACITY, overlay
 from ..reads.log import READ_WORDS, file_sha256
 from . import wording
 
@@ -92,7 +92,7 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> list[str]:
 
 
 def render_snapshot(grey_u8: np.ndarray, lines: list[tuple[str, tuple]], heatmap: Optional[np.ndarray] = None,
-                    opacity: float = 0.45, min_width: int = 900) -> Image.Image:
+                    opacity: float = OVERLAY_OPACITY, min_width: int = 900) -> Image.Image:
     """The film (``grey_u8``: the windowed, possibly inverted picture as shown) with the
     overlay blended as on screen, and the footer below it. Small films are scaled up to
     ``min_width`` so the footer stays legible."""
@@ -134,7 +134,7 @@ def snapshot_name(path: str, used: set) -> str:
     return name
 
 
-def write_snapshots(results, folder, info, explain=None, reads_log=None, opacity: float = 0.45) -> int:
+def write_snapshots(results, folder, info, explain=None, reads_log=None, opacity: float = OVERLAY_OPACITY) -> int:
     """``xrayviewer predict --snapshot``: one PNG per scored input, at the image's default
     window. ``explain(image) -> heatmap`` adds the overlay (with ``--heatmap``); the reader's
     current read comes from ``reads_log`` when the file was read in the viewer."""

@@ -16,7 +16,7 @@ from PySide6.QtGui import QColor, QPainter, QPixmap
 from PySide6.QtWidgets import QFrame, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 
 from ..imaging import XRayImage
-from ..model.gradcam import overlay
+from ..model.gradcam import OVERLAY_OPACITY, overlay
 from .qimage import grey_to_qimage, rgba_premultiplied_to_qimage
 from .window_presets import window_for
 
@@ -75,7 +75,7 @@ class ImageView(QGraphicsView):
         self.display_array: Optional[np.ndarray] = None  # what is on screen (tests, export)
         self._heatmap: Optional[np.ndarray] = None
         self._overlay_on = False
-        self._opacity = 0.45
+        self._opacity = OVERLAY_OPACITY
         self._wl_anchor: Optional[tuple[QPointF, float, float]] = None
         self._render_timer = QTimer(self)
         self._render_timer.setSingleShot(True)

@@ -13,6 +13,7 @@ from typing import Optional
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from ..model.gradcam import OVERLAY_OPACITY
 from ..paths import user_data_dir
 from ..reads import reader_default
 
@@ -82,9 +83,9 @@ class Settings:
     @property
     def overlay_opacity(self) -> float:
         try:
-            return min(1.0, max(0.05, float(self._qs.value("view/overlay_opacity", 0.45))))
+            return min(1.0, max(0.05, float(self._qs.value("view/overlay_opacity", OVERLAY_OPACITY))))
         except (TypeError, ValueError):
-            return 0.45
+            return OVERLAY_OPACITY
 
     @overlay_opacity.setter
     def overlay_opacity(self, value: float) -> None:

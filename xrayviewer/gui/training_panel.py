@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDoubleSpinBox, QFileDialog, 
                                QTableWidgetItem, QVBoxLayout, QHeaderView)
 
 from ..paths import user_models_dir
+from ..defaults import VAL_FRACTION
 from ..training import DEFAULT_RECIPE, RECIPES, TrainConfig, scan_dataset
 from ..training.child_process import fit_in_child_process as train  # memory back to the OS per run
 from .wording import count, duration
@@ -145,7 +146,7 @@ class TrainingPanel(QDialog):
         self.val_spin = QDoubleSpinBox()
         self.val_spin.setRange(0.05, 0.5)
         self.val_spin.setSingleStep(0.05)
-        self.val_spin.setValue(0.15)
+        self.val_spin.setValue(VAL_FRACTION)
         self.seed_spin = QSpinBox()
         self.seed_spin.setRange(0, 1_000_000)
         self.max_spin = QSpinBox()

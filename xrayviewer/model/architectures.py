@@ -1,4 +1,5 @@
-"""The CNN recipes. Each builder returns an uncompiled functional Keras model.
+"""The networks a training recipe can name (``training.recipes.Recipe.network``). Each
+builder returns an uncompiled functional Keras model.
 
 Every model names two layers the rest of the app relies on:
 - ``last_conv``: the last convolutional activation (Grad-CAM reads it);
@@ -11,7 +12,6 @@ from __future__ import annotations
 from ..imaging.preprocess import INPUT_SHAPE
 from .runtime import import_keras
 
-RECIPES = ("seed", "default", "default-std")
 GRADCAM_LAYER = "last_conv"
 FEATURE_LAYER = "features"
 
@@ -102,11 +102,19 @@ def with_last_conv_output(model):
     return keras.Model(model.input, [model.output, model.get_layer(GRADCAM_LAYER).output])
 
 
-def build_model(recipe: str):
-    if recipe == "seed":
-        return build_seed()
-    if recipe == "default":
-        return build_default()
-    if recipe == "default-std":
-        return build_default(standardize=True)
-    raise ValueError(f"Unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}.")
+#: The network builders by name (what a recipe's ``network`` names; the recipes themselves,
+#: with their training settings, are ``training.recipes.RECIPES``).
+NETWORKS = {
+    "seed": build_seed,
+    "default": build_default,
+    "default-std": lambda: build_default(standardize=True),
+}
+
+
+def build_model(network: str):
+    """A fresh network of the named kind (a key of NETWORKS)."""
+    try:
+        builder = NETWORKS[network]
+    except KeyError:
+        raise ValueError(f"Unknown network {network!r}; choose one of {', '.join(NETWORKS)}.") from None
+    return builder()

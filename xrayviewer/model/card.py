@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Optional
 
+from ..defaults import BOOTSTRAP_RESAMPLES, OLD_BUNDLE_SENSITIVITY_TARGET
 from . import evaluations
 from .bundle import ModelInfo
+from .metrics import ECE_BINS
 
 INTENDED_USE = [
     "A second reader for frontal (AP/PA) chest radiographs of young children: after a clinician "
@@ -110,7 +112,7 @@ def _sections(info: ModelInfo) -> list[tuple[str, list[str]]]:
 
 
 _NAMES = {"auc": "AUC (ROC)", "sensitivity": "Sensitivity", "specificity": "Specificity", "accuracy": "Accuracy",
-          "ppv": "PPV", "npv": "NPV", "ece": "ECE (15 bins)"}
+          "ppv": "PPV", "npv": "NPV", "ece": f"ECE ({ECE_BINS} bins)"}
 
 
 def _evaluation_lines(m: dict) -> list[str]:
@@ -138,7 +140,7 @@ def _evaluation_lines(m: dict) -> list[str]:
             lines.append(f"  Confusion: {c['tp']} true positives, {c['fn']} missed pneumonias, {c['tn']} true "
                          f"negatives, {c['fp']} false alarms.")
         lines.append("")
-    lines.append("Intervals: Wilson score intervals for rates; AUC: bootstrap over patients (1,000 resamples). "
+    lines.append(f"Intervals: Wilson score intervals for rates; AUC: bootstrap over patients ({BOOTSTRAP_RESAMPLES:,} resamples). "
                  "PPV and NPV hold at each set's own prevalence. Cross-validated figures come from cases the "
                  "calibration and threshold were not fitted on.")
     return lines
@@ -161,8 +163,8 @@ def _site_lines(m: dict) -> list[str]:
 
 
 def _target(m: dict) -> str:
-    """The threshold rule's sensitivity target, as recorded (bundles before it was recorded: 95%)."""
-    return f"{float((m.get('config') or {}).get('sensitivity_target', 0.95)):.0%}"
+    """The threshold rule's sensitivity target, as recorded (older bundles: the rule of their time)."""
+    return f"{float((m.get('config') or {}).get('sensitivity_target', OLD_BUNDLE_SENSITIVITY_TARGET)):.0%}"
 
 
 def _prevalence(m: dict) -> str:

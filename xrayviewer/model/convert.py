@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import os
 from dataclasses import dataclass
 from typing import Optional
 
@@ -69,17 +70,16 @@ def convert(model) -> Conversion:
 def check_inputs() -> tuple[np.ndarray, str]:
     """The bundled sample films (the self-test's reference sample among them) plus two fixed
     random inputs, so the check never rests on one image."""
-    from ..imaging import ImageLoadError, load_image, preprocess
+    from ..imaging import ImageLoadError, find_images, load_image, preprocess
     from ..paths import samples_dir
 
     rows, names = [], []
-    for p in sorted(samples_dir().glob("*")):
-        if p.suffix.lower() in (".jpeg", ".jpg", ".png", ".dcm"):
-            try:
-                rows.append(preprocess(load_image(p)))
-                names.append(p.name)
-            except ImageLoadError:
-                continue
+    for p in find_images([samples_dir()]):
+        try:
+            rows.append(preprocess(load_image(p)))
+            names.append(os.path.basename(p))
+        except ImageLoadError:
+            continue
     rng = np.random.default_rng(0)
     rows += list(rng.uniform(0, 1, (2, 128, 128, 3)).astype(np.float32))
     words = f"{len(names)} bundled sample film(s) ({', '.join(names)}) and 2 random inputs"

@@ -21,6 +21,10 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+#: The overlay's opacity at the heatmap's strongest point, unless the reader changes it:
+#: the window's, the snapshots' and ``predict --heatmap``'s.
+OVERLAY_OPACITY = 0.45
+
 
 
 def linear_grad_cam(conv: np.ndarray, weights) -> np.ndarray:
@@ -120,7 +124,7 @@ def _jet(v: np.ndarray) -> np.ndarray:
     return (np.stack([r, g, b], axis=-1) * 255).astype(np.uint8)
 
 
-def overlay(grey_u8: np.ndarray, heatmap: np.ndarray, opacity: float = 0.4) -> np.ndarray:
+def overlay(grey_u8: np.ndarray, heatmap: np.ndarray, opacity: float = OVERLAY_OPACITY) -> np.ndarray:
     """RGB uint8 image: the grey picture with the heatmap blended in, weighted by its strength
     so that cold regions keep the radiograph visible."""
     grey = np.repeat(np.asarray(grey_u8, dtype=np.float32)[..., None], 3, axis=-1)

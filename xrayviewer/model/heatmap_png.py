@@ -16,11 +16,9 @@ import zlib
 import numpy as np
 
 from ..atomic import atomic_open
-from .gradcam import overlay
+from .gradcam import OVERLAY_OPACITY, overlay
 
 SUFFIX = "_heatmap.png"
-#: The overlay's opacity at the heatmap's strongest point (the GUI's default too).
-OPACITY = 0.45
 #: Rows blended at a time: 256 rows of a 9,400 px film are ~29 MB of float32 RGB per temporary.
 BAND_ROWS = 256
 
@@ -46,7 +44,7 @@ def heatmap_file_name(path: str, used: set, max_bytes: int = 255) -> str:
     return name
 
 
-def save_overlay_png(image, heatmap: np.ndarray, out_path: str, opacity: float = OPACITY) -> None:
+def save_overlay_png(image, heatmap: np.ndarray, out_path: str, opacity: float = OVERLAY_OPACITY) -> None:
     """Write ``image`` (an XRayImage at its default window) with ``heatmap`` (H, W) blended in,
     as an RGB PNG, a band of rows at a time (never the whole RGB picture in memory). Written
     beside the target and renamed, so no half-written PNG is left behind."""

@@ -8,6 +8,12 @@ from typing import Optional
 
 import numpy as np
 
+from ..defaults import BOOTSTRAP_RESAMPLES
+
+#: Equal-width probability bins of the expected calibration error and the reliability
+#: diagram, everywhere a figure is stated (model card, evaluate, local report).
+ECE_BINS = 15
+
 
 def roc_curve(labels, scores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(fpr, tpr, thresholds), thresholds descending; predicting positive means score >= t."""
@@ -59,7 +65,7 @@ def confusion(labels, scores, threshold: float) -> tuple[int, int, int, int]:
     return int((~y & ~p).sum()), int((~y & p).sum()), int((y & ~p).sum()), int((y & p).sum())
 
 
-def expected_calibration_error(labels, probs, bins: int = 15) -> float:
+def expected_calibration_error(labels, probs, bins: int = ECE_BINS) -> float:
     """ECE with equal-width bins on the predicted probability of the positive class."""
     y = np.asarray(labels, dtype=np.float64)
     p = np.clip(np.asarray(probs, dtype=np.float64), 0, 1)
@@ -74,7 +80,7 @@ def expected_calibration_error(labels, probs, bins: int = 15) -> float:
     return float(ece)
 
 
-def reliability_bins(labels, probs, bins: int = 15) -> list[dict]:
+def reliability_bins(labels, probs, bins: int = ECE_BINS) -> list[dict]:
     """Per-bin mean confidence, observed frequency and count (for the reliability diagram)."""
     y = np.asarray(labels, dtype=np.float64)
     p = np.clip(np.asarray(probs, dtype=np.float64), 0, 1)
@@ -168,7 +174,7 @@ def table_threshold_for_sensitivity(table: dict, target: float) -> float:
     return float(t[ok[-1]]) if ok.size else float(t[0])
 
 
-def bootstrap_intervals(labels, probs, threshold: float, n_boot: int = 1000, seed: int = 0,
+def bootstrap_intervals(labels, probs, threshold: float, n_boot: int = BOOTSTRAP_RESAMPLES, seed: int = 0,
                         groups=None) -> dict[str, tuple[float, float]]:
     """95% percentile intervals for accuracy, AUC, sensitivity and specificity.
 
@@ -221,7 +227,7 @@ def wilson_interval(hits: int, n: int, z: float = 1.959964) -> tuple[Optional[fl
     return float(lo), float(hi)
 
 
-def patient_bootstrap(labels, scores, groups, statistic, n_boot: int = 1000,
+def patient_bootstrap(labels, scores, groups, statistic, n_boot: int = BOOTSTRAP_RESAMPLES,
                       seed: int = 0) -> tuple[Optional[float], Optional[float]]:
     """2.5-97.5 percentile interval of ``statistic(labels, scores)`` over resamples of patients
     (all of a patient's images together, so a patient's correlated films do not narrow it)."""

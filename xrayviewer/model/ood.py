@@ -15,7 +15,7 @@ with a shrunk covariance:
 Each distance is divided by its own (1 - flag_rate) quantile on the validation X-rays, the
 score is the larger of the two, and the threshold is set on that score so that at most
 ``flag_rate`` of real validation X-rays (floor(flag_rate * n)) are flagged, whichever part flags
-them. Everything is fitted on the training split inside ``training.fit`` and thresholded on its
+them. Everything is fitted on the training split by ``training.calibrate`` and thresholded on its
 validation split; bundles made before the image part keep the feature distance alone.
 
 Colour pictures are flagged by a separate rule: the model sees grey, so a colour photo can
@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
+
+from ..defaults import OOD_FLAG_RATE
 
 #: Hasler-Suesstrunk colourfulness above which a picture is not a radiograph (greyscale
 #: X-rays saved as RGB JPEG score < 2; a faint sepia tint scores ~10; photos 30-100).
@@ -154,7 +156,7 @@ class OODStats:
             s = np.maximum(s, components["image"] / self.image_scale)
         return s
 
-    def set_threshold(self, validation_features, flag_rate: float = 0.05, validation_images=None,
+    def set_threshold(self, validation_features, flag_rate: float = OOD_FLAG_RATE, validation_images=None,
                       validation_descriptors=None) -> float:
         """Choose scales and threshold so that at most ``flag_rate`` of real validation X-rays
         (floor(flag_rate * n) of them) score above the threshold."""

@@ -35,9 +35,6 @@ EVENT_KINDS = ("model-switch", "training-start", "training-end", "training-cance
                "export-reads", "export-worklist", "export-snapshot", "calibration", "model-deleted")
 NOTE_MAX = 500  # a short note, not a report
 
-READ_FIELDS = ("time_utc", "reader", "image_sha256", "file_name", "model_name", "model_sha256", "probability",
-               "threshold", "verdict", "out_of_distribution", "ood_reasons", "read", "note")
-
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS reads (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

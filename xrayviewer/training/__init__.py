@@ -1,4 +1,5 @@
-"""Dataset scanning, patient split, training and evaluation. Keras is imported inside fit()."""
+"""Dataset scanning, patient split, training, calibration and evaluation. Keras is imported
+only when a network is trained, recalibrated or site-calibrated (model.runtime.import_keras)."""
 
 from .cache import CacheWriteError
 from .dataset import CLASSES, DatasetError, DatasetScan, Sample, patient_id, scan_dataset

@@ -17,6 +17,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..imaging import INPUT_SIZE, PREPROCESSING_ID, ImageLoadError, load_image, preprocess_uint8
+from ..paths import user_cache_dir
 from ..progress import CancelCheck, Progress, ProgressCallback, check_cancel, no_progress
 from .dataset import Sample
 
@@ -67,14 +68,15 @@ class InputCache:
         return out
 
 
-def build_cache(samples: Sequence[Sample], cache_dir, on_progress: ProgressCallback = no_progress,
+def build_cache(samples: Sequence[Sample], cache_dir=None, on_progress: ProgressCallback = no_progress,
                 should_cancel: Optional[CancelCheck] = None) -> tuple[InputCache, list[int], list[tuple[str, str]]]:
-    """Decode and preprocess every sample once (reused while files are unchanged).
+    """Decode and preprocess every sample once (reused while files are unchanged), in
+    ``cache_dir`` (None: the per-user cache folder's ``inputs``, shared by every training run).
 
     Returns the cache, the indices of samples that decoded, and (path, reason) for those that
     did not (they are skipped, never fatal).
     """
-    cache_dir = Path(cache_dir)
+    cache_dir = Path(cache_dir) if cache_dir else user_cache_dir() / "inputs"
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -1,22 +1,22 @@
 """The model card's figures for one labelled set: rates with patient-level bootstrap
-intervals, AUC, ECE before and after calibration. Plain numpy; fit(), evaluate and the site
-calibration all call it.
+intervals, AUC, ECE before and after calibration. Plain numpy; training.calibrate (for fit()
+and recalibration) and the site calibration call it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..defaults import BOOTSTRAP_RESAMPLES
 from ..model.metrics import (
+    ECE_BINS,
     binary_report,
     bootstrap_intervals,
     expected_calibration_error,
 )
 
-ECE_BINS = 15
 
-
-def card_numbers(labels, probs, raw_probs, threshold: float, groups, n_boot: int = 1000, seed: int = 0) -> dict:
+def card_numbers(labels, probs, raw_probs, threshold: float, groups, n_boot: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> dict:
     """Validation figures for the model card: accuracy, AUC, sensitivity and specificity at
     ``threshold`` with 95% patient-level bootstrap intervals (``groups`` = patient ids), and
     ECE before/after calibration. Plain numpy: fit() calls it on the validation split."""
@@ -27,18 +27,21 @@ def card_numbers(labels, probs, raw_probs, threshold: float, groups, n_boot: int
     metrics = {}
     for k in ("accuracy", "auc", "sensitivity", "specificity"):
         lo, hi = ci.get(k, (float("nan"), float("nan")))
-        metrics[k] = {"value": _r(getattr(r, k)), "ci95": [_r(lo), _r(hi)]}
+        metrics[k] = {"value": rounded(getattr(r, k)), "ci95": [rounded(lo), rounded(hi)]}
     return {
         "images": int(y.size), "patients": int(len(set(groups))) if groups is not None else None,
         "positives": int(y.sum()), "negatives": int(y.size - y.sum()),
         "threshold": float(threshold), "metrics": metrics,
         "confusion": {"tn": r.tn, "fp": r.fp, "fn": r.fn, "tp": r.tp},
-        "ece_before": _r(expected_calibration_error(y, raw_probs, ECE_BINS)),
-        "ece_after": _r(expected_calibration_error(y, p, ECE_BINS)),
+        "ece_before": rounded(expected_calibration_error(y, raw_probs, ECE_BINS)),
+        "ece_after": rounded(expected_calibration_error(y, p, ECE_BINS)),
         "bootstrap": {"resamples": int(n_boot), "unit": "patient", "seed": seed, "interval": "2.5-97.5 percentile"},
     }
 
 
-def _r(v, digits: int = 4):
+def rounded(v, digits: int = 4):
+    """A figure for JSON and people: ``digits`` decimals, None for a missing or undefined one."""
+    if v is None:
+        return None
     v = float(v)
-    return None if not np.isfinite(v) else round(v, digits)
+    return round(v, digits) if np.isfinite(v) else None

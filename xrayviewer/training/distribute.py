@@ -41,8 +41,9 @@ import numpy as np
 
 from ..progress import Cancelled
 from ..sharding import round_robin
+from .cache import build_cache
 from .results import FitResult, PreparedSplit
-from .split import stratified_subsample
+from .split import patient_split, stratified_subsample
 
 STRATEGIES = ("none", "mirrored", "multiworker")
 #: A training collective (gradient all-reduce, the per-batch stop vote) that waits longer than
@@ -337,9 +338,7 @@ def prepare_worker_inputs(scan, config, cluster: Cluster, on_progress, should_ca
     """Subsample and split as fit() does, but from the scan (the rule ``evaluate --split
     validation`` reproduces), so every worker knows the split before decoding anything; then
     cache what this worker reads. Files that do not decode are dropped after the split."""
-    from .cache import build_cache
-    from .sequence import class_weights_for
-    from .split import patient_split
+    from .sequence import class_weights_for  # imports Keras
 
     samples = stratified_subsample(scan.samples, config.max_images, config.seed)
     train, val = patient_split(samples, config.val_fraction, config.seed)
@@ -347,7 +346,7 @@ def prepare_worker_inputs(scan, config, cluster: Cluster, on_progress, should_ca
     shard = round_robin(sorted(train, key=lambda s: s.path), cluster.role.index, cluster.role.count)
     # The chief caches the same list as a single-machine run (so the cache is shared with it).
     to_cache = samples if cluster.role.is_chief else sorted(shard + val, key=lambda s: s.path)
-    cache, ok, bad = build_cache(to_cache, config.cache_dir or _default_cache(), on_progress, should_cancel)
+    cache, ok, bad = build_cache(to_cache, config.cache_dir, on_progress, should_cancel)
     cluster.any_worker(False, LONG_WAIT_S)  # wait for the slowest cache (the chief's: every file)
     index_of = {id(s): i for i, s in enumerate(to_cache)}
     usable = set(ok)
@@ -364,12 +363,6 @@ def prepare_worker_inputs(scan, config, cluster: Cluster, on_progress, should_ca
     return WorkerInputs(prepared, train, val, [index_of[id(s)] for s in shard_ok],
                         np.array([s.label for s in shard_ok], dtype=np.float32), len(train), len(val),
                         class_weights_for(y_train) if both else (1.0, 1.0))
-
-
-def _default_cache():
-    from ..paths import user_cache_dir
-
-    return user_cache_dir() / "inputs"
 
 
 # --------------------------------------------------------------------------- batches and datasets

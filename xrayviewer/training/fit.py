@@ -20,18 +20,14 @@ from typing import Optional
 import numpy as np
 
 from .. import __version__
-from ..imaging import load_image, preprocess
-from ..model.calibration import apply_temperature, fit_temperature, prior_shift
-from ..model.metrics import binary_report, operating_point_table, threshold_for_sensitivity
-from ..model.ood import OODStats
-from ..paths import samples_dir, user_cache_dir
+from ..defaults import OOD_FLAG_RATE, SENSITIVITY_TARGET, VAL_FRACTION
 from ..progress import Cancelled, CancelCheck, Progress, ProgressCallback, check_cancel, no_progress
 from .cache import build_cache
-from .card_figures import card_numbers
+from .calibrate import calibrate_and_describe, reference_sample
 from .dataset import DatasetScan, scan_dataset
 from .recipes import epoch_plan, get_recipe
-from .results import FitResult, PreparedSplit
-from .split import patient_split, stratified_subsample
+from .results import FitResult
+from .split import prepare_split
 
 
 @dataclass
@@ -41,16 +37,13 @@ class TrainConfig:
     recipe: str = "default"  # a name in training.recipes.RECIPES, or "default" for the shipped one
     epochs: Optional[int] = None  # None: the recipe's
     seed: int = 0
-    val_fraction: float = 0.15
+    val_fraction: float = VAL_FRACTION
     name: Optional[str] = None  # None: "<recipe>-<UTC timestamp>"
     max_images: Optional[int] = None  # subsample (tests, quick looks); None: all
-    # The threshold is the highest with at least this validation sensitivity. 0.98, not 0.95
-    # (until 2026-11-26): at 0.95 the shipped recipe had no false alarm on clean validation but,
-    # under simulated acquisition shifts, nearly every error was a miss (sensitivity down to
-    # 0.88, specificity >= 0.96). benchmarks/operating_point_probe.py chose 0.98 by a rule fixed
-    # before it ran; see model_weights/README.md.
-    sensitivity_target: float = 0.98
-    ood_flag_rate: float = 0.05
+    # The threshold is the highest with at least this validation sensitivity
+    # (xrayviewer.defaults says why 0.98).
+    sensitivity_target: float = SENSITIVITY_TARGET
+    ood_flag_rate: float = OOD_FLAG_RATE
     cache_dir: Optional[str] = None
     overwrite: bool = False
     command: str = ""  # recorded in the metadata; defaults to this process's command line
@@ -131,29 +124,13 @@ def _training_metrics(keras, blended_labels: bool) -> list:
     return [Accuracy(name="accuracy"), AUC(name="auc")]
 
 
-def _predict_cached(model_dual, cache, indices, batch_size=64):
-    """Raw probabilities, pooled features and OOD image descriptors for cached inputs (no
-    augmentation)."""
-    from ..imaging import to_model_input
-    from ..model.ood import image_descriptor
-
-    probs, feats, descs = [], [], []
-    for start in range(0, len(indices), batch_size):
-        x = to_model_input(cache.read(indices[start:start + batch_size]))
-        p, conv = model_dual(x, training=False)
-        probs.append(np.asarray(p).reshape(-1))
-        feats.append(np.asarray(conv).mean(axis=(1, 2)))
-        descs.append(image_descriptor(x))
-    return np.concatenate(probs), np.concatenate(feats), np.concatenate(descs)
-
-
 def _monitor(folder, cache_dir, on_progress, should_cancel):
     """AUC of a model on a labelled folder (cached like the training inputs), for the epoch log."""
     from ..imaging import to_model_input
     from ..model.metrics import roc_auc
 
     scan = scan_dataset(folder, on_progress=on_progress, should_cancel=should_cancel)
-    cache, ok, _bad = build_cache(scan.samples, cache_dir or user_cache_dir() / "inputs", on_progress, should_cancel)
+    cache, ok, _bad = build_cache(scan.samples, cache_dir, on_progress, should_cancel)
     grey = cache.read(np.asarray(ok))
     y = np.array([scan.samples[i].label for i in ok])
 
@@ -170,77 +147,6 @@ def _save_snapshots(snapshots, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez(tmp, **arrays)
     os.replace(tmp, path)
-
-
-def prepare_split(scan: DatasetScan, max_images, val_fraction: float, seed: int, cache_dir,
-                  on_progress: ProgressCallback = no_progress,
-                  should_cancel: Optional[CancelCheck] = None) -> PreparedSplit:
-    """Subsample, cache and split exactly as fit() does (so a bundle's metadata["config"] and
-    ["split"] reproduce its validation set)."""
-    samples = stratified_subsample(scan.samples, max_images, seed)
-    cache, ok, bad = build_cache(samples, cache_dir or user_cache_dir() / "inputs", on_progress, should_cancel)
-    usable = [samples[i] for i in ok]
-    index_of = {id(s): i for i, s in enumerate(samples)}
-    train, val = patient_split(usable, val_fraction, seed)
-    return PreparedSplit(samples, cache, bad, train, val, [index_of[id(s)] for s in train],
-                         [index_of[id(s)] for s in val])
-
-
-def floor_threshold(t: float, digits: int = 6) -> float:
-    """Round a threshold DOWN for storage: rounding up could pass over the very validation
-    score it was chosen at and silently lose the sensitivity it was chosen for."""
-    scale = 10 ** digits
-    return float(np.floor(float(t) * scale) / scale)
-
-
-def calibrate_and_describe(dual, prepared: PreparedSplit, class_weighted: bool, sensitivity_target: float,
-                           ood_flag_rate: float, n_boot: int = 1000, on_progress: ProgressCallback = no_progress,
-                           should_cancel: Optional[CancelCheck] = None) -> tuple[dict, OODStats]:
-    """Everything fitted after the weights: temperature, threshold, operating points, OOD
-    statistics and the model card's validation figures. Returns (metadata fields, OODStats).
-
-    Shared by fit() and ``training.evaluate.recalibrate_bundle`` (same numbers for the same model).
-    """
-
-    train, val = prepared.train, prepared.val
-    y_train = np.array([s.label for s in train], dtype=np.float32)
-    y_val = np.array([s.label for s in val], dtype=np.float32)
-    on_progress(Progress("evaluate", 0, 3, "Calibrating on validation"))
-    raw_val, feat_val, desc_val = _predict_cached(dual, prepared.cache, prepared.val_idx)
-    check_cancel(should_cancel)
-    shift = prior_shift(y_train.sum(), len(y_train) - y_train.sum()) if class_weighted else 0.0
-    temperature = fit_temperature(y_val, raw_val, shift)
-    cal_val = apply_temperature(raw_val, temperature, shift)
-    threshold = floor_threshold(threshold_for_sensitivity(y_val, cal_val, sensitivity_target))
-    report = binary_report(y_val, cal_val, threshold)
-    report_raw = binary_report(y_val, raw_val, 0.5)
-    groups = [s.patient for s in val]
-    card = card_numbers(y_val, cal_val, raw_val, threshold, groups, n_boot=n_boot)
-
-    on_progress(Progress("evaluate", 1, 3, "Fitting out-of-distribution statistics"))
-    _, feat_train, desc_train = _predict_cached(dual, prepared.cache, prepared.train_idx)
-    check_cancel(should_cancel)
-    ood = OODStats.fit(feat_train, descriptors=desc_train)
-    ood.set_threshold(feat_val, ood_flag_rate, validation_descriptors=desc_val)
-    flagged = float(np.mean(ood.score(feat_val, descriptors=desc_val) > ood.threshold))
-    fields = {
-        "threshold": threshold,
-        "threshold_rule": (f"highest threshold with validation sensitivity >= {sensitivity_target} "
-                           "(chosen on the calibrated validation probabilities)"),
-        "calibration": {"method": "temperature", "temperature": temperature, "shift": shift,
-                        "shift_rule": ("log(n_pos/n_neg) of the training split: prior correction for "
-                                       "class-weighted training" if class_weighted else "none (no class weights)"),
-                        "bins": 15,
-                        "validation_ece_before": report_raw.ece, "validation_ece_after": report.ece},
-        "validation": report.as_dict(),
-        "validation_uncalibrated_at_0.5": report_raw.as_dict(),
-        "validation_card": card,
-        "operating_points": operating_point_table(y_val, cal_val),
-        "ood": {"method": "max(mahalanobis last-conv GAP features, mahalanobis input descriptor)",
-                "flag_rate_target": ood_flag_rate, "flag_rate_on_validation": round(flagged, 4),
-                "feature_scale": ood.feature_scale, "image_scale": ood.image_scale},
-    }
-    return fields, ood
 
 
 def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
@@ -354,7 +260,7 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
         on_progress(Progress("evaluate", 2, 3, "Saving"))
 
         cal = fields["calibration"]
-        reference = _reference_sample(dual, cal["temperature"], cal["shift"])
+        reference = reference_sample(dual, cal["temperature"], cal["shift"])
         name = config.name or f"{recipe.name}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
         meta = {
             "recipe": recipe.name,  # "default" resolved: the name keeps its meaning
@@ -395,14 +301,4 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
         gc.collect()
 
 
-def _reference_sample(dual, temperature, shift=0.0) -> Optional[dict]:
-    """The probability of the first bundled sample image: the self-test checks it."""
-    folder = samples_dir()
-    files = sorted(p for p in folder.glob("*") if p.suffix.lower() in (".jpeg", ".jpg", ".png", ".dcm"))
-    if not files:
-        return None
-    prob, _ = dual(preprocess(load_image(files[0]))[None], training=False)
-    return {"file": files[0].name, "probability": float(apply_temperature(np.asarray(prob).reshape(-1), temperature, shift)[0])}
-
-
-__all__ = ["TrainConfig", "FitResult", "fit", "Cancelled", "prepare_split", "calibrate_and_describe"]
+__all__ = ["TrainConfig", "FitResult", "fit", "Cancelled"]

@@ -1,6 +1,6 @@
 """The figures of one labelled set at one operating point, as an evaluation record
 (``model.evaluations``): sensitivity, specificity, accuracy, PPV and NPV with Wilson 95%
-intervals, AUC with a patient-level bootstrap interval, and ECE (15 bins). Used for a local
+intervals, AUC with a patient-level bootstrap interval, and ECE (model.metrics.ECE_BINS bins). Used for a local
 validation report and for the cross-validated claims of a site calibration alike."""
 
 from __future__ import annotations
@@ -10,18 +10,11 @@ from typing import Optional
 
 import numpy as np
 
+from ..defaults import BOOTSTRAP_RESAMPLES
 from ..model.evaluations import make_label
-from ..model.metrics import expected_calibration_error, patient_bootstrap, roc_auc, wilson_interval
+from ..model.metrics import ECE_BINS, expected_calibration_error, patient_bootstrap, roc_auc, wilson_interval
+from .card_figures import rounded
 
-ECE_BINS = 15
-BOOTSTRAP_RESAMPLES = 1000
-
-
-def rounded(v, digits: int = 4):
-    if v is None:
-        return None
-    v = float(v)
-    return round(v, digits) if np.isfinite(v) else None
 
 
 def confusion_of(labels, positive) -> dict[str, int]:

@@ -15,10 +15,11 @@ from typing import Optional
 import numpy as np
 
 from ..model import evaluations
-from ..model.metrics import reliability_bins, roc_curve
+from ..model.metrics import ECE_BINS, reliability_bins, roc_curve
 from ..progress import CancelCheck, ProgressCallback, no_progress
 from .local_cases import LocalCases, load_local_cases
-from .local_figures import ECE_BINS, confusion_of, figures, rounded
+from .card_figures import rounded
+from .local_figures import confusion_of, figures
 from .local_scores import CaseScores, score_cases
 
 #: Figures judged against the card: higher is better for each.

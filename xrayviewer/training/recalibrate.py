@@ -10,32 +10,31 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
+from ..defaults import OLD_BUNDLE_SENSITIVITY_TARGET, OOD_FLAG_RATE
 from ..progress import CancelCheck, ProgressCallback, no_progress
 from .dataset import DatasetError, scan_dataset
-from .fit import _reference_sample, calibrate_and_describe, prepare_split
+from .calibrate import calibrate_and_describe, reference_sample
 from .recipes import get_recipe, recipe_of
+from .results import PreparedSplit
+from .split import rebuild_model_split
 
 
 def reproduce_split(info, dataset_dir, cache_dir=None, on_progress: ProgressCallback = no_progress,
-                    should_cancel: Optional[CancelCheck] = None):
+                    should_cancel: Optional[CancelCheck] = None) -> PreparedSplit:
     """The PreparedSplit (cache, train and validation samples) that fit() made for the bundle
-    ``info``, rebuilt from its metadata. Raises DatasetError when ``dataset_dir`` is not the
-    folder it was trained on or the split comes out different."""
-    meta = info.meta
+    ``info``, rebuilt from its metadata (split.rebuild_model_split, decoding as fit() did).
+    Raises DatasetError when ``dataset_dir`` is not the folder it was trained on or the split
+    comes out different: recalibrating on another split would change the model silently."""
     scan = scan_dataset(dataset_dir, on_progress=on_progress, should_cancel=should_cancel)
-    trained_on = (meta.get("data") or {}).get("list_sha256")
-    if trained_on and trained_on != scan.fingerprint()["list_sha256"]:
+    rebuilt = rebuild_model_split(scan, info.meta, decode=True, cache_dir=cache_dir, on_progress=on_progress,
+                                  should_cancel=should_cancel)
+    if rebuilt.files_differ:
         raise DatasetError(f"{dataset_dir} is not the dataset model {info.name} was trained on "
                            "(its file list differs); its validation split cannot be reproduced.")
-    config = meta.get("config") or {}
-    split = meta.get("split") or {}
-    seed = int(config.get("seed", split.get("seed", 0)))
-    prepared = prepare_split(scan, config.get("max_images"), float(config.get("val_fraction", 0.15)), seed,
-                             cache_dir, on_progress, should_cancel)
-    if split.get("val_images") not in (None, len(prepared.val)):
-        raise DatasetError(f"Reproduced {len(prepared.val)} validation images, but model {info.name} recorded "
-                           f"{split['val_images']}: the split cannot be reproduced.")
-    return prepared
+    if rebuilt.count_differs:
+        raise DatasetError(f"Reproduced {len(rebuilt.val)} validation images, but model {info.name} recorded "
+                           f"{rebuilt.recorded_val_images}: the split cannot be reproduced.")
+    return rebuilt.prepared
 
 
 def recalibrate_bundle(model_path, dataset_dir, out_dir, name: Optional[str] = None, cache_dir=None,
@@ -63,11 +62,11 @@ def recalibrate_bundle(model_path, dataset_dir, out_dir, name: Optional[str] = N
     dual = with_last_conv_output(model)
     recipe = get_recipe(recipe_of(meta))
     fields, ood = calibrate_and_describe(
-        dual, prepared, bool(recipe.class_weights), float(config.get("sensitivity_target", 0.95)),
-        float(config.get("ood_flag_rate", 0.05)), on_progress=on_progress, should_cancel=should_cancel)
+        dual, prepared, bool(recipe.class_weights), float(config.get("sensitivity_target", OLD_BUNDLE_SENSITIVITY_TARGET)),
+        float(config.get("ood_flag_rate", OOD_FLAG_RATE)), on_progress=on_progress, should_cancel=should_cancel)
     meta.update(fields)
     cal = fields["calibration"]
-    meta["reference_sample"] = _reference_sample(dual, cal["temperature"], cal["shift"])
+    meta["reference_sample"] = reference_sample(dual, cal["temperature"], cal["shift"])
     meta["recalibrated"] = {"from": str(info.keras_path), "from_sha256": info.meta.get("sha256"),
                             "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     for k in ("format", "name", "sha256", "preprocessing", "input_shape"):

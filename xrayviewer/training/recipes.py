@@ -1,4 +1,5 @@
-"""Training hyper-parameters of each recipe (the networks live in model.architectures).
+"""Training hyper-parameters of each recipe (the networks they name are
+``model.architectures.NETWORKS``).
 
 Recipe names are stable: a bundle's metadata names the recipe that trained it, and that name
 keeps meaning the same thing. ``default`` is not a recipe but a pointer to the shipped one
@@ -21,7 +22,7 @@ class Recipe:
     cosine_decay: bool
     patience: int  # epochs without validation-AUC gain before stopping early (0: never)
     description: str
-    architecture: str = ""  # model.architectures builder; "" means the recipe's own name
+    architecture: str = ""  # a key of model.architectures.NETWORKS; "" means the recipe's own name
     tone_augment: bool = False  # training.augment.tone_and_sharpness on every training batch
     schedule_epochs: int = 0  # epochs the cosine schedule spans when longer than ``epochs`` (0: epochs)
     mixup_alpha: float = 0.0  # training.augment.mixup with Beta(alpha, alpha) blends (0: none)
@@ -37,34 +38,31 @@ RECIPES = {
     "seed": Recipe("seed", epochs=20, batch_size=16, learning_rate=1e-3, class_weights=False,
                    cosine_decay=False, patience=0,
                    description="The research notebook's CNN and optimiser, unchanged."),
-    # At most 21 epochs, on a cosine schedule that spans 24: an epoch takes ~70-80 s on the
-    # reference 2-core CPU, so 24 (31-33 min measured) overran the 30-minute budget; 21 took
-    # 25.8 min end to end. The last three epochs' learning rate is under 4% of the peak; in the
-    # three runs that chose this recipe (24 epochs allowed) the best epoch was 11, 21 and 19,
-    # and the capped rerun of split 2 restored bit-identical weights.
+    # At most 21 epochs on a cosine schedule that spans 24: 24 epochs overran the 30-minute
+    # training budget on the reference 2-core CPU, and the schedule's last epochs change little
+    # (the runs and timings behind this are in model_weights/README.md).
     "default-tone": Recipe("default-tone", epochs=21, schedule_epochs=24, batch_size=32, learning_rate=2e-3,
                            class_weights=True, cosine_decay=True, patience=6, architecture="default", tone_augment=True,
                            description="Separable-conv CNN with global pooling; geometric, contrast, tone and "
                                        "sharpness augmentation (gamma, blur or edge enhancement, partial histogram "
                                        "equalisation); class weights, cosine learning rate, early stopping on "
                                        "validation AUC."),
-    # Under evaluation (3 splits) against default-tone; see model_weights/README.md.
+    # Not shipped; its comparison with default-tone is in model_weights/README.md.
     "default-mix": Recipe("default-mix", epochs=21, schedule_epochs=24, batch_size=32, learning_rate=2e-3,
                           class_weights=True, cosine_decay=True, patience=6, architecture="default", tone_augment=True,
                           mixup_alpha=0.2,
                           description="default-tone plus mixup (alpha 0.2): every training input, label and "
                                       "class weight is blended with another of its batch."),
-    # Issue 14: external half A's normals get pneumonia-like probabilities. On the training
-    # split the amount of dark background at the film's sides separates the classes (normals
-    # ~45%, bacterial pneumonia ~26%); external normals are framed differently.
-    # Screened once on 2026-12-06 (truncated run, not adopted): see model_weights/README.md.
+    # Why: on the training split the dark background at a film's sides separates the classes,
+    # and external normals are framed differently (training.augment says how much). Not
+    # shipped; its runs are in model_weights/README.md.
     "default-frame": Recipe("default-frame", epochs=21, schedule_epochs=24, batch_size=32, learning_rate=2e-3,
                             class_weights=True, cosine_decay=True, patience=6, architecture="default",
                             tone_augment=True, framing_augment=True,
                             description="default-tone plus framing augmentation: a random, mostly horizontal "
                                         "zoom of each training film, so the dark background at its sides "
                                         "stops telling the classes apart."),
-    # Issue 14's second candidate; not run yet (no CPU time was left on 2026-12-06).
+    # Not shipped; its runs, if any, are in model_weights/README.md.
     "default-norm": Recipe("default-norm", epochs=21, schedule_epochs=24, batch_size=32, learning_rate=2e-3,
                            class_weights=True, cosine_decay=True, patience=6, architecture="default-std",
                            tone_augment=True, label_smoothing=0.1,
@@ -112,7 +110,7 @@ def get_recipe(name: str) -> Recipe:
 
 
 def recipe_of(meta: dict) -> str:
-    """The recipe a bundle's metadata names. Until 2026-11-26 ``default`` was itself a recipe,
-    the one now called default-v1, and bundles of that time recorded it under that name."""
+    """The recipe a bundle's metadata names. ``default`` was once itself a recipe, the one now
+    called default-v1, and bundles saved then recorded it under that name."""
     name = meta.get("recipe") or "default-v1"
     return "default-v1" if name == "default" else name

@@ -11,6 +11,7 @@ import os
 from typing import Optional
 
 from ..atomic import atomic_open
+from ..defaults import BOOTSTRAP_RESAMPLES
 from ..model.evaluations import SET_WORDS, pct
 from .local_report import BELOW, CONSISTENT
 from .report_plots import histograms_png, reliability_png, roc_png
@@ -110,7 +111,8 @@ def _figures(report: dict) -> str:
                      ["PNEUMONIA", f"{c['fn']} missed", str(c["tp"])]])
     return (f"<section><h2>At the model's threshold ({report['threshold']:.4f})</h2><div class='pics'>"
             + _table(["Figure", "Here", "95% interval"], rows) + "&nbsp;&nbsp;" + matrix + "</div>"
-            "<p class='note'>Intervals: Wilson score intervals for rates; for AUC, 2.5-97.5 percentiles of 1,000 "
+            "<p class='note'>Intervals: Wilson score intervals for rates; for AUC, 2.5-97.5 percentiles of "
+            f"{BOOTSTRAP_RESAMPLES:,} "
             "bootstrap resamples of patients (all of a patient's images together). PPV and NPV are at this set's "
             f"prevalence ({pct(report['cases']['prevalence'])}); at a lower prevalence PPV is lower. "
             f"ECE: {report['ece_bins']} equal-width bins.</p></section>")

@@ -19,20 +19,22 @@ from typing import Optional
 
 import numpy as np
 
+from ..defaults import SENSITIVITY_TARGET, VAL_FRACTION
+from ..imaging import find_images
 from ..model import evaluations
 from ..model.bundle import read_model_info, resolve_model, save_bundle
-from ..model.metrics import binary_report, operating_point_table
+from ..model.metrics import ECE_BINS, binary_report, operating_point_table
 from ..paths import samples_dir, user_models_dir
 from ..progress import CancelCheck, Progress, ProgressCallback, check_cancel, no_progress
 from .dataset import DatasetError, scan_dataset
-from .evaluate import card_numbers, model_split
+from .card_figures import card_numbers
 from .local_cases import load_local_cases
-from .local_figures import ECE_BINS, evaluation_record
+from .local_figures import evaluation_record
 from .local_scores import score_cases
 from .site_cv import FOLD_SEED, FOLDS, cross_validate, fit_site_calibration
+from .split import rebuild_model_split
 
 MIN_CASES_PER_CLASS = 30
-DEFAULT_SENSITIVITY_TARGET = 0.98
 #: How the cases are described in a record's label, by set, unless the caller says better.
 DESCRIBED_AS = {"site": "local X-rays", "external": "independent X-rays"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -57,7 +59,7 @@ def check_name(name: str) -> None:
 
 
 def calibrate_site(folder, name: str, model=None, labels_csv=None,
-                   sensitivity_target: float = DEFAULT_SENSITIVITY_TARGET, out_dir=None, set_name: str = "site",
+                   sensitivity_target: float = SENSITIVITY_TARGET, out_dir=None, set_name: str = "site",
                    described_as: Optional[str] = None, internal_data=None, overwrite: bool = False,
                    command: str = "", on_progress: ProgressCallback = no_progress,
                    should_cancel: Optional[CancelCheck] = None, predictor=None) -> CalibrationResult:
@@ -176,7 +178,7 @@ def _internal_validation(predictor, info, dataset_dir, fit, on_progress, should_
     if not trained_on or trained_on != scan.fingerprint()["list_sha256"]:
         raise DatasetError(f"{dataset_dir} is not the folder model {info.name} was trained on; "
                            "its internal validation split cannot be re-measured there.")
-    _train, val, _warnings = model_split(scan, info.meta)
+    val = rebuild_model_split(scan, info.meta).val
     results = predictor.predict_files([s.path for s in val], on_progress=on_progress, should_cancel=should_cancel)
     ok = [(s, r.prediction) for s, r in zip(val, results) if r.prediction is not None]
     y = np.array([s.label for s, _ in ok], dtype=int)
@@ -187,7 +189,7 @@ def _internal_validation(predictor, info, dataset_dir, fit, on_progress, should_
     record = evaluation_record(
         "internal-validation", "X-rays of patients held out from the training folder", y, prob, prob >= fit.threshold,
         patients, fit.threshold, f"held-out split ({split.get('method', 'patient-level')}, "
-        f"{split.get('val_fraction', 0.15):.0%} of the patients, seed {split.get('seed', 0)}), at the new threshold")
+        f"{split.get('val_fraction', VAL_FRACTION):.0%} of the patients, seed {split.get('seed', 0)}), at the new threshold")
     card = card_numbers(y, prob, raw, fit.threshold, patients)
     plain = dict(binary_report(y, prob, fit.threshold).as_dict())
     return record, card, plain
@@ -195,11 +197,10 @@ def _internal_validation(predictor, info, dataset_dir, fit, on_progress, should_
 
 def _reference_sample(predictor, fit) -> Optional[dict]:
     """The first bundled sample's probability under the new calibration (the self-test checks it)."""
-    folder = samples_dir()
-    files = sorted(p for p in folder.glob("*") if p.suffix.lower() in (".jpeg", ".jpg", ".png", ".dcm"))
+    files = find_images([samples_dir()])
     if not files:
         return None
     result = predictor.predict_files([files[0]])[0]
     if result.prediction is None:
         return None
-    return {"file": files[0].name, "probability": float(fit.apply([result.prediction.raw_probability])[0])}
+    return {"file": Path(files[0]).name, "probability": float(fit.apply([result.prediction.raw_probability])[0])}

@@ -10,7 +10,6 @@ fitted cases at or above a target. Plain numpy; no Keras.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Optional
 
@@ -19,6 +18,7 @@ import numpy as np
 from ..model.calibration import apply_temperature, fit_platt
 from ..model.metrics import threshold_for_sensitivity
 from ..progress import CancelCheck, check_cancel
+from .calibrate import floor_threshold
 
 FOLDS = 5
 FOLD_SEED = 0
@@ -42,9 +42,8 @@ def fit_site_calibration(labels, raw_probs, sensitivity_target: float) -> SiteCa
     temperature, shift = fit_platt(y, raw_probs)
     calibrated = apply_temperature(raw_probs, temperature, shift)
     t = threshold_for_sensitivity(y, calibrated, sensitivity_target)
-    # Stored with 6 decimals like every threshold; rounded down so the case that set it
-    # stays on the positive side.
-    return SiteCalibration(temperature, shift, math.floor(t * 1e6) / 1e6, float(sensitivity_target))
+    # Stored rounded down like every threshold, so the case that set it stays on the positive side.
+    return SiteCalibration(temperature, shift, floor_threshold(t), float(sensitivity_target))
 
 
 def patient_folds(labels, patients, k: int = FOLDS, seed: int = FOLD_SEED) -> np.ndarray:

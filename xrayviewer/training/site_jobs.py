@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
+from ..defaults import SENSITIVITY_TARGET
 from ..paths import user_data_dir
 from ..progress import CancelCheck, ProgressCallback, no_progress
 
@@ -41,7 +42,7 @@ def check_local_cases(model_path, folder, report_path=None, labels_csv=None,
     return summary
 
 
-def fit_site_calibration_job(model_path, folder, name: str, labels_csv=None, sensitivity_target: float = 0.98,
+def fit_site_calibration_job(model_path, folder, name: str, labels_csv=None, sensitivity_target: float = SENSITIVITY_TARGET,
                              on_progress: ProgressCallback = no_progress,
                              should_cancel: Optional[CancelCheck] = None, load_predictor=None) -> dict:
     """``calibrate``'s code for the window; returns the new bundle's path, its cross-validated

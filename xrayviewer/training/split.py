@@ -1,4 +1,6 @@
-"""Patient-level, stratified, seeded train/validation split.
+"""Which images train and which validate: the seeded ``max_images`` subsample, the
+patient-level stratified split, the cached inputs fit() trains on (prepare_split), and a
+model's split rebuilt from its metadata (rebuild_model_split).
 
 Several films of one child must never sit on both sides: the network would recognise the
 patient, not the disease, and validation figures would lie.
@@ -7,13 +9,19 @@ patient, not the disease, and validation figures would lie.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
-from .dataset import Sample
+from ..defaults import VAL_FRACTION
+from ..progress import CancelCheck, ProgressCallback, no_progress
+from .cache import build_cache
+from .dataset import DatasetScan, Sample
+from .results import PreparedSplit
 
 
-def patient_split(samples: list[Sample], val_fraction: float = 0.15, seed: int = 0
+def patient_split(samples: list[Sample], val_fraction: float = VAL_FRACTION, seed: int = 0
                   ) -> tuple[list[Sample], list[Sample]]:
     """(train, validation). Patients are grouped by their majority label and each group is
     shuffled with ``seed`` and cut at ``val_fraction`` of its images, so both classes keep
@@ -58,3 +66,68 @@ def stratified_subsample(samples, max_images, seed):
         k = max(2, int(round(max_images * len(items) / len(samples))))
         out += [items[i] for i in sorted(rng.choice(len(items), min(k, len(items)), replace=False))]
     return out
+
+
+def prepare_split(scan: DatasetScan, max_images, val_fraction: float, seed: int, cache_dir,
+                  on_progress: ProgressCallback = no_progress,
+                  should_cancel: Optional[CancelCheck] = None) -> PreparedSplit:
+    """Subsample, cache and split exactly as fit() does (so a bundle's metadata["config"] and
+    ["split"] reproduce its validation set): the files that do not decode are left out before
+    the patient split."""
+    samples = stratified_subsample(scan.samples, max_images, seed)
+    cache, ok, bad = build_cache(samples, cache_dir, on_progress, should_cancel)
+    usable = [samples[i] for i in ok]
+    index_of = {id(s): i for i, s in enumerate(samples)}
+    train, val = patient_split(usable, val_fraction, seed)
+    return PreparedSplit(samples, cache, bad, train, val, [index_of[id(s)] for s in train],
+                         [index_of[id(s)] for s in val])
+
+
+@dataclass(frozen=True)
+class ModelSplit:
+    """A model's train/validation split, rebuilt from its metadata by rebuild_model_split()."""
+
+    train: list[Sample]
+    val: list[Sample]
+    prepared: Optional[PreparedSplit]  # the decoded, cached inputs (decode=True and the same files)
+    files_differ: bool  # the folder's file list is not the one the model was trained on
+    recorded_val_images: Optional[int]  # how many validation images the model recorded (None: not recorded)
+
+    @property
+    def count_differs(self) -> bool:
+        """The rebuilt validation set is not the size the model recorded (files changed or
+        stopped decoding since)."""
+        return self.recorded_val_images is not None and self.recorded_val_images != len(self.val)
+
+
+def rebuild_model_split(scan: DatasetScan, meta: dict, decode: bool = False, cache_dir=None,
+                        on_progress: ProgressCallback = no_progress,
+                        should_cancel: Optional[CancelCheck] = None) -> ModelSplit:
+    """The split fit() made for the model whose metadata is ``meta``, rebuilt from the scan
+    with the metadata's max_images subsample, val_fraction and seed (older bundles: from
+    ``meta["split"]``, else the defaults).
+
+    ``decode=False`` reads no image: the scanned files are split, assuming those that decoded
+    at training decode now (scan_dataset already skipped those with a bad header).
+    ``decode=True`` decodes and caches as fit() does (prepare_split) and splits the files that
+    decode, which is fit()'s own rule; ``.prepared`` then holds the cache. It decodes nothing
+    when the folder's file list is not the model's.
+
+    It never refuses: ``.files_differ`` and ``.count_differs`` say when the result may not be
+    the model's own validation set, and each caller decides (evaluate warns, recalibration
+    refuses)."""
+    config = meta.get("config") or {}
+    recorded = meta.get("split") or {}
+    seed = int(config.get("seed", recorded.get("seed", 0)))
+    val_fraction = float(config.get("val_fraction", recorded.get("val_fraction", VAL_FRACTION)))
+    trained_on = (meta.get("data") or {}).get("list_sha256")
+    files_differ = bool(trained_on) and trained_on != scan.fingerprint()["list_sha256"]
+    prepared = None
+    if decode and not files_differ:
+        prepared = prepare_split(scan, config.get("max_images"), val_fraction, seed, cache_dir,
+                                 on_progress, should_cancel)
+        train, val = prepared.train, prepared.val
+    else:
+        samples = stratified_subsample(scan.samples, config.get("max_images"), seed)
+        train, val = patient_split(samples, val_fraction, seed)
+    return ModelSplit(train, val, prepared, files_differ, recorded.get("val_images"))
