@@ -163,10 +163,6 @@ def _build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = _build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "gui":
-        from .gui.app import main as gui_main  # the GUI parses its own flags
-
-        return gui_main(argv[1:])
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
