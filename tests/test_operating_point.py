@@ -64,6 +64,23 @@ def test_threshold_for_sensitivity_is_the_highest_that_reaches_it():
         assert operating_point(table, t + 1e-6)[0] < target
 
 
+def test_threshold_for_sensitivity_works_on_log_odds():
+    """The benchmarks threshold the network's log-odds (no saturation at 1.0): the rule must
+    give the k-th highest positive's score, as on probabilities, not a value clipped to 1."""
+    rng = np.random.default_rng(2)
+    y = rng.random(500) < 0.6
+    logits = np.where(y, rng.normal(4.0, 2.0, 500), rng.normal(-3.0, 2.0, 500))
+    for target in (0.9, 0.95, 0.98):
+        positives = np.sort(logits[y])[::-1]
+        kth = positives[int(np.ceil(target * positives.size - 1e-9)) - 1]
+        t = threshold_for_sensitivity(y, logits, target)
+        assert t == kth
+        assert t > 1.0 or target > 0.9  # the old clipping at 1.0 would have failed at 0.9
+        # Same films as on the probabilities (sigmoid is monotone).
+        p = 1 / (1 + np.exp(-logits))
+        assert np.array_equal(logits >= t, p >= threshold_for_sensitivity(y, p, target))
+
+
 def test_stored_threshold_is_rounded_down_never_up():
     """Rounding the threshold up past the score it was chosen at would lose that case."""
     rng = np.random.default_rng(1)

@@ -104,12 +104,16 @@ def binary_report(labels, probs, threshold: float = 0.5) -> BinaryReport:
 
 
 def threshold_for_sensitivity(labels, probs, target: float) -> float:
-    """The highest threshold whose sensitivity reaches ``target`` (best specificity under it)."""
+    """The highest threshold whose sensitivity reaches ``target`` (best specificity under it).
+
+    Works on any score that rises with the probability (log-odds too: the benchmarks threshold
+    the network's logit, which has no saturation at 1.0): the threshold is one of the scores.
+    Only the curve's leading +inf (a target of 0) becomes 1.0."""
     fpr, tpr, thr = roc_curve(labels, probs)
     ok = np.where(tpr >= target)[0]
     i = int(ok[0]) if ok.size else len(thr) - 1
     t = float(thr[i])
-    return min(t, 1.0) if np.isfinite(t) else 1.0
+    return t if np.isfinite(t) else 1.0
 
 
 def operating_point_table(labels, probs) -> dict:
