@@ -72,6 +72,13 @@ def test_frozen_app_runs_freeze_support_before_anything_else(targets, monkeypatc
     assert [name for name, _ in targets] == ["freeze_support", "self-test"]
 
 
+def test_window_entry_past_the_launcher_refuses_the_self_test_instead_of_opening(capsys):
+    from xrayviewer.gui import app
+
+    assert app.main(["--self-test"]) == 2
+    assert "xrayviewer-gui --self-test" in capsys.readouterr().err
+
+
 def test_python_dash_m_reaches_the_window_parser_and_the_cli_imports_no_qt():
     help_text = subprocess.run([sys.executable, "-m", "xrayviewer", "gui", "--help"], capture_output=True,
                                text=True, timeout=120)

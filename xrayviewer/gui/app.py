@@ -76,6 +76,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args = parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
+    if args.self_test:  # reached only past the launcher (python -m xrayviewer.gui.app): no window
+        print("The self-test runs from the launcher: xrayviewer-gui --self-test (or python -m xrayviewer gui "
+              "--self-test).", file=sys.stderr)
+        return 2
 
     from .errors import ErrorReporter, setup_logging
     from .theme import apply_dark_theme
