@@ -79,6 +79,13 @@ def test_window_entry_past_the_launcher_refuses_the_self_test_instead_of_opening
     assert "xrayviewer-gui --self-test" in capsys.readouterr().err
 
 
+def test_cli_past_the_launcher_answers_gui_with_one_line(capsys):
+    from xrayviewer import cli
+
+    assert cli.main(["gui"]) == 2
+    assert "xrayviewer gui" in capsys.readouterr().err
+
+
 def test_python_dash_m_reaches_the_window_parser_and_the_cli_imports_no_qt():
     help_text = subprocess.run([sys.executable, "-m", "xrayviewer", "gui", "--help"], capture_output=True,
                                text=True, timeout=120)

@@ -170,6 +170,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not args.command:
         parser.print_help()
         return EXIT_USAGE
+    if args.command == "gui":  # the launcher opens the window; cli.main called directly does not
+        print("Open the viewer with `xrayviewer gui` or `xrayviewer-gui`.", file=sys.stderr)
+        return EXIT_USAGE
     handler = {"predict": cmd_predict, "evaluate": cmd_evaluate, "train": cmd_train,
                "model-info": cmd_model_info, "calibrate": cmd_calibrate, "reads": cmd_reads}[args.command]
     _escape_unencodable_output()
