@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from xrayviewer.imaging import to_model_input
-from xrayviewer.model.metrics import (binary_report, bootstrap_intervals, expected_calibration_error, roc_auc,
-                                      threshold_for_sensitivity)
+from xrayviewer.model.metrics import (binary_report, bootstrap_intervals, expected_calibration_error,
+                                      patient_resamples, roc_auc, threshold_for_sensitivity)
 
 from .common import validation_inputs
 
@@ -76,14 +76,8 @@ def paired_auc_difference(y, p_a, p_b, groups, n_boot: int = N_BOOT, seed: int =
     and the share of resamples in which b is ahead: the two models' errors on a hard film are
     correlated, so the paired interval is much narrower than either model's own."""
     y = np.asarray(y).astype(int)
-    _, inverse = np.unique(np.asarray(groups), return_inverse=True)
-    members = [np.where(inverse == k)[0] for k in range(inverse.max() + 1)]
-    rng = np.random.default_rng(seed)
-    diffs = []
-    for _ in range(n_boot):
-        idx = np.concatenate([members[k] for k in rng.integers(0, len(members), len(members))])
-        diffs.append(roc_auc(y[idx], p_b[idx]) - roc_auc(y[idx], p_a[idx]))
-    diffs = np.array(diffs)
+    diffs = np.array([roc_auc(y[idx], p_b[idx]) - roc_auc(y[idx], p_a[idx])
+                      for idx in patient_resamples(groups, n_boot, seed)])
     return {"difference": round(roc_auc(y, p_b) - roc_auc(y, p_a), 4),
             "ci95": [round(float(np.nanpercentile(diffs, 2.5)), 4), round(float(np.nanpercentile(diffs, 97.5)), 4)],
             "share_ahead": round(float(np.nanmean(diffs > 0)), 3)}
