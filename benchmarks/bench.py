@@ -1,6 +1,6 @@
 """XRay Viewer benchmarks: start-up, model load, latency, throughput, memory.
 
-    python benchmarks/bench.py [--model FILE] [--repeats N] [--skip-train] [--skip-gui]
+    python -m benchmarks.bench [--model FILE] [--repeats N] [--skip-train] [--skip-gui]
 
 Each figure is the median of several runs (peak memory: the largest); heavy parts run in
 fresh subprocesses so that import costs and peak memory are measured cold and separately.
@@ -12,7 +12,8 @@ training memory flat when the dataset doubles.
 
 Which code is measured is whatever ``import xrayviewer`` finds: point PYTHONPATH at another
 checkout to measure it with this same script (before/after comparisons). The data folder is
-``$XRAYVIEWER_DATA``, else the first ``shared/data`` found above the repository.
+``$XRAYVIEWER_DATA``, else the first ``shared/data`` found above the repository
+(``benchmarks.common.data_dir``).
 """
 
 from __future__ import annotations
@@ -29,19 +30,9 @@ import time
 from pathlib import Path
 from typing import Optional
 
-REPO = Path(__file__).resolve().parent.parent
+from .common import data_dir
 
-
-def _data_dir() -> Path:
-    if os.environ.get("XRAYVIEWER_DATA"):
-        return Path(os.environ["XRAYVIEWER_DATA"])
-    for up in REPO.parents:  # a checkout beside shared/ or a worktree one level further down
-        if (up / "shared" / "data").is_dir():
-            return up / "shared" / "data"
-    return REPO.parent / "shared" / "data"
-
-
-DATA = _data_dir()
+DATA = data_dir()
 # Subprocesses start here, not in REPO: a child's sys.path begins with its working folder,
 # which would shadow a checkout named by PYTHONPATH.
 NEUTRAL_CWD = tempfile.gettempdir()

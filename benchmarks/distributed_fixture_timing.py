@@ -1,6 +1,6 @@
 """Wall time of `train --distribute multiworker` with 1 and 2 workers on this machine.
 
-    python benchmarks/distributed_fixture_timing.py [--dataset DIR] [--epochs N] [--repeats R]
+    python -m benchmarks.distributed_fixture_timing [--dataset DIR] [--epochs N] [--repeats R]
 
 Every worker is a separate process on 127.0.0.1 (tests/cluster_helpers.py), each with its own
 per-user home and so its own input cache, cold, as separate machines would start. On one
@@ -13,15 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
+# The tests' helper (a namespace package from the repository root, where `python -m` runs).
+from tests.cluster_helpers import start_workers, stop_all
 
-from cluster_helpers import start_workers, stop_all  # noqa: E402
+from .common import REPO
 
 
 def run_once(n: int, dataset: Path, epochs: int) -> float:

@@ -1,6 +1,6 @@
 """Is Pillow's JPEG draft mode (DCT-domain reduction on decode) safe for the model input?
 
-    python benchmarks/draft_probe.py [--data DIR]
+    python -m benchmarks.draft_probe [--data DIR]
 
 For each candidate draft size (the decoder reduces by 1/2, 1/4 or 1/8 while the picture stays
 at least that size), compares the 128 x 128 uint8 model input (``preprocess_uint8``) with
@@ -18,15 +18,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageOps
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import DATA  # noqa: E402
+from xrayviewer.imaging import XRayImage, load_image, preprocess_uint8
+from xrayviewer.imaging.raster import _to_grey_array
+from xrayviewer.imaging.windowing import full_range_window
 
-from PIL import Image, ImageOps  # noqa: E402
-
-from xrayviewer.imaging import XRayImage, load_image, preprocess_uint8  # noqa: E402
-from xrayviewer.imaging.raster import _to_grey_array  # noqa: E402
-from xrayviewer.imaging.windowing import full_range_window  # noqa: E402
+from .common import add_data_argument, data_dir
 
 
 def draft_input(path: Path, size: int) -> np.ndarray:
@@ -43,10 +41,10 @@ def draft_input(path: Path, size: int) -> np.ndarray:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(DATA))
+    add_data_argument(ap)
     ap.add_argument("--sizes", default="256,384,512")
     args = ap.parse_args()
-    data = Path(args.data)
+    data = data_dir(args.data)
     sets = {"fullres": sorted((data / "fullres").rglob("*.jpeg")),
             "train (every 4th)": sorted((data / "chest_xray" / "train").rglob("*.jpeg"))[::4]}
     for size in [int(s) for s in args.sizes.split(",")]:

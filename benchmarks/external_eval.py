@@ -1,7 +1,7 @@
 """Score model bundles on their own internal validation split and on an external labelled folder
 (external half A), side by side: the figures issue 14 judges recipes by.
 
-    python benchmarks/external_eval.py MODEL.keras ... --dataset ../shared/data/chest_xray \\
+    python -m benchmarks.external_eval MODEL.keras ... --dataset ../shared/data/chest_xray \\
         --external ../shared/data/chest_xray_external [--json out.json] [--scores scores.npz]
 
 For each set: AUC with a patient-level bootstrap 95% interval, then accuracy, sensitivity and
@@ -34,11 +34,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from xrayviewer.imaging import to_model_input
+from xrayviewer.model.metrics import (binary_report, bootstrap_intervals, expected_calibration_error,
+                                      patient_resamples, roc_auc, threshold_for_sensitivity)
 
-from xrayviewer.imaging import to_model_input  # noqa: E402
-from xrayviewer.model.metrics import (binary_report, bootstrap_intervals, expected_calibration_error,  # noqa: E402
-                                      roc_auc, threshold_for_sensitivity)
+from .common import validation_inputs
 
 VAL_SENSITIVITY = 0.95
 ORACLE_SENSITIVITY = 0.93
@@ -76,14 +76,8 @@ def paired_auc_difference(y, p_a, p_b, groups, n_boot: int = N_BOOT, seed: int =
     and the share of resamples in which b is ahead: the two models' errors on a hard film are
     correlated, so the paired interval is much narrower than either model's own."""
     y = np.asarray(y).astype(int)
-    _, inverse = np.unique(np.asarray(groups), return_inverse=True)
-    members = [np.where(inverse == k)[0] for k in range(inverse.max() + 1)]
-    rng = np.random.default_rng(seed)
-    diffs = []
-    for _ in range(n_boot):
-        idx = np.concatenate([members[k] for k in rng.integers(0, len(members), len(members))])
-        diffs.append(roc_auc(y[idx], p_b[idx]) - roc_auc(y[idx], p_a[idx]))
-    diffs = np.array(diffs)
+    diffs = np.array([roc_auc(y[idx], p_b[idx]) - roc_auc(y[idx], p_a[idx])
+                      for idx in patient_resamples(groups, n_boot, seed)])
     return {"difference": round(roc_auc(y, p_b) - roc_auc(y, p_a), 4),
             "ci95": [round(float(np.nanpercentile(diffs, 2.5)), 4), round(float(np.nanpercentile(diffs, 97.5)), 4)],
             "share_ahead": round(float(np.nanmean(diffs > 0)), 3)}
@@ -94,19 +88,17 @@ def bundle_scores(keras_path: Path, dataset: Path, external: Path) -> dict:
     validation split and on the external folder."""
     from xrayviewer.model.predictor import Predictor
     from xrayviewer.training.dataset import scan_dataset
-    from xrayviewer.training.recalibrate import reproduce_split
 
     predictor = Predictor.load(keras_path)
-    prepared = reproduce_split(predictor.info, dataset)
-    grey = prepared.cache.read(np.asarray(prepared.val_idx))
+    _prepared, val = validation_inputs(predictor.info, dataset)
+    grey = val.grey
     val_p = np.concatenate([[q.probability for q in predictor.predict_batch(to_model_input(grey[s:s + 128]))]
                             for s in range(0, len(grey), 128)])
     scan = scan_dataset(external)
     results = predictor.predict_files([s.path for s in scan.samples])
     ok = [(s, r.prediction) for s, r in zip(scan.samples, results) if r.prediction is not None]
     return {"threshold": predictor.threshold, "meta": predictor.info.meta,
-            "val": {"y": np.array([s.label for s in prepared.val]), "p": val_p,
-                    "groups": [s.patient for s in prepared.val]},
+            "val": {"y": val.y, "p": val_p, "groups": val.groups},
             "ext": {"y": np.array([s.label for s, _ in ok]), "p": np.array([q.probability for _, q in ok]),
                     "groups": [s.patient for s, _ in ok], "files": [Path(s.path).name for s, _ in ok]}}
 

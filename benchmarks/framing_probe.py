@@ -1,6 +1,6 @@
 """How much does a model's pneumonia log-odds move when only the film's framing changes?
 
-    python benchmarks/framing_probe.py MODEL.keras ... --external ../shared/data/chest_xray_external
+    python -m benchmarks.framing_probe MODEL.keras ... --external ../shared/data/chest_xray_external
 
 Every external film is stretched or squeezed horizontally about its centre (width x0.8, x0.9,
 x1.1, x1.25; black where no film is left), and the mean change of the network's log-odds is
@@ -18,11 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from snapshot_eval import external_inputs  # noqa: E402
-from tta_probe import model_logits  # noqa: E402
+from .common import external_inputs, load_network, model_logits
 
 WIDTHS = (0.8, 0.9, 1.1, 1.25)
 
@@ -47,11 +43,10 @@ def main(argv=None) -> int:
     ap.add_argument("models", nargs="+", type=Path)
     ap.add_argument("--external", type=Path, required=True)
     args = ap.parse_args(argv)
-    from xrayviewer.model.runtime import import_keras
-
-    y, _groups, grey = external_inputs(args.external)
+    ext = external_inputs(args.external)
+    y, grey = ext.y, ext.grey
     for m in args.models:
-        model = import_keras().saving.load_model(m, compile=False)
+        model = load_network(m)
         base = model_logits(model, grey)
         print(f"{m.name}: Spearman(side dark fraction, log-odds) NORMAL {spearman(side_dark_fraction(grey[y == 0]), base[y == 0]):+.2f}"
               f", PNEUMONIA {spearman(side_dark_fraction(grey[y == 1]), base[y == 1]):+.2f}")

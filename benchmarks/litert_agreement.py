@@ -1,6 +1,6 @@
 """LiteRT against Keras on real films: the same probabilities, OOD scores, CSV and JSON?
 
-    python benchmarks/litert_agreement.py [--model FILE.keras]
+    python -m benchmarks.litert_agreement [--model FILE.keras] [--data DIR]
 
 Scores the eleven full-resolution films and the 299 external films with both runtimes (the
 same bundle, the same preprocessing, one process) and prints the largest differences, the
@@ -14,15 +14,13 @@ import argparse
 import io
 import json
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import DATA  # noqa: E402
+from xrayviewer.imaging import find_images
+from xrayviewer.model import Predictor, bundled_model_path, read_model_info
+from xrayviewer.model.networks import KerasNetwork, LiteRTNetwork
+from xrayviewer.model.results_table import result_row, write_csv_rows
 
-from xrayviewer.imaging import find_images  # noqa: E402
-from xrayviewer.model import Predictor, bundled_model_path, read_model_info  # noqa: E402
-from xrayviewer.model.networks import KerasNetwork, LiteRTNetwork  # noqa: E402
-from xrayviewer.model.results_table import result_row, write_csv_rows  # noqa: E402
+from .common import add_data_argument, data_dir
 
 
 def _rows(results) -> list[dict]:
@@ -58,11 +56,13 @@ def compare(lite: Predictor, keras: Predictor, files: list[str]) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", help="bundle .keras (default: the bundled model)")
+    add_data_argument(ap)
     args = ap.parse_args()
+    data = data_dir(args.data)
     info = read_model_info(args.model or bundled_model_path())
     lite, keras = Predictor(LiteRTNetwork(info), info), Predictor(KerasNetwork(info), info)
     report = {"model": info.name}
-    for name, folder in (("fullres", DATA / "fullres"), ("external", DATA / "chest_xray_external")):
+    for name, folder in (("fullres", data / "fullres"), ("external", data / "chest_xray_external")):
         report[name] = compare(lite, keras, find_images([str(folder)]))
         print(name, json.dumps(report[name]), flush=True)
     print(json.dumps(report))

@@ -5,8 +5,11 @@ installed packages ship (never the training data), scores it with a model, and p
 detection rate per category plus the false-flag rate on the model's own validation X-rays.
 The last line of output is one JSON object with all numbers.
 
-    python benchmarks/ood_probes.py --model /tmp/runs/default-s0.keras \\
-        --dataset /work/shared/data/chest_xray [--keep DIR]
+    python -m benchmarks.ood_probes --model /tmp/runs/default-s0.keras \\
+        [--data DIR] [--dataset DIR] [--keep DIR]
+
+``--data`` is the shared data folder (``benchmarks.common.data_dir``: its fullres/ and dicom/
+films join the probes); ``--dataset`` the model's training folder, default DATA/chest_xray.
 
 Categories (each must be flagged unless marked "info"):
 
@@ -19,7 +22,7 @@ Categories (each must be flagged unless marked "info"):
 - blank: white, black and mid-grey images.
 - noise: uniform and Gaussian noise.
 - xray_rot90 / xray_inverted / xray_rot180: the app's bundled sample X-rays and the
-  full-resolution X-rays in ../shared/data/fullres rotated by 90 / 270 degrees, colour-inverted,
+  full-resolution X-rays in DATA/fullres rotated by 90 / 270 degrees, colour-inverted,
   or turned upside down.
 - other_modality: real non-radiograph medical images shipped as test data: pydicom's CT and
   MR slices (CT_small, MR_small, the MR abdomen of examples_overlay), a nuclear-medicine
@@ -27,7 +30,7 @@ Categories (each must be flagged unless marked "info"):
 - other_body_part_synthetic: drawn "radiographs" of a limb (bright bone shapes on dark soft
   tissue). WEAK: nothing offline ships real hand/knee/spine radiographs, and drawings are
   easier to tell apart than real films; read this row with that in mind.
-- info_adult_chest (info only, not counted): the adult CR chest DICOM of ../shared/data/dicom:
+- info_adult_chest (info only, not counted): the adult CR chest DICOM of DATA/dicom:
   a real chest radiograph from another population and site. Out of the model's scope, but a
   legitimate chest film, so a warning is welcome, not required.
 """
@@ -43,13 +46,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-REPO = Path(__file__).resolve().parent.parent
-FULLRES = REPO.parent / "shared" / "data" / "fullres"
-ADULT_DICOM = REPO.parent / "shared" / "data" / "dicom"
+from .common import REPO, add_data_argument, data_dir
 
 MUST_FLAG = ("colour_photo", "grey_photo", "document", "blank", "noise", "xray_rot90", "xray_inverted",
              "xray_rot180", "other_modality", "other_body_part_synthetic")
@@ -87,11 +89,12 @@ def _font(size: int):
         return ImageFont.load_default()
 
 
-def xray_sources() -> list[Path]:
-    """Real chest X-rays to rotate and invert: the app's samples and ../shared/data/fullres."""
+def xray_sources(data: Path) -> list[Path]:
+    """Real chest X-rays to rotate and invert: the app's samples and DATA/fullres."""
     files = sorted((REPO / "resources" / "samples").glob("*.jpeg"))
-    if FULLRES.is_dir():
-        files += sorted(FULLRES.rglob("*.jpeg"))
+    fullres = data / "fullres"
+    if fullres.is_dir():
+        files += sorted(fullres.rglob("*.jpeg"))
     seen, out = set(), []
     for f in files:
         if f.name not in seen:
@@ -184,8 +187,11 @@ def _save(img: Image.Image, path: Path) -> Path:
     return path
 
 
-def make_probes(folder, seed: int = 0, xrays: list[Path] | None = None) -> dict[str, list[Path]]:
-    """Write the probe set under ``folder``; returns {category: [files]}."""
+def make_probes(folder, seed: int = 0, xrays: Sequence[Path] = (),
+                adult_dicom: Path | None = None) -> dict[str, list[Path]]:
+    """Write the probe set under ``folder``; returns {category: [files]}. ``xrays``: the real
+    chest X-rays to rotate and invert (``xray_sources``); ``adult_dicom``: a folder of adult
+    chest DICOMs for the info-only category."""
     folder = Path(folder)
     rng = np.random.default_rng(seed)
     out: dict[str, list[Path]] = {k: [] for k in MUST_FLAG}
@@ -232,7 +238,7 @@ def make_probes(folder, seed: int = 0, xrays: list[Path] | None = None) -> dict[
     add("noise", Image.fromarray(np.clip(rng.normal(100, 15, (512, 512)), 0, 255).astype(np.uint8)),
         "gaussian_low_contrast.png")
 
-    for src in (xrays if xrays is not None else xray_sources()):
+    for src in xrays:
         with Image.open(src) as im:
             g = im.convert("L")
         add("xray_rot90", g.transpose(Image.Transpose.ROTATE_90), f"{src.stem}_rot90.png")
@@ -251,8 +257,8 @@ def make_probes(folder, seed: int = 0, xrays: list[Path] | None = None) -> dict[
     for i in range(3):
         add("other_body_part_synthetic", _limb(rng), f"limb_{i}.png")
 
-    if ADULT_DICOM.is_dir():
-        for p in sorted(ADULT_DICOM.glob("*.dcm")):
+    if adult_dicom is not None and adult_dicom.is_dir():
+        for p in sorted(adult_dicom.glob("*.dcm")):
             out["info_adult_chest"].append(Path(shutil.copy(p, _mkdir(folder / "info_adult_chest") / p.name)))
     return out
 
@@ -262,8 +268,7 @@ def _mkdir(p: Path) -> Path:
     return p
 
 
-def run(model_path, dataset_dir, keep=None) -> dict:
-    sys.path.insert(0, str(REPO))
+def run(model_path, dataset_dir, data: Path, keep=None) -> dict:
     from xrayviewer.model import Predictor
     from xrayviewer.training import scan_dataset
     from xrayviewer.training.evaluate import model_split
@@ -272,7 +277,7 @@ def run(model_path, dataset_dir, keep=None) -> dict:
     predictor = Predictor.load(model_path)
     folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="ood-probes-"))
     try:
-        probes = make_probes(folder)
+        probes = make_probes(folder, xrays=xray_sources(data), adult_dicom=data / "dicom")
         per_cat, details = {}, {}
         for cat, files in probes.items():
             results = predictor.predict_files(files)
@@ -314,8 +319,9 @@ def run(model_path, dataset_dir, keep=None) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", help="model .keras (default: the bundled model)")
-    ap.add_argument("--dataset", default=str(REPO.parent / "shared" / "data" / "chest_xray"),
-                    help="the model's training folder, for the validation false-flag rate ('' to skip)")
+    add_data_argument(ap)
+    ap.add_argument("--dataset", help="the model's training folder, for the validation false-flag rate "
+                                      "('' to skip; default: DATA/chest_xray)")
     ap.add_argument("--keep", metavar="DIR", help="write the probes here and keep them")
     ap.add_argument("--details", action="store_true", help="print every probe's score")
     args = ap.parse_args(argv)
@@ -325,7 +331,9 @@ def main(argv=None) -> int:
         from xrayviewer.model import bundled_model_path
 
         model = bundled_model_path()
-    res = run(model, args.dataset or None, args.keep)
+    data = data_dir(args.data)
+    dataset = str(data / "chest_xray") if args.dataset is None else args.dataset
+    res = run(model, dataset or None, data, args.keep)
     print(f"OOD probes for {res['model']} (method: {res['ood_method']}, threshold {res['ood_threshold']})")
     for cat, v in res["categories"].items():
         tag = "" if cat in MUST_FLAG else "  (info only)"

@@ -1,6 +1,6 @@
 """Summarise trained bundles (their .json metadata) as the recipe comparison table.
 
-    python benchmarks/recipe_table.py RUN_DIR_OR_JSON...
+    python -m benchmarks.recipe_table RUN_DIR_OR_JSON...
 
 Groups by recipe and epochs budget; prints mean +/- SD over seeds of validation AUC,
 accuracy, sensitivity and specificity (at each model's own threshold), and the train time.
@@ -9,15 +9,14 @@ All figures come from the metadata that `xrayviewer train` wrote; nothing is typ
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import sys
 from collections import defaultdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from xrayviewer.training.recipes import recipe_of  # noqa: E402  (old runs recorded "default" for default-v1)
+from xrayviewer.training.recipes import recipe_of  # old runs recorded "default" for default-v1
 
 
 def _fmt(values: list[float], digits: int = 3) -> str:
@@ -26,10 +25,11 @@ def _fmt(values: list[float], digits: int = 3) -> str:
     return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
-def main(argv: list[str]) -> int:
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("runs", nargs="+", type=Path, help="run folders (every .json in them) or bundle .json files")
     files: list[Path] = []
-    for a in argv:
-        p = Path(a)
+    for p in ap.parse_args(argv).runs:
         files += sorted(p.glob("*.json")) if p.is_dir() else [p]
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for f in files:
@@ -79,4 +79,4 @@ def _print_paired(groups: dict[tuple, list[dict]]) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

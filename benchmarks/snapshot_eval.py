@@ -1,7 +1,7 @@
 """Checkpoint rules compared within one training run, from its per-epoch weight snapshots
 (``xrayviewer train --keep-snapshots`` writes <name>.epochs.npz beside the bundle):
 
-    python benchmarks/snapshot_eval.py RUN.keras ... --dataset ../shared/data/chest_xray \\
+    python -m benchmarks.snapshot_eval RUN.keras ... --dataset ../shared/data/chest_xray \\
         --external ../shared/data/chest_xray_external [--json out.json]
 
 For every epoch: internal validation AUC and external AUC of that epoch's weights. Then, per
@@ -14,7 +14,7 @@ run, the checkpoint rules of model_weights/README.md (issue 14, rule 4):
   reference only).
 
 Each gets AUC with a patient bootstrap interval on both sets and the rates at the ``val95``
-threshold (fitted on internal validation) and the ``ext-oracle`` point, as external_eval.py.
+threshold (fitted on internal validation) and the ``ext-oracle`` point, as external_eval does.
 Scores are the network's raw log-odds: calibration is monotone, so AUC and thresholds fitted on
 internal validation pick the same films as on calibrated probabilities. Nothing here trains.
 """
@@ -28,12 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from xrayviewer.model.metrics import roc_auc, threshold_for_sensitivity
 
-from external_eval import set_figures  # noqa: E402
-from tta_probe import model_logits  # noqa: E402
-from xrayviewer.model.metrics import roc_auc, threshold_for_sensitivity  # noqa: E402
+from .common import external_inputs, model_logits, validation_inputs
+from .external_eval import set_figures
 
 LAST = 5
 
@@ -46,18 +44,6 @@ def load_snapshots(path: Path) -> list[list[np.ndarray]]:
     return [[z[f"e{e}_{i}"] for i in range(count)] for e in epochs]
 
 
-def external_inputs(folder: Path):
-    """(labels, patients, cached uint8 inputs) of an external labelled folder."""
-    from xrayviewer.paths import user_cache_dir
-    from xrayviewer.training.cache import build_cache
-    from xrayviewer.training.dataset import scan_dataset
-
-    scan = scan_dataset(folder)
-    cache, ok, _ = build_cache(scan.samples, user_cache_dir() / "inputs")
-    return (np.array([scan.samples[i].label for i in ok]), [scan.samples[i].patient for i in ok],
-            cache.read(np.asarray(ok)))
-
-
 def figures(name: str, val_logits, ext_logits, val, ext) -> dict:
     t = threshold_for_sensitivity(val["y"], val_logits, 0.95)
     return {"rule": name,
@@ -68,15 +54,13 @@ def figures(name: str, val_logits, ext_logits, val, ext) -> dict:
 def probe(keras_path: Path, dataset: Path, external: Path) -> dict:
     from xrayviewer.model.architectures import build_model
     from xrayviewer.model.bundle import read_model_info
-    from xrayviewer.training.recalibrate import reproduce_split
     from xrayviewer.training.recipes import get_recipe, recipe_of
 
     info = read_model_info(keras_path)
-    prepared = reproduce_split(info, dataset)
-    val = {"y": np.array([s.label for s in prepared.val]), "groups": [s.patient for s in prepared.val],
-           "grey": prepared.cache.read(np.asarray(prepared.val_idx))}
-    y_ext, g_ext, grey_ext = external_inputs(external)
-    ext = {"y": y_ext, "groups": g_ext, "grey": grey_ext}
+    _prepared, v = validation_inputs(info, dataset)
+    val = {"y": v.y, "groups": v.groups, "grey": v.grey}
+    e = external_inputs(external)
+    ext = {"y": e.y, "groups": e.groups, "grey": e.grey}
     snaps = load_snapshots(keras_path.with_name(keras_path.name[:-len(".keras")] + ".epochs.npz"))
     model = build_model(get_recipe(recipe_of(info.meta)).network)
 

@@ -148,3 +148,24 @@ def test_card_states_the_rule_the_bundle_was_made_with(tiny_model):
     assert "(>= 95% on validation)" in model_card_text(info)
     del info.meta["config"]["sensitivity_target"]  # older still: the rule of its time, 0.95
     assert "(>= 95% on validation)" in model_card_text(info)
+
+
+def test_patient_resamples_take_whole_patients_and_repeat_with_the_seed():
+    """The one patient-level resampling behind every bootstrap interval (the card's AUC, the
+    site report, benchmarks.external_eval's paired difference): a drawn patient brings all
+    of their films, every resample has as many patients as the set, and a seed repeats it."""
+    from xrayviewer.model.metrics import patient_resamples
+
+    groups = np.array(["a", "a", "a", "b", "c", "c", "d"])
+    resamples = list(patient_resamples(groups, n_boot=50, seed=3))
+    assert len(resamples) == 50
+    for idx in resamples:
+        drawn = groups[idx]
+        for patient in set(drawn):
+            # whole patients only: the count of a patient's films is a multiple of their total
+            assert (drawn == patient).sum() % (groups == patient).sum() == 0
+        assert sum((drawn == p).sum() // (groups == p).sum() for p in set(drawn)) == 4
+    again = list(patient_resamples(groups, n_boot=50, seed=3))
+    assert all(np.array_equal(a, b) for a, b in zip(resamples, again))
+    assert any(not np.array_equal(a, b) for a, b in zip(resamples, patient_resamples(groups, 50, seed=4)))
+    assert list(patient_resamples([], n_boot=5)) == []

@@ -271,7 +271,7 @@ def test_spec_wiring_per_platform(monkeypatch, tmp_path, plat):
     assert analysis["pathex"] == [str(REPO)]
     assert "torch" in analysis["excludes"] and "tkinter" in analysis["excludes"]
     assert any(h.endswith("pyi_rth_xrayviewer.py") for h in analysis["runtime_hooks"])
-    assert "xrayviewer.gui.selftest" in analysis["hiddenimports"]
+    assert "xrayviewer.selftest" in analysis["hiddenimports"]
     assert "ai_edge_litert.interpreter" in analysis["hiddenimports"], "the runtime that scores"
     assert all(Path(src).is_file() for src, _ in analysis["datas"])
     assert all(dest.startswith("xrayviewer/") for _, dest in analysis["datas"])
@@ -512,7 +512,7 @@ def test_needs_frozen_build(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------- self-test helpers (no TF)
 def test_selftest_offscreen_rule():
-    from xrayviewer.gui import selftest
+    from xrayviewer import selftest
 
     assert selftest._needs_offscreen({}, "linux")
     assert not selftest._needs_offscreen({"DISPLAY": ":0"}, "linux")
@@ -523,7 +523,7 @@ def test_selftest_offscreen_rule():
 
 
 def test_selftest_tiny_dataset_is_a_valid_dataset(tmp_path):
-    from xrayviewer.gui.selftest import make_tiny_dataset
+    from xrayviewer.selftest import make_tiny_dataset
     from xrayviewer.training import patient_split, scan_dataset
 
     scan = scan_dataset(make_tiny_dataset(tmp_path / "d", per_class=6))
@@ -534,7 +534,7 @@ def test_selftest_tiny_dataset_is_a_valid_dataset(tmp_path):
 
 def test_selftest_writes_its_report_without_stdout(tmp_path, monkeypatch):
     """A windowed Windows app has sys.stdout None: the report still reaches the log folder."""
-    from xrayviewer.gui import selftest
+    from xrayviewer import selftest
 
     monkeypatch.setenv("XRAYVIEWER_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(selftest, "run", lambda keep_temp=False, console=None: (False, "report text\n"))
@@ -551,7 +551,7 @@ def test_selftest_scores_the_bundled_model_through_litert(tmp_path, monkeypatch)
     LiteRT and reproduce its reference probability, without TensorFlow."""
     import io
 
-    from xrayviewer.gui import selftest
+    from xrayviewer import selftest
 
     monkeypatch.setenv("XRAYVIEWER_HOME", str(tmp_path))
     monkeypatch.delenv("XRAYVIEWER_BACKEND", raising=False)

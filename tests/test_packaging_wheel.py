@@ -135,7 +135,9 @@ def test_entry_points_declared(wheel):
     with zipfile.ZipFile(wheel) as z:
         ep = next(n for n in z.namelist() if n.endswith(".dist-info/entry_points.txt"))
         text = z.read(ep).decode()
-    assert "xrayviewer = xrayviewer.cli:main" in text
+    # Both commands go through the one launcher (xrayviewer.launcher.launch).
+    assert "xrayviewer = xrayviewer.launcher:main" in text
+    assert "xrayviewer-gui = xrayviewer.launcher:gui_main" in text
 
 
 def test_installed_wheel_finds_its_data(src, wheel, tmp_path):

@@ -60,7 +60,8 @@ def test_installed_binding_is_not_the_excluded_release():
 
 
 def test_frozen_self_test_runs_the_check_and_fails_on_a_leaking_binding(monkeypatch):
-    from xrayviewer.gui import selftest, signal_check
+    from xrayviewer import selftest
+    from xrayviewer.gui import signal_check
 
     good = selftest.SelfTest(selftest._Tee(None))
     result = good.step("Qt signals", good.qt_signals)

@@ -107,14 +107,9 @@ def test_label_smoothing_is_the_only_loss_change():
 
 
 def _external_eval():
-    import importlib.util
-    from pathlib import Path
+    from benchmarks import external_eval
 
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "external_eval.py"
-    spec = importlib.util.spec_from_file_location("external_eval", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return external_eval
 
 
 def test_external_eval_thresholds_come_from_internal_validation_and_paired_difference_has_sign():

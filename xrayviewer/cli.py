@@ -189,16 +189,15 @@ def _build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = _build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "gui":
-        from .gui.app import main as gui_main  # the GUI parses its own flags
-
-        return gui_main(argv[1:])
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0) if exc.code in (0, None) else EXIT_USAGE
     if not args.command:
         parser.print_help()
+        return EXIT_USAGE
+    if args.command == "gui":  # the launcher opens the window; cli.main called directly does not
+        print("Open the viewer with `xrayviewer gui` or `xrayviewer-gui`.", file=sys.stderr)
         return EXIT_USAGE
     handler = {"predict": cmd_predict, "evaluate": cmd_evaluate, "train": cmd_train,
                "model-info": cmd_model_info, "calibrate": cmd_calibrate, "reads": cmd_reads}[args.command]

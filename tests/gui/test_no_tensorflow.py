@@ -35,7 +35,7 @@ def test_import_and_window_do_not_import_tensorflow(tmp_path):
 
 def test_cli_gui_forwarding_parses_help_without_tensorflow(tmp_path):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XRAYVIEWER_HOME=str(tmp_path))
-    code = ("import sys; from xrayviewer.cli import main; rc = main(['gui', '--help']); "
+    code = ("import sys; from xrayviewer.launcher import launch; rc = launch(['gui', '--help']); "
             "print('TF' if 'tensorflow' in sys.modules else 'noTF', rc)")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]

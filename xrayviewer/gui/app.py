@@ -59,7 +59,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--screenshot", metavar="OUT.png", help="save the window once the images are scored, then exit")
     p.add_argument("--training-panel", action="store_true", help="open the (hidden) training panel")
     p.add_argument("--no-single-instance", action="store_true", help="always open a new window")
-    # Handled by selftest.main before this parser runs; listed here so that --help shows them.
+    # xrayviewer.launcher runs the self-test before this parser (no window); listed here so
+    # that --help shows them.
     p.add_argument("--self-test", action="store_true",
                    help="check that this installation works (model, TensorFlow, training, the window; no "
                         "screen needed) and exit: 0 when every step passed")
@@ -71,14 +72,14 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if "--self-test" in argv:
-        from .selftest import main as self_test
-
-        return self_test(argv)
     try:
         args = parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
+    if args.self_test:  # reached only past the launcher (python -m xrayviewer.gui.app): no window
+        print("The self-test runs from the launcher: xrayviewer-gui --self-test (or python -m xrayviewer gui "
+              "--self-test).", file=sys.stderr)
+        return 2
 
     from .errors import ErrorReporter, setup_logging
     from .theme import apply_dark_theme

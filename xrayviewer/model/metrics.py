@@ -4,7 +4,7 @@ operating points, confusion matrix, expected calibration error, bootstrap interv
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Iterator, Optional
 
 import numpy as np
 
@@ -183,17 +183,8 @@ def bootstrap_intervals(labels, probs, threshold: float, n_boot: int = BOOTSTRAP
     """
     y = np.asarray(labels)
     p = np.asarray(probs)
-    rng = np.random.default_rng(seed)
-    if groups is None:
-        members = [np.array([i]) for i in range(y.size)]
-    else:
-        g = np.asarray(groups)
-        _, inverse = np.unique(g, return_inverse=True)
-        members = [np.where(inverse == k)[0] for k in range(inverse.max() + 1)]
     stats = {"accuracy": [], "auc": [], "sensitivity": [], "specificity": []}
-    for _ in range(n_boot):
-        pick = rng.integers(0, len(members), len(members))
-        idx = np.concatenate([members[k] for k in pick])
+    for idx in patient_resamples(np.arange(y.size) if groups is None else groups, n_boot, seed):
         r = binary_report(y[idx], p[idx], threshold)
         for k in stats:
             stats[k].append(getattr(r, k))
@@ -227,22 +218,28 @@ def wilson_interval(hits: int, n: int, z: float = 1.959964) -> tuple[Optional[fl
     return float(lo), float(hi)
 
 
+def patient_resamples(groups, n_boot: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> Iterator[np.ndarray]:
+    """``n_boot`` bootstrap resamples of patients, as index arrays into ``groups`` (one patient
+    id per image): each draws as many patients as there are, with replacement, and takes all
+    of a drawn patient's images, so a patient's correlated films do not narrow an interval.
+    The same ``groups`` and ``seed`` give the same resamples (paired comparisons rely on it)."""
+    _, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    members = [np.where(inverse == k)[0] for k in range(inverse.max() + 1)] if inverse.size else []
+    if not members:
+        return
+    rng = np.random.default_rng(seed)
+    for _ in range(n_boot):
+        yield np.concatenate([members[k] for k in rng.integers(0, len(members), len(members))])
+
+
 def patient_bootstrap(labels, scores, groups, statistic, n_boot: int = BOOTSTRAP_RESAMPLES,
                       seed: int = 0) -> tuple[Optional[float], Optional[float]]:
     """2.5-97.5 percentile interval of ``statistic(labels, scores)`` over resamples of patients
     (all of a patient's images together, so a patient's correlated films do not narrow it)."""
     y = np.asarray(labels)
     s = np.asarray(scores, dtype=np.float64)
-    _, inverse = np.unique(np.asarray(groups), return_inverse=True)
-    members = [np.where(inverse == k)[0] for k in range(inverse.max() + 1)] if y.size else []
-    if not members:
-        return None, None
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(n_boot):
-        idx = np.concatenate([members[k] for k in rng.integers(0, len(members), len(members))])
-        values.append(statistic(y[idx], s[idx]))
-    values = np.asarray(values, dtype=np.float64)
-    if not np.isfinite(values).any():
+    values = np.asarray([statistic(y[idx], s[idx]) for idx in patient_resamples(groups, n_boot, seed)],
+                        dtype=np.float64)
+    if not values.size or not np.isfinite(values).any():
         return None, None
     return float(np.nanpercentile(values, 2.5)), float(np.nanpercentile(values, 97.5))

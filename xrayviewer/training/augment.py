@@ -1,7 +1,7 @@
 """Tone and sharpness augmentation, applied to the cached grey inputs of training batches.
 
 The default recipe's Keras augmentation layer varies geometry, contrast and brightness. The
-shift benchmark (benchmarks/shift_probes.py) showed what it leaves out: a film processed with a
+shift benchmark (benchmarks/archive/shift_probes.py) showed what it leaves out: a film processed with a
 different tone curve (gamma, histogram equalisation) or edge enhancement (unsharp masking, as
 many CR/DR consoles apply) keeps its ranking (AUC ~0.99) but loses 10-25 points of sensitivity
 at the shipped threshold. Sites differ in exactly these processing steps, so training sees them.

@@ -10,9 +10,13 @@ contrast. The product's requirement is sensitivity >= 0.93 and specificity >= 0.
 and a second reader for pneumonia should lean towards sensitivity. This measures, for a few
 candidate targets, how far each model stays above both requirements on its worst image set.
 
-    python benchmarks/operating_point_probe.py /tmp/runs/default-tone-s{0,1,2}.keras \\
+    python -m benchmarks.archive.operating_point_probe /tmp/runs/default-tone-s{0,1,2}.keras \\
         --dataset ../shared/data/chest_xray [--json out.json]
-    python benchmarks/operating_point_probe.py --from-json out.json
+    python -m benchmarks.archive.operating_point_probe --from-json benchmarks/runs/operating_point_probe.json
+
+Archived (finished: the rule picked 0.98, now fit()'s target): results in
+benchmarks/runs/operating_point_probe.json, the decision in model_weights/README.md
+("Operating point: the threshold rule now targets sensitivity 0.98").
 
 For each model, target and image set (clean plus 17 shifts): threshold chosen on clean
 validation by the rule, then the margin min(sensitivity - 0.93, specificity - 0.85).
@@ -35,12 +39,12 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from xrayviewer.model.metrics import threshold_for_sensitivity
 
-from probe_cli import run_probes  # noqa: E402
-from shift_probes import _row  # noqa: E402
-from tta_probe import model_logits, threshold_in_logits, validation_sets  # noqa: E402
+from ..common import model_logits
+from .probe_cli import run_probes
+from .shift_probes import rates_row
+from .tta_probe import validation_sets
 
 TARGETS = (0.95, 0.97, 0.98, 0.99)
 BAR_SENSITIVITY, BAR_SPECIFICITY = 0.93, 0.85
@@ -53,10 +57,10 @@ def probe(keras_path: Path, dataset: Path) -> dict:
     scores = {name: model_logits(model, images) for name, images in sets.items()}
     out = {"model": str(keras_path), "split_seed": int(info.meta["split"]["seed"]), "targets": {}}
     for target in TARGETS:
-        t = threshold_in_logits(y, scores["clean"], target)
+        t = threshold_for_sensitivity(y, scores["clean"], target)  # on log-odds: same films
         rows = {}
         for name, s in scores.items():
-            row = _row(y, s, t)
+            row = rates_row(y, s, t)
             rows[name] = dict(row, margin=round(min(row["sensitivity"] - BAR_SENSITIVITY,
                                                     row["specificity"] - BAR_SPECIFICITY), 4))
         worst = min(rows, key=lambda n: rows[n]["margin"])

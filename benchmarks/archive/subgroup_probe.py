@@ -6,8 +6,11 @@ card should say whether errors concentrate in one of them: the independent test 
 normals are known to be harder, and a subgroup that is already harder on validation hints at
 which films will cost specificity there. Analysis only: nothing here chooses anything.
 
-    python benchmarks/subgroup_probe.py /tmp/runs/default-tone-s{0,1,2}.keras \\
+    python -m benchmarks.archive.subgroup_probe /tmp/runs/default-tone-s{0,1,2}.keras \\
         --dataset ../shared/data/chest_xray [--target 0.98] [--json out.json]
+
+Archived (finished analysis): results in benchmarks/runs/subgroup_probe.json, the table in
+model_weights/README.md ("Errors by subgroup").
 
 For each model: its own patient-level validation split (recorded in its metadata), the
 threshold the current rule picks on it (highest with validation sensitivity >= --target), and
@@ -22,10 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from probe_cli import run_probes  # noqa: E402
+from .probe_cli import run_probes
 
 SUBGROUPS = {  # name -> (label, test on the file name)
     "normal IM-": (0, lambda name: name.startswith("IM-")),

@@ -1,7 +1,7 @@
 """Which data to fit the external calibration on, and which sensitivity target to use:
 measured by 5-fold patient-level cross-validation on external half A, never on fitted cases.
 
-    python benchmarks/site_calibration_probe.py model_weights/default.keras \\
+    python -m benchmarks.archive.site_calibration_probe model_weights/default.keras \\
         --external ../shared/data/chest_xray_external --dataset ../shared/data/chest_xray [--json OUT]
 
 For each fold seed (0, 1, 2) and each rule, the calibration (Platt: temperature and
@@ -12,6 +12,9 @@ give sensitivity and specificity (Wilson 95% intervals), the pooled out-of-fold 
 the ECE (15 bins). Also printed: the ECE a perfectly calibrated model would measure on a set
 of this size ("noise floor": labels drawn from the fitted probabilities themselves).
 Weights are not touched; only the network's outputs are used.
+
+Archived (finished: fit on external A alone, target 0.98, what ``xrayviewer calibrate`` does):
+results in benchmarks/runs/site_calibration_probe.json, the decision in model_weights/README.md.
 """
 
 from __future__ import annotations

@@ -7,8 +7,11 @@ the cost stays low" among what transfers to the independent test split. Training
 does not fit the 30-minute recipe budget; views of one film cost only a few forward passes of a
 140 k-weight network. This script decides, on validation only, whether the app should do it.
 
-    python benchmarks/tta_probe.py /tmp/runs/default-tone-s{0,1,2}.keras \\
+    python -m benchmarks.archive.tta_probe /tmp/runs/default-tone-s{0,1,2}.keras \\
         --dataset ../shared/data/chest_xray [--json out.json]
+
+Archived (finished: not adopted): results in benchmarks/runs/tta_probe.json, the decision in
+model_weights/README.md ("Test-time augmentation: tried on validation, not adopted").
 
 For every model and every image set (clean plus the 17 shifts), two scorings:
 
@@ -36,12 +39,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from xrayviewer.model.metrics import threshold_for_sensitivity
 
-from probe_cli import run_probes  # noqa: E402
-from shift_probes import SHIFTS, _row, apply_shift  # noqa: E402
-from xrayviewer.imaging import to_model_input  # noqa: E402
+from ..common import load_network, model_logits, validation_inputs
+from .probe_cli import run_probes
+from .shift_probes import SHIFTS, apply_shift, rates_row
 
 SENSITIVITY_TARGET = 0.95
 
@@ -62,43 +64,21 @@ VIEWS = {
 }
 
 
-def model_logits(model, grey: np.ndarray, batch: int = 128) -> np.ndarray:
-    """The network's log-odds for uint8 grey inputs (n, 128, 128), in batches."""
-    out = []
-    for s in range(0, len(grey), batch):
-        p = np.asarray(model(to_model_input(grey[s:s + batch]), training=False), dtype=np.float64).reshape(-1)
-        p = np.clip(p, 1e-7, 1 - 1e-7)
-        out.append(np.log(p / (1 - p)))
-    return np.concatenate(out)
-
-
 def score_sets(model, grey: np.ndarray) -> dict[str, np.ndarray]:
     """Per view, the log-odds of every image."""
     return {name: model_logits(model, np.stack([np.asarray(fn(Image.fromarray(g)), dtype=np.uint8) for g in grey]))
             for name, fn in VIEWS.items()}
 
 
-def threshold_in_logits(y, scores, target: float) -> float:
-    """The shipped rule (the highest threshold whose sensitivity reaches ``target``) on log-odds:
-    sigmoid and temperature are monotonic, so it picks the same films as on calibrated
-    probabilities, without their saturation at 1.0."""
-    positives = np.sort(np.asarray(scores)[np.asarray(y) == 1])[::-1]
-    k = int(np.ceil(target * len(positives) - 1e-9))
-    return float(positives[max(k, 1) - 1])
-
-
 def validation_sets(keras_path: Path, dataset: Path):
     """A bundle's own validation split, as (metadata, labels, network, image sets): the cached
     grey inputs clean and under every shift of shift_probes, ``{"clean": ..., name: ...}``."""
     from xrayviewer.model.bundle import read_model_info
-    from xrayviewer.model.runtime import import_keras
-    from xrayviewer.training.recalibrate import reproduce_split
 
     info = read_model_info(keras_path)
-    prepared = reproduce_split(info, dataset)
-    y = np.array([s.label for s in prepared.val], dtype=np.float32)
-    grey = prepared.cache.read(np.asarray(prepared.val_idx))
-    model = import_keras().saving.load_model(info.keras_path, compile=False)
+    _prepared, val = validation_inputs(info, dataset)
+    y, grey = val.y.astype(np.float32), val.grey
+    model = load_network(info.keras_path)
     sets = {"clean": grey}
     for shifts in SHIFTS.values():
         for name, fn in shifts.items():
@@ -114,8 +94,9 @@ def probe(keras_path: Path, dataset: Path) -> dict:
         scores[name] = {"single": views["identity"], "tta5": np.mean(list(views.values()), axis=0)}
     out = {"model": str(keras_path), "split_seed": int(info.meta["split"]["seed"]), "scorings": {}}
     for scoring in ("single", "tta5"):
-        t_logit = threshold_in_logits(y, scores["clean"][scoring], SENSITIVITY_TARGET)
-        rows = {name: _row(y, s[scoring], t_logit) for name, s in scores.items()}
+        # The shipped rule on log-odds (monotone in the calibrated probability: same films).
+        t_logit = threshold_for_sensitivity(y, scores["clean"][scoring], SENSITIVITY_TARGET)
+        rows = {name: rates_row(y, s[scoring], t_logit) for name, s in scores.items()}
         out["scorings"][scoring] = {
             "threshold_logit": round(t_logit, 4), "rows": rows,
             "all": {k: round(float(np.mean([r[k] for r in rows.values()])), 4)

@@ -8,9 +8,12 @@ holds up when the same validation films are rendered differently is a validation
 of what should transfer. The shifts and the summary below were fixed before any model was run
 through this script (see the commit that added it); do not tune them against its output.
 
-    python benchmarks/shift_probes.py /tmp/runs/default-s0.keras /tmp/runs/seed-s0-e20.keras ... \\
+    python -m benchmarks.archive.shift_probes /tmp/runs/default-s0.keras /tmp/runs/seed-s0-e20.keras ... \\
         --dataset ../shared/data/chest_xray [--json out.json]
-    python benchmarks/shift_probes.py --from-json out.json   # the tables again, no models run
+    python -m benchmarks.archive.shift_probes --from-json benchmarks/runs/shift_probes.json   # the tables again
+
+Archived (finished): its results are in benchmarks/runs/shift_probes.json and the recipe
+decisions they fed in model_weights/README.md ("Under acquisition shifts").
 
 Each model's validation split is rebuilt from its metadata (split seed, val fraction), exactly
 as fit() made it, from the cached 128 x 128 grey inputs; every shift is applied to that grey
@@ -46,14 +49,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from xrayviewer.imaging import to_model_input
+from xrayviewer.model.calibration import apply_temperature
+from xrayviewer.model.metrics import confusion, roc_auc
 
-from probe_cli import run_probes  # noqa: E402
-
-from xrayviewer.imaging import to_model_input  # noqa: E402
-from xrayviewer.model.calibration import apply_temperature  # noqa: E402
-from xrayviewer.model.metrics import confusion, roc_auc  # noqa: E402
+from ..common import load_network, validation_inputs
+from .probe_cli import run_probes
 
 
 def _affine(img: Image.Image, rng, *, rotate=0.0, shift=0.0, zoom=1.0) -> Image.Image:
@@ -144,7 +145,8 @@ def _scores(model, info, grey: np.ndarray, batch: int = 128) -> np.ndarray:
     return apply_temperature(np.concatenate(raw), info.temperature, info.calibration_shift)
 
 
-def _row(y: np.ndarray, p: np.ndarray, threshold: float) -> dict:
+def rates_row(y: np.ndarray, p: np.ndarray, threshold: float) -> dict:
+    """AUC, then accuracy, sensitivity, specificity, false alarms and misses at ``threshold``."""
     tn, fp, fn, tp = confusion(y, p, threshold)
     return {"auc": round(float(roc_auc(y, p)), 4), "accuracy": round((tp + tn) / len(y), 4),
             "sensitivity": round(tp / max(1, tp + fn), 4), "specificity": round(tn / max(1, tn + fp), 4),
@@ -153,27 +155,20 @@ def _row(y: np.ndarray, p: np.ndarray, threshold: float) -> dict:
 
 def probe_model(keras_path: Path, dataset: Path, cache_dir=None) -> dict:
     from xrayviewer.model.bundle import read_model_info
-    from xrayviewer.model.runtime import import_keras
-    from xrayviewer.training.dataset import DatasetError
-    from xrayviewer.training.recalibrate import reproduce_split
     from xrayviewer.training.recipes import recipe_of
 
     info = read_model_info(keras_path)
-    try:
-        prepared = reproduce_split(info, dataset, cache_dir)
-    except DatasetError as exc:
-        raise SystemExit(f"{keras_path}: {exc}") from None
+    _prepared, val = validation_inputs(info, dataset, cache_dir)
     seed = int((info.meta.get("split") or {}).get("seed", 0))
-    y = np.array([s.label for s in prepared.val], dtype=np.float32)
-    grey = prepared.cache.read(np.asarray(prepared.val_idx))
-    model = import_keras().saving.load_model(info.keras_path, compile=False)
+    y, grey = val.y.astype(np.float32), val.grey
+    model = load_network(info.keras_path)
     t = info.threshold
     out = {"model": str(keras_path), "recipe": recipe_of(info.meta), "split_seed": seed,
            "val_images": int(len(y)), "val_normals": int((y == 0).sum()), "threshold": t,
-           "clean": _row(y, _scores(model, info, grey), t), "shifts": {}}
+           "clean": rates_row(y, _scores(model, info, grey), t), "shifts": {}}
     for group, shifts in SHIFTS.items():
         for name, fn in shifts.items():
-            out["shifts"][name] = dict(_row(y, _scores(model, info, apply_shift(fn, grey, 0)), t), group=group)
+            out["shifts"][name] = dict(rates_row(y, _scores(model, info, apply_shift(fn, grey, 0)), t), group=group)
     for group in SHIFTS:
         rows = [r for r in out["shifts"].values() if r["group"] == group]
         out[f"mean_{group}"] = {k: round(float(np.mean([r[k] for r in rows])), 4)

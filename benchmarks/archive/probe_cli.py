@@ -1,6 +1,6 @@
 """The command line every validation probe shares (shift, TTA, operating point, subgroups):
 
-    python benchmarks/<probe>.py MODEL.keras ... --dataset DIR [--json OUT] [--from-json EARLIER ...]
+    python -m benchmarks.archive.<probe> MODEL.keras ... --dataset DIR [--json OUT] [--from-json EARLIER ...]
 
 Each model is probed on its own patient-level validation split (so ``--dataset`` is needed
 with models); results of earlier runs can be reported again, alone or with new ones, from

@@ -1,4 +1,8 @@
-"""``xrayviewer-gui --self-test`` (and ``XRayViewer --self-test`` in the frozen app).
+"""``xrayviewer-gui --self-test`` (and ``XRayViewer --self-test`` in the frozen app), started
+by ``xrayviewer.launcher``.
+
+It sits above ``gui`` (it checks TensorFlow, training and the window, so it imports all of
+them); nothing in ``gui`` imports it.
 
 Checks, without a screen, that an installed or frozen app has everything it needs:
 
@@ -132,7 +136,7 @@ def make_tiny_dataset(folder: Path, per_class: int = 6, seed: int = 0) -> Path:
     import numpy as np
     from PIL import Image, ImageFilter
 
-    from ..paths import samples_dir
+    from .paths import samples_dir
 
     rng = np.random.default_rng(seed)
     sources: dict[str, Path] = {}
@@ -219,8 +223,8 @@ class SelfTest:
 
     # ---- the steps -----------------------------------------------------------------------
     def bundle_layout(self) -> str:
-        from ..model.bundle import bundled_model_path, metadata_path
-        from ..paths import bundled_models_dir, samples_dir, user_cache_dir, user_log_dir, user_models_dir
+        from .model.bundle import bundled_model_path, metadata_path
+        from .paths import bundled_models_dir, samples_dir, user_cache_dir, user_log_dir, user_models_dir
 
         model = bundled_model_path()
         problems = [f"missing {p}" for p in (model, metadata_path(model)) if not p.is_file()]
@@ -243,7 +247,7 @@ class SelfTest:
     def qt_signals(self) -> str:
         from PySide6 import __version__ as pyside_version
 
-        from .signal_check import DEFAULT_EMITS, signal_refcount_drift
+        from .gui.signal_check import DEFAULT_EMITS, signal_refcount_drift
 
         drift = signal_refcount_drift(DEFAULT_EMITS)
         detail = f"{DEFAULT_EMITS} emits, refcount of True moved by {drift} (PySide6 {pyside_version})"
@@ -253,7 +257,7 @@ class SelfTest:
         return detail
 
     def import_tensorflow(self) -> str:
-        from ..model.runtime import import_keras, import_tensorflow
+        from .model.runtime import import_keras, import_tensorflow
 
         tf = import_tensorflow()
         keras = import_keras()
@@ -267,9 +271,9 @@ class SelfTest:
         return f"tensorflow {tf.__version__}, keras {keras.__version__} (backend {backend})"
 
     def load_bundled_model(self) -> str:
-        from ..model import Predictor
+        from .model import Predictor
 
-        from ..model.networks import LITERT, litert_available, requested_backend
+        from .model.networks import LITERT, litert_available, requested_backend
 
         predictor = Predictor.load()
         self.state["predictor"] = predictor
@@ -291,8 +295,8 @@ class SelfTest:
         return self._check_reference(predictor, "bundled model")
 
     def _check_reference(self, predictor, what: str) -> str:
-        from ..imaging import load_image
-        from ..paths import samples_dir
+        from .imaging import load_image
+        from .paths import samples_dir
 
         ref = predictor.info.meta.get("reference_sample")
         if not ref or "file" not in ref or "probability" not in ref:
@@ -309,8 +313,8 @@ class SelfTest:
         return detail
 
     def train_tiny(self) -> str:
-        from ..paths import user_models_dir
-        from ..training import TrainConfig, fit
+        from .paths import user_models_dir
+        from .training import TrainConfig, fit
 
         work = Path(self.state["home"])
         dataset = make_tiny_dataset(work / "dataset")
@@ -333,7 +337,7 @@ class SelfTest:
                 f"val images, saved {result.model_path.name}")
 
     def reload_trained(self) -> str:
-        from ..model import Predictor, list_models
+        from .model import Predictor, list_models
 
         path = self.state["trained"]
         predictor = Predictor.load(path)
@@ -352,7 +356,7 @@ class SelfTest:
         from PySide6.QtWidgets import QApplication
 
         try:
-            from .assembly import create_main_window as create
+            from .gui.assembly import create_main_window as create
         except ImportError as exc:
             raise RuntimeError(f"xrayviewer.gui.assembly is not available: {exc}") from None
         self.state.setdefault("versions", {}).update({"PySide6": pyside_version, "Qt": qVersion()})
@@ -418,14 +422,14 @@ class SelfTest:
         ref = predictor.info.meta.get("reference_sample") if predictor is not None else None
         if not ref:
             return None
-        from ..paths import samples_dir
+        from .paths import samples_dir
 
         path = samples_dir() / ref.get("file", "")
         return (path, float(ref["probability"])) if path.is_file() and "probability" in ref else None
 
     # ---- report --------------------------------------------------------------------------
     def header(self) -> None:
-        from .. import __version__
+        from . import __version__
 
         root = _bundle_root()
         self.out.line(f"XRay Viewer self-test - {datetime.now().astimezone().isoformat(timespec='seconds')}")
@@ -501,7 +505,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args, _unknown = _parser().parse_known_args(list(sys.argv[1:] if argv is None else argv))
     if args.offscreen:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    from ..paths import user_log_dir
+    from .paths import user_log_dir
 
     log_dir = user_log_dir()  # the real per-user folder (before the test's temporary home)
     console = _console()
@@ -520,7 +524,3 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if console is not None:
                 console.write(f"could not write the report to {target}: {exc}\n")
     return 0 if ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
