@@ -1,6 +1,6 @@
 """Where one full-resolution prediction spends its time, and is the faster decode path exact?
 
-    python benchmarks/decode_probe.py [--data DIR] [--repeats N]
+    python -m benchmarks.decode_probe [--data DIR] [--repeats N]
 
 1. Stages of ``predict_image(load_image(film))`` on the 1,982 x 1,804 film of bench.py, each
    timed alone (median wall and CPU time, ``time.process_time``: CPU time moves less when the
@@ -24,17 +24,16 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import DATA, FULLRES  # noqa: E402
+from .bench import DATA, FULLRES
 
-from PIL import Image  # noqa: E402
+from PIL import Image
 
-from xrayviewer.imaging import load_image, preprocess, preprocess_uint8  # noqa: E402
-from xrayviewer.imaging.jpeg_check import check_jpeg  # noqa: E402
-from xrayviewer.imaging.raster import grey_array  # noqa: E402
-from xrayviewer.imaging.usable import check_pixels  # noqa: E402
-from xrayviewer.model import Predictor  # noqa: E402
-from xrayviewer.model.population import population_reasons  # noqa: E402
+from xrayviewer.imaging import load_image, preprocess, preprocess_uint8
+from xrayviewer.imaging.jpeg_check import check_jpeg
+from xrayviewer.imaging.raster import grey_array
+from xrayviewer.imaging.usable import check_pixels
+from xrayviewer.model import Predictor
+from xrayviewer.model.population import population_reasons
 
 
 def timed(fn, repeats: int) -> tuple[float, float]:

@@ -12,7 +12,7 @@ image extensions in ``imaging.loader``, the recipes in ``training.recipes``).
 VAL_FRACTION = 0.15
 
 #: The threshold rule: the highest threshold with at least this validation sensitivity.
-#: benchmarks/operating_point_probe.py chose 0.98 over 0.95 by a rule fixed before it ran
+#: benchmarks/archive/operating_point_probe.py chose 0.98 over 0.95 by a rule fixed before it ran
 #: (model_weights/README.md, "Operating point"). Site calibration uses the same target on
 #: the local cases.
 SENSITIVITY_TARGET = 0.98

@@ -228,9 +228,10 @@ class SelfTest:
 
         model = bundled_model_path()
         problems = [f"missing {p}" for p in (model, metadata_path(model)) if not p.is_file()]
-        image_suffixes = (".jpeg", ".jpg", ".png", ".tif", ".tiff", ".bmp", ".dcm")
+        from .imaging import IMAGE_EXTENSIONS
+
         samples = sorted(p.name for p in samples_dir().glob("*")
-                         if p.suffix.lower() in image_suffixes) if samples_dir().is_dir() else []
+                         if p.suffix.lower() in IMAGE_EXTENSIONS) if samples_dir().is_dir() else []
         if not samples:
             problems.append(f"no sample images in {samples_dir()}")
         root = _bundle_root()

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from xrayviewer.defaults import SENSITIVITY_TARGET
+
 from .probe_cli import run_probes
 
 SUBGROUPS = {  # name -> (label, test on the file name)
@@ -70,7 +72,7 @@ def print_table(results: list[dict]) -> None:
 
 def main(argv=None) -> int:
     def target(ap):
-        ap.add_argument("--target", type=float, default=0.98, help="the threshold rule's sensitivity target")
+        ap.add_argument("--target", type=float, default=SENSITIVITY_TARGET, help="the threshold rule's sensitivity target")
 
     return run_probes(__doc__, lambda m, args: probe(m, args.dataset, args.target), print_table, argv, target)
 

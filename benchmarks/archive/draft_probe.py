@@ -1,6 +1,6 @@
 """Is Pillow's JPEG draft mode (DCT-domain reduction on decode) safe for the model input?
 
-    python -m benchmarks.draft_probe [--data DIR]
+    python -m benchmarks.archive.draft_probe [--data DIR]
 
 For each candidate draft size (the decoder reduces by 1/2, 1/4 or 1/8 while the picture stays
 at least that size), compares the 128 x 128 uint8 model input (``preprocess_uint8``) with
@@ -24,7 +24,7 @@ from xrayviewer.imaging import XRayImage, load_image, preprocess_uint8
 from xrayviewer.imaging.raster import _to_grey_array
 from xrayviewer.imaging.windowing import full_range_window
 
-from .common import add_data_argument, data_dir
+from ..common import add_data_argument, data_dir
 
 
 def draft_input(path: Path, size: int) -> np.ndarray:
