@@ -136,22 +136,21 @@ class Controller(QObject):
         self._decoding -= 1
         self._check_settled()
 
-    def _on_decoded(self, progress) -> None:
-        v = progress.values
-        key = v["key"]
-        if "error" in v:
-            log.warning("Cannot read %s: %s", progress.message, v["error"])
-            self.worklist.update(key, status=ERROR, error=v["error"])
+    def _on_decoded(self, decoded: tasks.DecodedFile) -> None:
+        key = decoded.key
+        if decoded.error:
+            log.warning("Cannot read %s: %s", decoded.name, decoded.error)
+            self.worklist.update(key, status=ERROR, error=decoded.error)
             if key == self.current_key:
                 self._show_row_error(key)
             self._check_settled()
             return
-        self.worklist.update(key, thumbnail_array=v["thumbnail"], model_input=v["input"],
-                             file_reasons=v["file_reasons"])
-        if "image" in v:
-            self._cache_image(key, v["image"])
+        self.worklist.update(key, thumbnail_array=decoded.thumbnail, model_input=decoded.model_input,
+                             file_reasons=decoded.file_reasons)
+        if decoded.image is not None:
+            self._cache_image(key, decoded.image)
             if key == self.current_key and self.current_image is None:
-                self._display(key, v["image"])
+                self._display(key, decoded.image)
         self._queue_score(key)
 
     # ---- scoring --------------------------------------------------------------------------

@@ -2,21 +2,23 @@
 GUI thread.
 
 Each speaks the core's progress protocol (``on_progress``, ``should_cancel``) and knows
-nothing about Qt: per-file results travel in ``Progress.values``.
+nothing about Qt: per-file results travel as typed partial results (:class:`DecodedFile`)
+through ``on_progress``, as the model service's events do.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 from PIL import Image
 
 from ..imaging import ImageLoadError, XRayImage, find_images, load_image, preprocess_uint8
 from ..model.population import population_reasons
-from ..progress import Progress, check_cancel, no_progress
+from ..progress import check_cancel, no_progress
 
 log = logging.getLogger(__name__)
 
@@ -37,33 +39,51 @@ def thumbnail(image: XRayImage, size: int = THUMBNAIL_SIZE) -> np.ndarray:
     return np.asarray(grey, dtype=np.uint8)
 
 
-def decode_images(items: Sequence[tuple[int, str]], on_progress=no_progress, should_cancel=None,
-                  keep_first_image: bool = True) -> int:
-    """Decode each ``(key, path)`` once: thumbnail, the model's uint8 input, and what the file
-    says that puts it outside the model's scope (colour, DICOM age, view, body part, modality).
+@dataclass(frozen=True)
+class DecodedFile:
+    """One file of :func:`decode_images`, decoded once: what its worklist row needs.
 
-    One unreadable file reports its error and the others go on. The first decoded image
-    travels whole (``values["image"]``) so the viewer can show it without a second decode.
-    Returns the number of files read.
+    Either ``error`` (words for the reader) or the rest is set. ``image`` (the whole decoded
+    picture) travels only for the first file read, so the viewer shows it without a second
+    decode; the others are read again at full resolution when selected."""
+
+    key: int
+    name: str
+    done: int  # files handled so far, this one included
+    total: int
+    thumbnail: Optional[np.ndarray] = None
+    model_input: Optional[np.ndarray] = None
+    file_reasons: tuple = ()
+    image: Optional[XRayImage] = None
+    error: str = ""
+
+
+def decode_images(items: Sequence[tuple[int, str]], on_progress: Callable[[DecodedFile], None] = no_progress,
+                  should_cancel=None, keep_first_image: bool = True) -> int:
+    """Decode each ``(key, path)`` once: thumbnail, the model's uint8 input, and what the file
+    says that puts it outside the model's scope (colour, DICOM age, view, body part, modality),
+    reported as one :class:`DecodedFile` per file, in order.
+
+    One unreadable file reports its error and the others go on. Returns the number of files read.
     """
     ok = 0
     for i, (key, path) in enumerate(items):
         check_cancel(should_cancel)
         name = os.path.basename(path)
-        values: dict = {"key": key}
         try:
             image = load_image(path)
-            values.update(thumbnail=thumbnail(image), input=preprocess_uint8(image),
-                          file_reasons=population_reasons(image))
-            if keep_first_image and ok == 0:
-                values["image"] = image
+            decoded = DecodedFile(key, name, i + 1, len(items), thumbnail=thumbnail(image),
+                                  model_input=preprocess_uint8(image),
+                                  file_reasons=tuple(population_reasons(image)),
+                                  image=image if keep_first_image and ok == 0 else None)
             ok += 1
         except ImageLoadError as exc:
-            values["error"] = str(exc)
+            decoded = DecodedFile(key, name, i + 1, len(items), error=str(exc))
         except Exception as exc:  # a decoder bug must cost one row, not the whole worklist
             log.exception("Unexpected failure reading %s", path)
-            values["error"] = f"{name} could not be read ({type(exc).__name__}: {exc})."
-        on_progress(Progress("decode", i + 1, len(items), name, values))
+            decoded = DecodedFile(key, name, i + 1, len(items),
+                                  error=f"{name} could not be read ({type(exc).__name__}: {exc}).")
+        on_progress(decoded)
     return ok
 
 
