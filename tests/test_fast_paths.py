@@ -181,3 +181,28 @@ def test_reads_log_opened_on_one_thread_is_used_on_another(tmp_path):
     with opened[0] as log:
         log.record_event("model-switch", reader="r", details={"k": 1})
         assert [e["kind"] for e in log.events()] == ["model-switch"]
+
+
+def test_stderr_survives_loader_threads_opening_interpreters_together(tmp_path):
+    """Two threads filtering native start-up chatter at once must leave fd 2 where it was:
+    a race once left `evaluate` writing its progress and errors into a deleted file."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import os, sys, threading, time
+        from xrayviewer.model.runtime import startup_chatter_filtered
+        def open_one():
+            for _ in range(50):
+                with startup_chatter_filtered():
+                    os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\\n")
+                    time.sleep(0.0005)
+        threads = [threading.Thread(target=open_one) for _ in range(4)]
+        for t in threads: t.start()
+        for t in threads: t.join()
+        print("STDERR STILL HERE", file=sys.stderr)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.strip() == "STDERR STILL HERE"  # the chatter dropped, the rest through

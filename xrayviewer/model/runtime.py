@@ -8,6 +8,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 
 # What TensorFlow's native code prints on every start on a machine without a GPU. Since TF
 # 2.18 these go through absl *before* TF_CPP_MIN_LOG_LEVEL is read, so the variable cannot
@@ -26,8 +27,22 @@ def is_startup_chatter(line: str) -> bool:
     return bool(_STARTUP_CHATTER.match(line))
 
 
+# File descriptor 2 belongs to the process, not to a thread: two threads redirecting it at once
+# (``predict``'s two loader threads each opening their LiteRT interpreter) would each save the
+# other's temporary file as "the real stderr" and leave the process writing into a deleted
+# file for good. One redirect at a time; a thread already inside may nest.
+_FD2_REDIRECT = threading.RLock()
+
+
 @contextlib.contextmanager
 def startup_chatter_filtered(drop_all: bool = False):
+    """See :func:`_filtered`; one thread at a time (fd 2 is shared by the whole process)."""
+    with _FD2_REDIRECT, _filtered(drop_all):
+        yield
+
+
+@contextlib.contextmanager
+def _filtered(drop_all: bool = False):
     """Capture what native code writes to stderr (file descriptor 2) inside the block, then
     write back everything except TensorFlow's start-up chatter (``drop_all``: nothing, for the
     LiteRT converter's pages of MLIR notes; its failures arrive as exceptions). Errors,
