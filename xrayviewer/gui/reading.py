@@ -45,12 +45,12 @@ def hash_files(items: Sequence[tuple[int, str]], on_progress=no_progress, should
 
 
 class _LogOpening:
-    """The reads log, opened by a background task; ``result()`` waits for it (a ReadsLog, or
-    its ReadsLogError raised). The connection is made on the worker and handed over."""
+    """The reads log, opened by a background task. ``result()`` waits for it: the ReadsLog,
+    its ReadsLogError raised, or None if the task never ran (shut down first). The connection
+    is made on the worker and handed over."""
 
     def __init__(self, background: BackgroundTasks, log_path):
         self._outcome: dict = {}
-        self._log_path = log_path
         self._task = background.start(partial(self._open, log_path), kind="open reads log")
 
     def _open(self, log_path, on_progress=None, should_cancel=None) -> None:
@@ -59,13 +59,11 @@ class _LogOpening:
         except ReadsLogError as exc:  # handed to whoever asks for the log
             self._outcome["error"] = exc
 
-    def result(self) -> ReadsLog:
+    def result(self) -> Optional[ReadsLog]:
         self._task.wait()
         if "error" in self._outcome:
             raise self._outcome["error"]
-        if "log" not in self._outcome:  # the task never ran (shut down first): open it here
-            return ReadsLog(self._log_path)
-        return self._outcome["log"]
+        return self._outcome.get("log")
 
 
 class ReadingSession(QObject):
@@ -96,8 +94,10 @@ class ReadingSession(QObject):
         if self._log is None:
             opening, self._log_opening = self._log_opening, None
             try:
-                # The background opening once (done by now, or nearly); a retry opens here.
-                self._log = opening.result() if opening is not None else ReadsLog(self._log_path)
+                # The background opening once (done by now, or nearly); a retry, or an opening
+                # that never ran, opens here.
+                log = opening.result() if opening is not None else None
+                self._log = log if log is not None else ReadsLog(self._log_path)
             except ReadsLogError as exc:
                 self.logFailed.emit(str(exc))
                 return None
@@ -106,9 +106,11 @@ class ReadingSession(QObject):
     def shutdown(self) -> None:
         if self._log_opening is not None:  # never used: close what the background opened
             try:
-                self._log_opening.result().close()
+                log = self._log_opening.result()
             except ReadsLogError:
-                pass
+                log = None
+            if log is not None:  # an opening that never ran leaves nothing to close
+                log.close()
             self._log_opening = None
         self.background.shutdown()
         if self._log is not None:
