@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from xrayviewer.model.metrics import roc_auc, threshold_for_sensitivity
+from xrayviewer.training.averaging import mean_weights
 
 from .common import external_inputs, model_logits, validation_inputs
 from .external_eval import set_figures
@@ -74,7 +75,7 @@ def probe(keras_path: Path, dataset: Path, external: Path) -> dict:
     best_val = max(curve, key=lambda c: (c["val_auc"], -c["epoch"]))["epoch"]
     best_ext = max(curve, key=lambda c: (c["ext_auc"], -c["epoch"]))["epoch"]
     last = per_epoch[-LAST:]
-    swa = [np.mean([w[i] for w in snaps[-LAST:]], axis=0).astype(snaps[-1][i].dtype) for i in range(len(snaps[-1]))]
+    swa = mean_weights(snaps[-LAST:])  # what fit() keeps for a recipe with average_last=5
     rules = [figures(f"best-val (epoch {best_val})", *per_epoch[best_val - 1], val, ext),
              figures(f"best-ext (epoch {best_ext})", *per_epoch[best_ext - 1], val, ext),
              figures(f"swa-last{LAST} (epochs {max(1, len(snaps) - LAST + 1)}-{len(snaps)})", *logits(swa), val, ext),

@@ -102,8 +102,61 @@ def test_monitor_logs_external_auc_and_snapshots_hold_every_epoch(tiny_dataset, 
 
 
 def test_label_smoothing_is_the_only_loss_change():
-    assert RECIPES["default-norm"].label_smoothing == 0.1
-    assert all(r.label_smoothing == 0.0 for name, r in RECIPES.items() if name != "default-norm")
+    smoothed = {"default-norm", "default-std-frame"}
+    assert all(RECIPES[name].label_smoothing == 0.1 for name in smoothed)
+    assert all(r.label_smoothing == 0.0 for name, r in RECIPES.items() if name not in smoothed)
+
+
+def test_default_std_frame_is_default_norm_plus_framing_and_a_weight_mean():
+    both, norm = RECIPES["default-std-frame"], RECIPES["default-norm"]
+    assert both.framing_augment and not norm.framing_augment and both.average_last == 5
+    same = ("epochs", "schedule_epochs", "batch_size", "learning_rate", "class_weights", "cosine_decay",
+            "patience", "network", "tone_augment", "label_smoothing", "mixup_alpha")
+    assert all(getattr(both, k) == getattr(norm, k) for k in same)
+    assert all(r.average_last == 0 for name, r in RECIPES.items() if name != "default-std-frame")
+
+
+def test_mean_weights_averages_each_array_and_keeps_its_dtype():
+    from xrayviewer.training.averaging import RecentWeights, mean_weights
+
+    a = [np.array([0.0, 2.0], np.float32), np.array([1, 3], np.int64)]
+    b = [np.array([2.0, 4.0], np.float32), np.array([3, 5], np.int64)]
+    m = mean_weights([a, b])
+    np.testing.assert_array_equal(m[0], [1.0, 3.0])
+    assert m[0].dtype == np.float32 and m[1].dtype == np.int64
+    recent = RecentWeights(2)
+    for epoch, w in enumerate([b, a, b], start=1):  # only the last two count
+        recent.add(epoch, w)
+    weights, span = recent.mean()
+    assert span == (2, 3) and np.array_equal(weights[0], m[0])
+    with pytest.raises(ValueError):
+        mean_weights([])
+
+
+@pytest.mark.slow
+def test_a_weight_mean_recipe_saves_the_mean_of_its_last_epochs(tiny_dataset, tmp_path):
+    """fit() keeps exactly the mean of the last epochs' weights (snapshot_eval's swa-last5),
+    records which epochs, and the bundle's scores come from those weights."""
+    from xrayviewer.model.architectures import build_model
+    from xrayviewer.model.runtime import import_keras
+    from xrayviewer.training import TrainConfig, fit
+    from xrayviewer.training.averaging import mean_weights
+
+    cfg = TrainConfig(dataset_dir=str(tiny_dataset), out_dir=str(tmp_path / "m"), recipe="default-std-frame",
+                      epochs=3, seed=0, name="avg", val_fraction=0.35, cache_dir=str(tmp_path / "cache"),
+                      keep_snapshots=True)
+    result = fit(cfg)
+    meta = json.loads(result.model_path.with_suffix(".json").read_text())
+    assert meta["training"]["kept"] == {"rule": "weight-mean", "epochs": [1, 3]}  # fewer than 5 run: all
+    n = len(build_model("default-std").get_weights())
+    z = np.load(result.model_path.with_name("avg.epochs.npz"))
+    snaps = [[z[f"e{k}_{i}"] for i in range(n)] for k in (1, 2, 3)]
+    saved = import_keras().models.load_model(result.model_path, compile=False).get_weights()
+    expected = mean_weights(snaps)
+    assert len(saved) == len(expected)
+    for got, want in zip(saved, expected):
+        np.testing.assert_array_equal(got, want)
+    assert not all(np.array_equal(a, b) for a, b in zip(saved, snaps[-1]))  # not just the last epoch
 
 
 def _external_eval():

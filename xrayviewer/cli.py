@@ -453,6 +453,7 @@ class _TextProgress:
 
 def cmd_train(args) -> int:
     from .model import ModelSaveError
+    from .model.card import kept_weights_text
     from .progress import Cancelled
     from .training import CacheWriteError, DatasetError, TrainConfig, fit
     from .training.distribute import ClusterError
@@ -488,7 +489,7 @@ def cmd_train(args) -> int:
     print(f"\nSaved {result.model_path}")
     print(f"  {m['split']['train_images']} training / {m['split']['val_images']} validation images "
           f"({m['split']['val_patients']} validation patients), {m['training']['epochs_run']} epochs, "
-          f"best epoch {m['training']['best_epoch']}, {m['training']['seconds']:.0f} s")
+          f"weights kept: {kept_weights_text(m['training'])}, {m['training']['seconds']:.0f} s")
     print(f"  validation AUC {v['auc']:.4f}  accuracy {v['accuracy']:.4f}  sensitivity {v['sensitivity']:.4f}  "
           f"specificity {v['specificity']:.4f}  at threshold {m['threshold']:.3f}")
     print(f"  calibration: temperature {m['calibration']['temperature']:.3f}, ECE "

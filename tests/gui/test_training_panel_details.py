@@ -64,8 +64,12 @@ def test_the_last_dataset_recipe_and_epochs_come_back(fake_window, tmp_path):
 
 
 def test_an_early_stop_is_named_on_the_epoch_bar():
-    assert tp.end_of_run_text(7, 40, 4) == "Stopped early at epoch 7 of 40 (best: epoch 4)"
-    assert tp.end_of_run_text(40, 40, 38) == "All 40 epochs run (best: epoch 38)"
+    from xrayviewer.model.card import kept_weights_text
+
+    best = kept_weights_text({"best_epoch": 4})  # a bundle saved before weight averaging existed
+    assert tp.end_of_run_text(7, 40, best) == "Stopped early at epoch 7 of 40 (best: epoch 4)"
+    mean = kept_weights_text({"best_epoch": 30, "kept": {"rule": "weight-mean", "epochs": [36, 40]}})
+    assert tp.end_of_run_text(40, 40, mean) == "All 40 epochs run (mean of epochs 36-40)"
 
 
 def test_epoch_ticks_are_whole_numbers(panel):

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDoubleSpinBox, QFileDialog, 
                                QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QHeaderView)
 
+from ..model.card import kept_weights_text
 from ..paths import user_models_dir
 from ..defaults import VAL_FRACTION
 from ..training import DEFAULT_RECIPE, RECIPES, TrainConfig, scan_dataset
@@ -73,12 +74,13 @@ def compare_rows(new_meta: dict, active_meta: Optional[dict]) -> list[tuple[str,
     return rows
 
 
-def end_of_run_text(epochs_run: int, epochs_planned: int, best_epoch: int) -> str:
+def end_of_run_text(epochs_run: int, epochs_planned: int, kept: str) -> str:
     """What the epoch bar says when a run ends: a run that stopped early says so, instead of
-    a full bar reading "Epoch 40 of 40" after 7 epochs."""
+    a full bar reading "Epoch 40 of 40" after 7 epochs. ``kept`` says which weights were kept
+    (model.card.kept_weights_text)."""
     if epochs_planned and epochs_run < epochs_planned:
-        return f"Stopped early at epoch {epochs_run} of {epochs_planned} (best: epoch {best_epoch})"
-    return f"All {epochs_run} epochs run (best: epoch {best_epoch})"
+        return f"Stopped early at epoch {epochs_run} of {epochs_planned} ({kept})"
+    return f"All {epochs_run} epochs run ({kept})"
 
 
 #: What a new run waits for before its first progress report: the child process imports
@@ -370,11 +372,10 @@ class TrainingPanel(QDialog):
         m = result.metadata
         self.epoch_bar.setValue(self.epoch_bar.maximum())
         t = m["training"]
-        self.epoch_bar.setFormat(end_of_run_text(int(t["epochs_run"]), int(t.get("epochs_max") or 0),
-                                                 int(t["best_epoch"])))
+        kept = kept_weights_text(t)
+        self.epoch_bar.setFormat(end_of_run_text(int(t["epochs_run"]), int(t.get("epochs_max") or 0), kept))
         self.stage_label.setText(f"Done in {duration(self._clock.elapsed())}: "
-                                 f"{count(m['training']['epochs_run'], 'epoch')}, "
-                                 f"best epoch {m['training']['best_epoch']}.")
+                                 f"{count(m['training']['epochs_run'], 'epoch')}, weights kept: {kept}.")
         self.result_label.setText(f"Saved as {result.model_path}")
         self._fill_comparison()
         self.use_button.setEnabled(True)

@@ -63,6 +63,16 @@ FAILURE_MODES = [
 ]
 
 
+def kept_weights_text(training: dict) -> str:
+    """Which weights a bundle holds, in words, from its metadata's ``training`` record.
+    Bundles saved before weight averaging existed kept their best-validation epoch."""
+    kept = training.get("kept") or {}
+    if kept.get("rule") == "weight-mean":
+        first, last = kept["epochs"]
+        return f"mean of epochs {first}-{last}" if first != last else f"epoch {last}"
+    return f"best: epoch {training.get('best_epoch', '?')}"
+
+
 def _sections(info: ModelInfo) -> list[tuple[str, list[str]]]:
     m = info.meta
     split = m.get("split", {})
@@ -80,7 +90,7 @@ def _sections(info: ModelInfo) -> list[tuple[str, list[str]]]:
     ]
     if training:
         model_lines.append(f"Training: {training.get('params', '?'):,} weights, {training.get('epochs_run', '?')} "
-                           f"epochs run (best {training.get('best_epoch', '?')}), seed {training.get('seed', '?')}."
+                           f"epochs run (weights kept: {kept_weights_text(training)}), seed {training.get('seed', '?')}."
                            if isinstance(training.get("params"), int) else
                            f"Training: {training.get('epochs_run', '?')} epochs, seed {training.get('seed', '?')}.")
     if data:

@@ -22,6 +22,7 @@ import numpy as np
 from .. import __version__
 from ..defaults import OOD_FLAG_RATE, SENSITIVITY_TARGET, VAL_FRACTION
 from ..progress import Cancelled, CancelCheck, Progress, ProgressCallback, check_cancel, no_progress
+from .averaging import RecentWeights
 from .cache import build_cache
 from .calibrate import calibrate_and_describe, reference_sample
 from .dataset import DatasetScan, scan_dataset
@@ -62,7 +63,7 @@ class _Bridge:
     """Keras callback adapter: batch/epoch progress out, cancellation in, best weights kept."""
 
     def __init__(self, keras, on_progress, should_cancel, epochs, steps, patience, monitor=None,
-                 keep_snapshots=False):
+                 keep_snapshots=False, average_last=0):
         outer = self
 
         class Callback(keras.callbacks.Callback):
@@ -86,8 +87,12 @@ class _Bridge:
                 logs["seconds"] = time.perf_counter() - outer.epoch_start
                 if monitor is not None:
                     logs["monitor_auc"] = monitor(self.model)
-                if keep_snapshots:
-                    outer.snapshots.append(self.model.get_weights())
+                if keep_snapshots or outer.recent is not None:
+                    weights = self.model.get_weights()
+                    if keep_snapshots:
+                        outer.snapshots.append(weights)
+                    if outer.recent is not None:
+                        outer.recent.add(epoch + 1, weights)
                 outer.history.append(logs)
                 auc = logs.get("val_auc", -1.0)
                 if auc > outer.best_auc:
@@ -100,6 +105,7 @@ class _Bridge:
         self.callback = Callback()
         self.history: list[dict] = []
         self.snapshots: list = []
+        self.recent = RecentWeights(average_last) if average_last else None
         self.best_auc, self.best_epoch, self.best_weights = -1.0, 0, None
         self.epoch, self.epoch_start = 0, time.perf_counter()
 
@@ -237,15 +243,21 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
     monitor = (_monitor(config.monitor_dir, config.cache_dir, on_progress, should_cancel)
                if config.monitor_dir else None)
     bridge = _Bridge(keras, on_progress, stop_vote, epochs, steps, recipe.patience, monitor=monitor,
-                     keep_snapshots=config.keep_snapshots)
+                     keep_snapshots=config.keep_snapshots, average_last=recipe.average_last)
     trained = False
     try:
         model.fit(train_seq, validation_data=val_seq, epochs=epochs, class_weight=class_weight,
                   callbacks=[*extra_callbacks, bridge.callback], verbose=0, **fit_kwargs)
         trained = True
         train_seconds = time.perf_counter() - t0
-        if bridge.best_weights is not None:
-            model.set_weights(bridge.best_weights)
+        if bridge.recent is not None and len(bridge.recent):
+            weights, span = bridge.recent.mean()
+            model.set_weights(weights)
+            kept = {"rule": "weight-mean", "epochs": list(span)}
+        else:
+            if bridge.best_weights is not None:
+                model.set_weights(bridge.best_weights)
+            kept = {"rule": "best-validation-auc", "epochs": [bridge.best_epoch, bridge.best_epoch]}
         if cluster is not None:
             from .distribute import finish_worker
 
@@ -271,7 +283,7 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
                       "train_patients": len({s.patient for s in train}),
                       "val_patients": len({s.patient for s in val})},
             "training": {"epochs_run": len(bridge.history), "epochs_max": epochs, "schedule_epochs": schedule_epochs,
-                         "best_epoch": bridge.best_epoch, "batch_size": recipe.batch_size,
+                         "best_epoch": bridge.best_epoch, "kept": kept, "batch_size": recipe.batch_size,
                          "seconds": round(train_seconds, 1), "params": int(model.count_params()),
                          "history": bridge.history, "seed": config.seed,
                          **({"distribute": cluster.describe(plan)} if cluster else {})},
