@@ -4,6 +4,11 @@ Active only when ``XRAYVIEWER_TIMING_FILE`` is set: records seconds from process
 (``XRAYVIEWER_T0``, the launcher's ``time.time()``) to the window being shown and to the
 first probability on screen, and the longest gap between ticks of a 10 ms timer (an
 event-loop stall) until every image is scored; writes them as JSON and quits.
+
+Beside each stall's length it records how much of it the GUI thread spent on the CPU
+(``max_busy_ms``, the most GUI-thread CPU time between two ticks, and ``stall_busy_ms``, that
+of the longest stall): a stall the window caused is busy time; one where the thread sat
+waiting (for the GIL held by a worker thread, or for a core on a loaded machine) is not.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ class TimingProbe(QObject):
         super().__init__(window)
         self.window, self.out_path, self.t0 = window, out_path, t0
         self.result: dict[str, Optional[float]] = {"window_shown_s": None, "first_probability_s": None,
-                                                  "all_scored_s": None, "max_stall_ms": 0.0}
+                                                  "all_scored_s": None, "max_stall_ms": 0.0,
+                                                  "stall_busy_ms": 0.0, "max_busy_ms": 0.0}
+        self._cpu = time.thread_time()
         self._clock = QElapsedTimer()
         self._ticker = QTimer(self)
         self._ticker.setInterval(TICK_MS)
@@ -41,13 +48,19 @@ class TimingProbe(QObject):
     def _mark_shown(self) -> None:
         self.result["window_shown_s"] = time.time() - self.t0
         self._clock.start()
+        self._cpu = time.thread_time()
         self._ticker.start()
 
     @Slot()
     def _tick(self) -> None:
         gap = float(self._clock.restart() - TICK_MS)
+        cpu = time.thread_time()
+        busy = 1000.0 * (cpu - self._cpu)
+        self._cpu = cpu
+        self.result["max_busy_ms"] = max(self.result["max_busy_ms"] or 0.0, busy)
         if gap > (self.result["max_stall_ms"] or 0.0):
             self.result["max_stall_ms"] = gap
+            self.result["stall_busy_ms"] = busy
             self.result["max_stall_at_s"] = time.time() - self.t0  # when it ended: what caused it
 
     @Slot(object)
