@@ -70,7 +70,12 @@ def main(argv=None) -> int:
     ap.add_argument("--external", required=True)
     ap.add_argument("--dataset", required=True, help="the model's training folder (for its validation split)")
     ap.add_argument("--json")
+    ap.add_argument("--targets", default=",".join(map(str, TARGETS)),
+                    help="sensitivity targets S, comma-separated (rule 10 of model_weights/README.md: 0.95-0.98)")
+    ap.add_argument("--external-only", action="store_true", help="skip fitting on internal validation + external A")
     args = ap.parse_args(argv)
+    targets = tuple(float(t) for t in args.targets.split(","))
+    fit_ons = ("external A alone",) if args.external_only else ("external A alone", "internal validation + external A")
     predictor = Predictor.load(args.model)
     scores = score_cases(predictor, load_local_cases(args.external))
     y, raw, patients = scores.labels, scores.raw, scores.patients
@@ -82,15 +87,17 @@ def main(argv=None) -> int:
     floor = float(np.mean([expected_calibration_error(rng.random(y.size) < fitted, fitted, 15) for _ in range(1000)]))
     rows = []
     for fit_on, extra in (("external A alone", None), ("internal validation + external A", internal)):
-        for target in TARGETS:
+        if fit_on not in fit_ons:
+            continue
+        for target in targets:
             for seed in FOLD_SEEDS:
                 rows.append(dict(_cv(y, raw, patients, target, seed, extra), fit_on=fit_on, target=target, seed=seed))
     print(f"external A: {y.size} images, {int(y.sum())} PNEUMONIA; internal validation: {internal[0].size} images")
     print(f"ECE noise floor for a perfectly calibrated model on {y.size} cases (15 bins): {floor:.4f}\n")
     print("| fitted on | target S | CV sensitivity (seeds 0/1/2) | CV specificity (seeds 0/1/2) | CV ECE (seeds 0/1/2) |")
     print("|---|---:|---|---|---|")
-    for fit_on in ("external A alone", "internal validation + external A"):
-        for target in TARGETS:
+    for fit_on in fit_ons:
+        for target in targets:
             rs = [r for r in rows if r["fit_on"] == fit_on and r["target"] == target]
             cell = lambda k, f: " / ".join(f.format(r[k]) for r in rs)  # noqa: E731
             print(f"| {fit_on} | {target} | {cell('sensitivity', '{:.3f}')} (lower 95% bound "
