@@ -42,7 +42,8 @@ def test_saved_bundle_has_a_checked_tflite(tiny_model):
     assert litert_path(tiny_model).is_file() and info.has_litert
     assert entry["file"] == litert_path(tiny_model).name
     assert entry["sha256"] == sha256_of(litert_path(tiny_model))
-    assert 0.0 <= entry["max_difference_vs_keras"] <= MAX_DIFFERENCE
+    assert 0.0 <= entry["score_difference_vs_keras"] <= MAX_DIFFERENCE
+    assert 0.0 <= entry["max_difference_vs_keras"] <= MAX_DIFFERENCE * entry["activation_scale"]
     assert "bundled sample" in entry["checked_on"]
     assert info.meta["gradcam"]["layer"] == GRADCAM_LAYER and len(info.meta["gradcam"]["weights"]) > 0
 
@@ -97,11 +98,21 @@ def test_a_conversion_that_fails_its_check_saves_the_bundle_without_tflite(tiny_
 
     keras = import_keras()
     model = keras.saving.load_model(tiny_model, compile=False)
-    monkeypatch.setattr(convert, "largest_difference", lambda *a: 2e-5)
+    monkeypatch.setattr(convert, "largest_difference", lambda *a: (2e-5, 0.0, 1.0))
     meta = {k: v for k, v in read_model_info(tiny_model).meta.items() if k not in ("litert",)}
     path = save_bundle(model, meta, tmp_path, "unchecked")
     assert not litert_path(path).exists() and "litert" not in read_model_info(path).meta
     assert Predictor.load(path).runtime == "keras"
+
+
+def test_conversion_bounds_the_score_absolutely_and_the_activations_by_their_size():
+    from xrayviewer.model.convert import difference_accepted
+
+    assert difference_accepted(9e-6, 9e-6, 0.5)
+    assert not difference_accepted(2e-5, 0.0, 1.0)  # the probability a reader sees: 1e-5, whatever else
+    assert difference_accepted(5e-7, 1.9e-5, 5.06)  # default-norm seed 0: activations up to ~5
+    assert not difference_accepted(5e-7, 6e-5, 5.06)
+    assert not difference_accepted(float("nan"), 0.0, 1.0) and not difference_accepted(0.0, float("nan"), 1.0)
 
 
 def test_numpy_gradcam_equals_gradient_tape_gradcam(tiny_model):

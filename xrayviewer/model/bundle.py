@@ -57,7 +57,8 @@ def litert_meta(file_name: str, sha256: str, conversion) -> dict:
     """The metadata entry of a bundle's ``.tflite``: which file, its checksum, and how far it
     was from Keras on which inputs when it was written."""
     return {"file": file_name, "sha256": sha256, "max_difference_vs_keras": conversion.max_difference,
-            "checked_on": conversion.checked_on}
+            "score_difference_vs_keras": conversion.score_difference,
+            "activation_scale": conversion.activation_scale, "checked_on": conversion.checked_on}
 
 
 @dataclass
