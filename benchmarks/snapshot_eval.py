@@ -7,7 +7,8 @@
 For every epoch: internal validation AUC and external AUC of that epoch's weights. Then, per
 run, the checkpoint rules of model_weights/README.md (issue 14, rule 4):
 
-- ``best-val``: the epoch with the best internal validation AUC (what fit() keeps);
+- ``best-val``: the epoch with the best internal validation AUC, as fit() chose it (its
+  metadata's ``best_epoch``);
 - ``best-ext``: the epoch with the best external AUC (optimistic on external by construction);
 - ``swa-last5``: the mean of the last 5 epochs' weights (BatchNorm statistics averaged too);
 - ``ens-last5``: the mean log-odds of the last 5 epochs' networks (5x the prediction cost; for
@@ -72,7 +73,9 @@ def probe(keras_path: Path, dataset: Path, external: Path) -> dict:
     per_epoch = [logits(w) for w in snaps]
     curve = [{"epoch": e, "val_auc": round(roc_auc(val["y"], v), 5), "ext_auc": round(roc_auc(ext["y"], x), 5)}
              for e, (v, x) in enumerate(per_epoch, start=1)]
-    best_val = max(curve, key=lambda c: (c["val_auc"], -c["epoch"]))["epoch"]
+    # The epoch fit() kept by its own (Keras, streaming) validation AUC, which can differ from
+    # the exact AUC's choice here by a hair (seed 2 of default-frame: epoch 15 against 21).
+    best_val = int(info.meta["training"]["best_epoch"])
     best_ext = max(curve, key=lambda c: (c["ext_auc"], -c["epoch"]))["epoch"]
     last = per_epoch[-LAST:]
     swa = mean_weights(snaps[-LAST:])  # what fit() keeps for a recipe with average_last=5
