@@ -31,7 +31,7 @@ class TimingProbe(QObject):
         self.result: dict[str, Optional[float]] = {"window_shown_s": None, "first_probability_s": None,
                                                   "all_scored_s": None, "max_stall_ms": 0.0,
                                                   "stall_busy_ms": 0.0, "max_busy_ms": 0.0}
-        self._cpu = time.thread_time()
+        self._cpu = 0.0  # the GUI thread's CPU time at the last tick; set when ticking starts
         self._clock = QElapsedTimer()
         self._ticker = QTimer(self)
         self._ticker.setInterval(TICK_MS)
