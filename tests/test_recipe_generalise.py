@@ -113,7 +113,17 @@ def test_default_std_frame_is_default_norm_plus_framing_and_a_weight_mean():
     same = ("epochs", "schedule_epochs", "batch_size", "learning_rate", "class_weights", "cosine_decay",
             "patience", "network", "tone_augment", "label_smoothing", "mixup_alpha")
     assert all(getattr(both, k) == getattr(norm, k) for k in same)
-    assert all(r.average_last == 0 for name, r in RECIPES.items() if name != "default-std-frame")
+    averaged = {"default-std-frame", "default-frame-mean", "default-tone-mean"}
+    assert all(r.average_last == 0 for name, r in RECIPES.items() if name not in averaged)
+
+
+def test_the_mean_recipes_change_only_which_weights_are_kept():
+    import dataclasses
+    for name, parent in (("default-frame-mean", "default-frame"), ("default-tone-mean", "default-tone")):
+        mine, theirs = dataclasses.asdict(RECIPES[name]), dataclasses.asdict(RECIPES[parent])
+        differs = {k for k in mine if mine[k] != theirs[k]}
+        assert differs == {"name", "description", "average_last"}
+        assert mine["average_last"] == 5
 
 
 def test_mean_weights_averages_each_array_and_keeps_its_dtype():
