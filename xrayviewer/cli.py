@@ -59,8 +59,26 @@ class _RecipeHelp(str):
         return str.__mod__(str(self), dict(params, shipped=DEFAULT_RECIPE))
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wraps help text at spaces only: argparse's default also breaks at hyphens, which split
+    recipe names ("default-\nframe-mean") in ``train --help``."""
+
+    def _split_lines(self, text, width):
+        import textwrap
+
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser with _HelpFormatter; subcommand parsers inherit the class."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="xrayviewer",
         description="Chest X-ray pneumonia second reader: score images, evaluate, train, view.")
     p.add_argument("--version", action="version", version=f"xrayviewer {__version__}")
