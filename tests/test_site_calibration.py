@@ -208,3 +208,12 @@ def test_bundled_model_states_its_external_figures_first():
     text = wording.operating_point_text(info)
     assert text.startswith("On 299 independent X-rays from the same hospital (external validation)")
     assert "785 X-rays" in text and "(internal validation)" in text and "validation set" not in text
+
+
+def test_a_rate_short_of_perfect_never_reads_as_perfect():
+    from xrayviewer.model.evaluations import findings, pct
+
+    assert pct(201 / 202, 0) == "99.5%" and pct(1.0, 0) == "100%" and pct(0.973, 0) == "97%"
+    assert pct(1 / 202, 0) == "0.5%" and pct(0.0, 0) == "0%" and pct(None) == "n/a"
+    record = {"metrics": {"sensitivity": {"value": 0.928}, "specificity": {"value": 201 / 202}}}
+    assert findings(record) == "found 93% of pneumonia, cleared 99.5% of normals"

@@ -86,8 +86,10 @@ def key_figure(info) -> str:
     f = validation_figures(getattr(info, "meta", {}))
     if f["auc"] is None:
         return "no validation figures"
+    from ..model.evaluations import pct
+
     parts = [f"AUC {f['auc']:.3f}"]
-    parts += [f"{short} {f[key]:.0%}" for key, short in (("sensitivity", "sens"), ("specificity", "spec"))
+    parts += [f"{short} {pct(f[key], 0)}" for key, short in (("sensitivity", "sens"), ("specificity", "spec"))
               if f[key] is not None]
     n = f", {f['images']} images" if f["images"] else ""
     return " · ".join(parts) + f"{n} ({f['where']})"

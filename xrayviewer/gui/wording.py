@@ -85,8 +85,8 @@ def operating_point_text(info) -> str:
         return f"Threshold {percent(info.threshold)}. This model recorded no validation operating point."
     sens, spec = point
     return (f"At its threshold of {percent(info.threshold)} the model found "
-            f"{sens:.0%} of pneumonia cases (sensitivity) and cleared "
-            f"{spec:.0%} of normal X-rays (specificity) on its internal validation split (size not recorded).")
+            f"{evaluations.pct(sens, 0)} of pneumonia cases (sensitivity) and cleared "
+            f"{evaluations.pct(spec, 0)} of normal X-rays (specificity) on its internal validation split (size not recorded).")
 
 
 def model_text(info) -> str:
