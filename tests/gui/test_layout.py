@@ -164,3 +164,16 @@ def test_the_side_panel_fits_its_width_with_a_long_file_name_at_1024x700(qtbot, 
     qtbot.wait(50)
     assert window.side_panel.widget().width() <= window.side_panel.viewport().width()
     assert window.info_pane.rows()[0] == ("File", path.name)  # the facts keep the real name
+
+
+@pytest.mark.parametrize("screen, fits", [((1440, 900), False), ((1440, 960), False), ((1600, 960), True), ((1920, 1080), True),
+                                          ((1366, 768), False), ((1456, 948), True), ((1455, 948), False)])
+def test_the_first_window_counts_its_frame_before_deciding_it_fits(screen, fits):
+    """A 1440 x 900 window on a 1440 x 900 screen hung its status bar (and the Grad-CAM legend
+    in it) off the bottom: the title bar comes on top of the client size. Such a screen now
+    starts maximized."""
+    from PySide6.QtCore import QSize
+
+    from xrayviewer.gui.main_window import DEFAULT_SIZE, fits_with_frame
+
+    assert fits_with_frame(QSize(*DEFAULT_SIZE), QSize(*screen)) is fits

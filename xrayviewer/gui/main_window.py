@@ -32,6 +32,16 @@ TRAINING_SHORTCUT = "Ctrl+Shift+T"
 #: The first window's size, and every --screenshot's (so README images do not depend on
 #: where the last session left the window).
 DEFAULT_SIZE = (1440, 900)
+#: What a window manager's frame adds around the client area that resize() sets: a title bar
+#: of 20-40 px and thin borders. Without it a 1440 x 900 window on a 1440 x 900 screen counted
+#: as fitting, and its bottom 20 px (the status bar with the Grad-CAM legend) hung off-screen.
+FRAME_ALLOWANCE = (16, 48)
+
+
+def fits_with_frame(client, available) -> bool:
+    """Whether a window of client size ``client`` (QSize), framed, fits in ``available``."""
+    return (client.width() + FRAME_ALLOWANCE[0] <= available.width()
+            and client.height() + FRAME_ALLOWANCE[1] <= available.height())
 WORKLIST_WANT = 470  # the worklist's width when the window has room for it
 TOOLBAR_LABELS = {"fit": "Fit", "actual": "1:1", "reset_window": "Reset W/L", "overlay": "Grad-CAM",
                   "export": "Export CSV"}
@@ -127,8 +137,7 @@ class MainWindow(ReadingWindow, ModelChoiceWindow, QMainWindow):
         screen = self.screen() or QGuiApplication.primaryScreen()
         if screen is None or QGuiApplication.platformName() == "offscreen":
             return
-        available = screen.availableGeometry()
-        if self.width() > available.width() or self.height() > available.height():
+        if not fits_with_frame(self.size(), screen.availableGeometry().size()):
             self.setWindowState(Qt.WindowState.WindowMaximized)
 
     def _action(self, key, text, slot, shortcuts=(), checkable=False, tip=""):
