@@ -91,8 +91,10 @@ RECIPES = {
                                  learning_rate=2e-3, class_weights=True, cosine_decay=True, patience=6,
                                  architecture="default", tone_augment=True, framing_augment=True,
                                  average_last=5,
-                                 description="default-frame (framing augmentation) keeping the mean of "
-                                             "the last 5 epochs' weights."),
+                                 description="default-tone plus framing augmentation (a random, mostly "
+                                             "horizontal zoom of each training film, so the dark "
+                                             "background at its sides stops telling the classes apart); "
+                                             "keeps the mean of the last 5 epochs' weights."),
     "default-tone-mean": Recipe("default-tone-mean", epochs=21, schedule_epochs=24, batch_size=32,
                                 learning_rate=2e-3, class_weights=True, cosine_decay=True, patience=6,
                                 architecture="default", tone_augment=True, average_last=5,
