@@ -25,7 +25,7 @@ from xrayviewer.model.gradcam import RED_AT, linear_grad_cam
 from xrayviewer.model.predictor import Predictor
 
 
-def hottest_cells(predictor: Predictor, paths: list[Path], batch_size: int = 64):
+def hottest_cells(predictor: Predictor, paths: list[str], batch_size: int = 64):
     """(probability, hottest raw Grad-CAM cell) per readable film."""
     head = predictor.info.linear_head
     if head is None:
@@ -38,9 +38,12 @@ def hottest_cells(predictor: Predictor, paths: list[Path], batch_size: int = 64)
                 batch.append(preprocess(load_image(p)))
             except ImageLoadError:
                 continue
+        if not batch:
+            continue
         batch = np.stack(batch).astype(np.float32)
-        _raw, conv = predictor._forward(batch)
-        preds = predictor.predict_batch(batch)
+        # One forward pass gives both the score and the activations Grad-CAM needs.
+        raw, conv = predictor._forward(batch)
+        preds = predictor._predictions(batch, raw, conv, None)
         cams = linear_grad_cam(conv, head["weights"])
         out += [(p.probability, float(c.max())) for p, c in zip(preds, cams)]
     return out
@@ -55,8 +58,8 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     predictor = Predictor.load(args.model)
     root = Path(args.dataset)
-    paths = sorted(find_images([root / "train" if (root / "train").is_dir() else root]))[::args.every]
-    rows = hottest_cells(predictor, [Path(p) for p in paths])
+    paths = find_images([root / "train" if (root / "train").is_dir() else root])[::args.every]  # sorted
+    rows = hottest_cells(predictor, paths)
     t = predictor.threshold
     near = sorted(rows, key=lambda r: abs(r[0] - t))[:args.nearest]
     level = statistics.median(h for _, h in near)

@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+import textwrap
 import time
 from typing import Optional, Sequence
 
@@ -64,8 +65,6 @@ class _HelpFormatter(argparse.HelpFormatter):
     recipe names ("default-\nframe-mean") in ``train --help``."""
 
     def _split_lines(self, text, width):
-        import textwrap
-
         return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
 
 

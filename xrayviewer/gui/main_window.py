@@ -37,14 +37,15 @@ DEFAULT_SIZE = (1440, 900)
 #: as fitting, and its bottom 20 px (the status bar with the Grad-CAM legend) hung off-screen.
 FRAME_ALLOWANCE = (16, 48)
 
+WORKLIST_WANT = 470  # the worklist's width when the window has room for it
+TOOLBAR_LABELS = {"fit": "Fit", "actual": "1:1", "reset_window": "Reset W/L", "overlay": "Grad-CAM",
+                  "export": "Export CSV"}
+
 
 def fits_with_frame(client, available) -> bool:
     """Whether a window of client size ``client`` (QSize), framed, fits in ``available``."""
     return (client.width() + FRAME_ALLOWANCE[0] <= available.width()
             and client.height() + FRAME_ALLOWANCE[1] <= available.height())
-WORKLIST_WANT = 470  # the worklist's width when the window has room for it
-TOOLBAR_LABELS = {"fit": "Fit", "actual": "1:1", "reset_window": "Reset W/L", "overlay": "Grad-CAM",
-                  "export": "Export CSV"}
 
 
 class MainWindow(ReadingWindow, ModelChoiceWindow, QMainWindow):

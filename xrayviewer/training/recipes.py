@@ -9,7 +9,7 @@ keeps meaning the same thing. ``default`` is not a recipe but a pointer to the s
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,25 @@ class Recipe:
         return self.architecture or self.name
 
 
+def _keeping_weight_mean(parent: Recipe, name: str, description: str) -> Recipe:
+    """``parent`` with one change: it keeps the mean of its last 5 epochs' weights."""
+    return replace(parent, name=name, description=description, average_last=5)
+
+
+_DEFAULT_TONE = Recipe("default-tone", epochs=21, schedule_epochs=24, batch_size=32, learning_rate=2e-3,
+                       class_weights=True, cosine_decay=True, patience=6, architecture="default", tone_augment=True,
+                       description="Separable-conv CNN with global pooling; geometric, contrast, tone and "
+                                   "sharpness augmentation (gamma, blur or edge enhancement, partial histogram "
+                                   "equalisation); class weights, cosine learning rate, early stopping on "
+                                   "validation AUC.")
+_DEFAULT_FRAME = Recipe("default-frame", epochs=21, schedule_epochs=24, batch_size=32, learning_rate=2e-3,
+                        class_weights=True, cosine_decay=True, patience=6, architecture="default",
+                        tone_augment=True, framing_augment=True,
+                        description="default-tone plus framing augmentation: a random, mostly horizontal "
+                                    "zoom of each training film, so the dark background at its sides "
+                                    "stops telling the classes apart.")
+
+
 RECIPES = {
     "seed": Recipe("seed", epochs=20, batch_size=16, learning_rate=1e-3, class_weights=False,
                    cosine_decay=False, patience=0,
@@ -45,12 +64,7 @@ RECIPES = {
     # At most 21 epochs on a cosine schedule that spans 24: 24 epochs overran the 30-minute
     # training budget on the reference 2-core CPU, and the schedule's last epochs change little
     # (the runs and timings behind this are in model_weights/README.md).
-    "default-tone": Recipe("default-tone", epochs=21, schedule_epochs=24, batch_size=32, learning_rate=2e-3,
-                           class_weights=True, cosine_decay=True, patience=6, architecture="default", tone_augment=True,
-                           description="Separable-conv CNN with global pooling; geometric, contrast, tone and "
-                                       "sharpness augmentation (gamma, blur or edge enhancement, partial histogram "
-                                       "equalisation); class weights, cosine learning rate, early stopping on "
-                                       "validation AUC."),
+    "default-tone": _DEFAULT_TONE,
     # Not shipped; its comparison with default-tone is in model_weights/README.md.
     "default-mix": Recipe("default-mix", epochs=21, schedule_epochs=24, batch_size=32, learning_rate=2e-3,
                           class_weights=True, cosine_decay=True, patience=6, architecture="default", tone_augment=True,
@@ -60,12 +74,7 @@ RECIPES = {
     # Why: on the training split the dark background at a film's sides separates the classes,
     # and external normals are framed differently (training.augment says how much). Shipped as
     # default-frame-mean (below); its runs are in model_weights/README.md.
-    "default-frame": Recipe("default-frame", epochs=21, schedule_epochs=24, batch_size=32, learning_rate=2e-3,
-                            class_weights=True, cosine_decay=True, patience=6, architecture="default",
-                            tone_augment=True, framing_augment=True,
-                            description="default-tone plus framing augmentation: a random, mostly horizontal "
-                                        "zoom of each training film, so the dark background at its sides "
-                                        "stops telling the classes apart."),
+    "default-frame": _DEFAULT_FRAME,
     # Not shipped; its runs, if any, are in model_weights/README.md.
     "default-norm": Recipe("default-norm", epochs=21, schedule_epochs=24, batch_size=32, learning_rate=2e-3,
                            class_weights=True, cosine_decay=True, patience=6, architecture="default-std",
@@ -87,19 +96,13 @@ RECIPES = {
     # two recipes it was measured on, with nothing else changed. default-frame-mean is the shipped
     # recipe since 2026-12-06: over three seeds it led default-tone on external films (AUC
     # 0.973 +/- 0.002 against 0.963 +/- 0.007); model_weights/README.md has the runs and rules.
-    "default-frame-mean": Recipe("default-frame-mean", epochs=21, schedule_epochs=24, batch_size=32,
-                                 learning_rate=2e-3, class_weights=True, cosine_decay=True, patience=6,
-                                 architecture="default", tone_augment=True, framing_augment=True,
-                                 average_last=5,
-                                 description="default-tone plus framing augmentation (a random, mostly "
-                                             "horizontal zoom of each training film, so the dark "
-                                             "background at its sides stops telling the classes apart); "
-                                             "keeps the mean of the last 5 epochs' weights."),
-    "default-tone-mean": Recipe("default-tone-mean", epochs=21, schedule_epochs=24, batch_size=32,
-                                learning_rate=2e-3, class_weights=True, cosine_decay=True, patience=6,
-                                architecture="default", tone_augment=True, average_last=5,
-                                description="default-tone keeping the mean of the last 5 epochs' "
-                                            "weights."),
+    "default-frame-mean": _keeping_weight_mean(
+        _DEFAULT_FRAME, "default-frame-mean",
+        "default-tone plus framing augmentation (a random, mostly horizontal zoom of each training film, "
+        "so the dark background at its sides stops telling the classes apart); keeps the mean of the "
+        "last 5 epochs' weights."),
+    "default-tone-mean": _keeping_weight_mean(
+        _DEFAULT_TONE, "default-tone-mean", "default-tone keeping the mean of the last 5 epochs' weights."),
     "default-v1": Recipe("default-v1", epochs=24, batch_size=32, learning_rate=2e-3, class_weights=True,
                          cosine_decay=True, patience=6, architecture="default",
                          description="The first shipped recipe: default-tone without tone and sharpness "
