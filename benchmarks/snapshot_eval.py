@@ -2,7 +2,7 @@
 (``xrayviewer train --keep-snapshots`` writes <name>.epochs.npz beside the bundle):
 
     python -m benchmarks.snapshot_eval RUN.keras ... --dataset ../shared/data/chest_xray \\
-        --external ../shared/data/chest_xray_external [--json out.json]
+        --external ../shared/data/chest_xray_external [--last K] [--json out.json]
 
 For every epoch: internal validation AUC and external AUC of that epoch's weights. Then, per
 run, the checkpoint rules of model_weights/README.md (issue 14, rule 4):
@@ -13,6 +13,8 @@ run, the checkpoint rules of model_weights/README.md (issue 14, rule 4):
 - ``swa-last5``: the mean of the last 5 epochs' weights (BatchNorm statistics averaged too);
 - ``ens-last5``: the mean log-odds of the last 5 epochs' networks (5x the prediction cost; for
   reference only).
+
+``--last K`` widens both to the last K epochs (rule 24: K = 10).
 
 Each gets AUC with a patient bootstrap interval on both sets and the rates at the ``val95``
 threshold (fitted on internal validation) and the ``ext-oracle`` point, as external_eval does.
@@ -53,7 +55,7 @@ def figures(name: str, val_logits, ext_logits, val, ext) -> dict:
             "external": set_figures(ext["y"], ext_logits, ext["groups"], {"val95": t}, oracle=True)}
 
 
-def probe(keras_path: Path, dataset: Path, external: Path) -> dict:
+def probe(keras_path: Path, dataset: Path, external: Path, last: int = LAST) -> dict:
     from xrayviewer.model.architectures import build_model
     from xrayviewer.model.bundle import read_model_info
     from xrayviewer.training.recipes import get_recipe, recipe_of
@@ -77,13 +79,13 @@ def probe(keras_path: Path, dataset: Path, external: Path) -> dict:
     # the exact AUC's choice here by a hair (seed 2 of default-frame: epoch 15 against 21).
     best_val = int(info.meta["training"]["best_epoch"])
     best_ext = max(curve, key=lambda c: (c["ext_auc"], -c["epoch"]))["epoch"]
-    last = per_epoch[-LAST:]
-    swa = mean_weights(snaps[-LAST:])  # what fit() keeps for a recipe with average_last=5
+    recent = per_epoch[-last:]
+    swa = mean_weights(snaps[-last:])  # what fit() keeps for a recipe with average_last=last
     rules = [figures(f"best-val (epoch {best_val})", *per_epoch[best_val - 1], val, ext),
              figures(f"best-ext (epoch {best_ext})", *per_epoch[best_ext - 1], val, ext),
-             figures(f"swa-last{LAST} (epochs {max(1, len(snaps) - LAST + 1)}-{len(snaps)})", *logits(swa), val, ext),
-             figures(f"ens-last{LAST}", np.mean([v for v, _ in last], axis=0), np.mean([x for _, x in last], axis=0),
-                     val, ext)]
+             figures(f"swa-last{last} (epochs {max(1, len(snaps) - last + 1)}-{len(snaps)})", *logits(swa), val, ext),
+             figures(f"ens-last{last}", np.mean([v for v, _ in recent], axis=0),
+                     np.mean([x for _, x in recent], axis=0), val, ext)]
     return {"model": str(keras_path), "recipe": recipe_of(info.meta), "seed": info.meta["split"]["seed"],
             "bundle_best_epoch": info.meta["training"]["best_epoch"], "curve": curve, "rules": rules}
 
@@ -108,11 +110,12 @@ def main(argv=None) -> int:
     ap.add_argument("models", nargs="+", type=Path)
     ap.add_argument("--dataset", type=Path, required=True)
     ap.add_argument("--external", type=Path, required=True)
+    ap.add_argument("--last", type=int, default=LAST, help="epochs in the weight mean and snapshot ensemble")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     out = []
     for m in args.models:
-        res = probe(m, args.dataset, args.external)
+        res = probe(m, args.dataset, args.external, args.last)
         out.append(res)
         print(report(res), flush=True)
     if args.json:
