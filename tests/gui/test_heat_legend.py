@@ -31,7 +31,7 @@ def test_overlay_on_a_pneumonia_film_and_a_note_on_a_normal_one(window_factory, 
 
     _select(window, qtbot, PNEUMONIA.name)
     qtbot.waitUntil(lambda: window.image_view.overlay_shown, timeout=30_000)
-    heat = window.controller.current_heat
+    heat = window.controller.current_heat.heat
     assert heat.shape == (window.image_view.image.height, window.image_view.image.width)
     assert heat.max() == pytest.approx(1.0, abs=1e-3)  # its strongest evidence is red on the fixed scale
     assert legend.isVisibleTo(window) and legend.showing_scale

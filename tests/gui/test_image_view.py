@@ -10,6 +10,7 @@ from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
+from xrayviewer.gui.heat_layer import make_heat_layer
 from xrayviewer.gui.image_view import ImageView, heat_layer
 from xrayviewer.gui.qimage import grey_to_qimage, qimage_to_array
 from xrayviewer.imaging import XRayImage
@@ -129,6 +130,28 @@ def test_heat_layer_composites_like_gradcam_overlay(view, qtbot):
     assert view.overlay_shown
     view.set_image(image)  # a new image drops the old heatmap
     assert not view.overlay_shown
+
+
+def test_a_large_films_overlay_is_drawn_from_a_smaller_layer_that_looks_the_same(view):
+    """The worker colours a 2,400 px film's map at 1,024 px; stretched over the film it shows
+    what the full-resolution layer would, in the same place (a blob off-centre, so a shifted
+    or mis-scaled layer would show)."""
+    h, w = 1600, 2400
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    heat = np.exp(-(((xx - 1700) / 300) ** 2 + ((yy - 500) / 250) ** 2)).astype(np.float32)
+    small = make_heat_layer(heat)
+    assert (small.image.width(), small.image.height()) == (1024, 683) and small.heat is heat
+    full = make_heat_layer(heat, max_side=10_000)
+    image = XRayImage(pixels=np.full((h, w), 90, np.uint8), source_format="TEST", bit_depth=8,
+                      window_center=127.5, window_width=256)
+    grabs = []
+    for layer in (full, small):
+        view.set_image(image)
+        view.set_heatmap(layer)
+        view.set_overlay_visible(True)
+        grabs.append(qimage_to_array(view.viewport().grab().toImage()).astype(int))
+    assert grabs[0][..., :3].std() > 20  # the overlay is on screen
+    assert np.abs(grabs[0] - grabs[1]).max() <= 3
 
 
 def test_rewindowing_a_2000px_film_is_fast(view):

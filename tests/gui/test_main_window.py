@@ -12,6 +12,7 @@ from PySide6.QtGui import QDropEvent, QDragEnterEvent
 from PySide6.QtWidgets import QApplication
 
 from xrayviewer.gui import wording
+from xrayviewer.gui.heat_layer import MAX_LAYER_SIDE
 from xrayviewer.gui.worklist import DONE, ERROR, PROBABILITY, VERDICT
 
 from .helpers import tiny_images, wait_settled
@@ -172,7 +173,8 @@ def test_gradcam_overlay_is_computed_off_the_gui_thread_and_shown(window_factory
     qtbot.waitUntil(lambda: window.image_view.overlay_shown, timeout=30_000)
     heat = window.controller.current_heat
     image = window.image_view.image
-    assert heat.shape == (image.height, image.width)
+    assert heat.heat.shape == (image.height, image.width)  # full resolution, for exports
+    assert max(heat.image.width(), heat.image.height()) <= MAX_LAYER_SIDE  # coloured by the worker
     window.act["overlay"].setChecked(False)
     assert not window.image_view.overlay_shown
 

@@ -84,7 +84,7 @@ def test_a_new_explain_cancels_the_stale_one(qtbot, service):
     """The user steps through films faster than maps are drawn: only the film now shown gets
     its map; the older requests (running or queued) say nothing."""
     maps, failures = [], []
-    service.explained.connect(lambda key, heat, gen: maps.append((key, float(heat[0, 0]))))
+    service.explained.connect(lambda key, heat, gen: maps.append((key, float(heat.heat[0, 0]))))
     service.explain_failed.connect(lambda key, msg: failures.append(key))
     with qtbot.waitSignal(service.loaded):
         service.load("good.keras")

@@ -12,31 +12,18 @@ from typing import Optional
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPainter, QPixmap
+from PySide6.QtGui import QColor, QPainter, QPixmap, QTransform
 from PySide6.QtWidgets import QFrame, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 
 from ..imaging import XRayImage
-from ..model.gradcam import OVERLAY_OPACITY, overlay
-from .qimage import grey_to_qimage, rgba_premultiplied_to_qimage
+from ..model.gradcam import OVERLAY_OPACITY
+from .heat_layer import HeatLayer, heat_layer, make_heat_layer  # noqa: F401 - heat_layer: tests
+from .qimage import grey_to_qimage
 from .window_presets import window_for
 
 ZOOM_STEP = 1.25
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
 BACKGROUND = QColor(12, 12, 12)
-
-
-def heat_layer(heatmap: np.ndarray) -> np.ndarray:
-    """The Grad-CAM heatmap as a premultiplied RGBA layer with alpha = heat.
-
-    Drawn with layer opacity ``o`` over the grey image it gives grey*(1-o*h) + jet(h)*o*h,
-    which is exactly ``gradcam.overlay(grey, heatmap, o)``; building it with ``overlay`` on
-    a black image (jet(h)*h, i.e. premultiplied colour) keeps the core's colour map as the
-    only one, so the viewer and ``xrayviewer predict --heatmap`` agree.
-    """
-    heat = np.clip(np.asarray(heatmap, dtype=np.float32), 0.0, 1.0)
-    rgb = overlay(np.zeros(heat.shape, np.uint8), heat, 1.0)
-    alpha = (heat * 255.0 + 0.5).astype(np.uint8)
-    return np.dstack([np.minimum(rgb, alpha[..., None]), alpha])
 
 
 class ImageView(QGraphicsView):
@@ -105,12 +92,19 @@ class ImageView(QGraphicsView):
         self.fit()
         self.windowChanged.emit(self.center, self.width_)
 
-    def set_heatmap(self, heatmap: Optional[np.ndarray]) -> None:
-        self._heatmap = heatmap
+    def set_heatmap(self, heatmap) -> None:
+        """Overlay a Grad-CAM map: a :class:`HeatLayer` built off the GUI thread (the model
+        worker makes one), or a plain (H, W) array, coloured here (small maps, tests)."""
+        if heatmap is not None and not isinstance(heatmap, HeatLayer):
+            heatmap = make_heat_layer(heatmap)
+        self._heatmap = None if heatmap is None else heatmap.heat
         if heatmap is None:
             self._heat_item.setPixmap(QPixmap())
         else:
-            self._heat_item.setPixmap(QPixmap.fromImage(rgba_premultiplied_to_qimage(heat_layer(heatmap))))
+            self._heat_item.setPixmap(QPixmap.fromImage(heatmap.image))
+            # Stretch the (smaller) layer over the film: item coordinates are image pixels.
+            self._heat_item.setTransform(QTransform.fromScale(heatmap.width / heatmap.image.width(),
+                                                              heatmap.height / heatmap.image.height()))
         self._update_heat_visibility()
 
     def set_overlay_visible(self, visible: bool) -> None:
