@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Optional
 
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from . import wording
@@ -140,7 +140,7 @@ class ProbabilityPanel(QFrame):
         self.bar.set_values(None, self.info.threshold if self.info else None, NEUTRAL_COLOUR)
         self.threshold_label.setText("")
         self.verdict_label.setText(message)
-        self.verdict_label.setStyleSheet("color: #c8c8c8;")
+        _set_text_colour(self.verdict_label, QColor("#c8c8c8"))
         self.near_label.hide()
         self.ood_label.hide()
 
@@ -158,7 +158,7 @@ class ProbabilityPanel(QFrame):
         self.bar.set_values(prediction.probability, prediction.threshold, shown)
         self.threshold_label.setText(f"Model threshold {wording.percent(prediction.threshold)} (white mark)")
         self.verdict_label.setText(wording.panel_verdict(prediction))
-        self.verdict_label.setStyleSheet(f"color: {shown.name()};")
+        _set_text_colour(self.verdict_label, shown)
         for label, text in ((self.near_label, wording.near_threshold_note(prediction)),
                             (self.ood_label, wording.ood_warning(prediction))):
             label.setText(text)
@@ -167,4 +167,14 @@ class ProbabilityPanel(QFrame):
 
     def _set_percent(self, text: str, colour: QColor) -> None:
         self.percent_label.setText(text)
-        self.percent_label.setStyleSheet(f"color: {colour.name()};")
+        _set_text_colour(self.percent_label, colour)
+
+
+def _set_text_colour(label: QLabel, colour: QColor) -> None:
+    """Colour a label's text through its palette. A style sheet per label made Qt re-polish it
+    and re-lay out the panel on every film shown (7-11 ms of the GUI thread, issue 15); the
+    application's style sheet sets no colour for these labels, so the palette is what shows."""
+    palette = label.palette()
+    if palette.color(QPalette.ColorRole.WindowText) != colour:
+        palette.setColor(QPalette.ColorRole.WindowText, colour)
+        label.setPalette(palette)
