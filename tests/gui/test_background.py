@@ -105,3 +105,37 @@ def test_shutdown_does_not_wait_for_queued_tasks_it_skips(qtbot):
     assert not any(task.is_running() for task in queued)
     qtbot.wait(20)
     assert got == []
+
+
+def test_a_burst_of_reports_leaves_the_window_room_to_breathe(qtbot, background):
+    """A worker that reports 30 results at once (a folder's films decoded together), each
+    taking the GUI thread 2 ms to handle: they arrive in order, but in slices, so a 5 ms
+    timer (standing in for paints and input) keeps ticking in between instead of waiting ~60 ms."""
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    gate, handled, ticks = threading.Event(), [], []
+
+    def slow_handler(p):
+        end = time.perf_counter() + 0.002
+        while time.perf_counter() < end:
+            pass
+        handled.append((p.done, time.perf_counter()))
+
+    ticker = QTimer()
+    ticker.setInterval(5)
+    ticker.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    background.start(partial(counts, 30, gate=gate), progress=slow_handler)
+    ticker.start()
+    time.sleep(0.05)
+    gate.set()  # all 30 reports are queued before the GUI thread looks at the first
+    time.sleep(0.05)
+    qtbot.waitUntil(lambda: len(handled) == 30)
+    ticker.stop()
+    assert [n for n, _ in handled] == list(range(1, 31))
+    first, last = handled[0][1], handled[-1][1]
+    between = [t for t in ticks if first < t < last]
+    marks = [first, *between, last]
+    assert len(between) >= 3  # handled all in one turn, there would be none
+    assert max(b - a for a, b in zip(marks, marks[1:])) < 0.045  # in one turn: ~60 ms

@@ -13,8 +13,9 @@ How it works (after Orange3's ConcurrentMixin and napari's thread_worker):
 - a task with a ``kind`` replaces the stale one of that kind: the old one is asked to stop and
   nothing more it reports reaches the GUI (the user moved on to another film, another map);
 - every report (progress, partial results, the outcome) crosses to the GUI thread through one
-  queued Qt signal, in the order it was made, and the callbacks run there; exactly one of
-  ``done(result)``, ``failed(exception)`` or ``cancelled()`` comes after a task's progress;
+  queued Qt signal, in the order it was made, and the callbacks run there, a few milliseconds'
+  worth per event-loop turn (:data:`DELIVERY_SLICE_S`); exactly one of ``done(result)``,
+  ``failed(exception)`` or ``cancelled()`` comes after a task's progress;
 - ``task.cancel()`` asks the function to stop at its next ``should_cancel()``; unlike a
   replaced task, a cancelled one still reports how it ended (usually ``cancelled()``).
 
@@ -27,16 +28,23 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import threading
+import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Hashable, Optional
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal, Slot
 
 from ..progress import Cancelled, CancelFlag
 
 log = logging.getLogger(__name__)
 
 PROGRESS, DONE, FAILED, CANCELLED = "progress", "done", "failed", "cancelled"
+#: Reports are handled for at most this long per event-loop turn; the rest wait for the next
+#: turn. Workers report in bursts (a folder's films decoded and scored together), and a burst
+#: handled in one turn held the window 30-40 ms on the 2-core reference machine (issue 15);
+#: in slices, painting, input and timers get their turn in between. Order is kept.
+DELIVERY_SLICE_S = 0.006
 
 
 def _name_of(work) -> str:
@@ -91,7 +99,12 @@ class BackgroundTasks(QObject):
         self._live: set[Task] = set()  # started, outcome not yet delivered
         self._latest: dict[Hashable, Task] = {}  # the one task of each kind that still reports
         self._stopped = False
-        self._report.connect(self._deliver)
+        self._inbox: deque = deque()  # reports arrived on the GUI thread, not yet handled
+        self._drain_timer = QTimer(self)
+        self._drain_timer.setSingleShot(True)
+        self._drain_timer.setInterval(0)
+        self._drain_timer.timeout.connect(self._drain)
+        self._report.connect(self._receive)
 
     # ---- the GUI thread ---------------------------------------------------------------------
     def start(self, work: Callable[..., Any], *, kind: Optional[Hashable] = None,
@@ -138,6 +151,7 @@ class BackgroundTasks(QObject):
         task.cancel()
         ended = task.wait(msecs)
         QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)
+        self._drain(None)
         return ended
 
     def shutdown(self, msecs: int = 30000) -> bool:
@@ -155,6 +169,21 @@ class BackgroundTasks(QObject):
         return all(task.wait(msecs) for task in tasks)
 
     @Slot(object)
+    def _receive(self, report) -> None:
+        self._inbox.append(report)
+        if not self._drain_timer.isActive():
+            self._drain_timer.start()
+
+    @Slot()
+    def _drain(self, budget: Optional[float] = DELIVERY_SLICE_S) -> None:
+        """Handle waiting reports in order, for about ``budget`` seconds (None: all of them)."""
+        deadline = None if budget is None else time.perf_counter() + budget
+        while self._inbox:
+            self._deliver(self._inbox.popleft())
+            if deadline is not None and self._inbox and time.perf_counter() > deadline:
+                self._drain_timer.start()  # the rest on the next turn, after paints and input
+                return
+
     def _deliver(self, report) -> None:
         task, what, value = report
         if task._dropped.is_set():
