@@ -22,6 +22,22 @@ def names(view):
     return [model.item(key).name for key in view.keys_in_order()]
 
 
+def test_a_batch_of_scores_resorts_the_list_once(qtbot):
+    """20 scores arriving together sort the list riskiest first with one re-sort, not 20 (each
+    re-sort also re-pins the row being read: GUI-thread time while a folder is scored)."""
+    model, view = make(qtbot)
+    new, _ = model.add_paths([f"/x/{i:02d}.jpeg" for i in range(20)])
+    resorts = []
+    view.proxy.layoutChanged.connect(lambda *_: resorts.append(1))
+    rng = np.random.default_rng(1)
+    probabilities = rng.uniform(0, 1, 20)
+    model.update_many([(item.key, {"status": DONE, "prediction": Prediction(p, p, 0.5)})
+                       for item, p in zip(new, probabilities)])
+    shown = [model.item(k).prediction.probability for k in view.keys_in_order()]
+    assert shown == sorted(probabilities, reverse=True)
+    assert len(resorts) == 1
+
+
 def test_sorted_by_probability_descending_as_scores_arrive(qtbot):
     model, view = make(qtbot)
     new, _ = model.add_paths(["/x/a.jpeg", "/x/b.jpeg", "/x/c.jpeg", "/x/d.jpeg"])

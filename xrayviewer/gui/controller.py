@@ -181,8 +181,9 @@ class Controller(QObject):
     def _on_scored(self, results, generation: int) -> None:
         if generation != self.models.generation:
             return  # a replaced model's answer; the new model rescores everything
-        for key, prediction in results:
-            if self.worklist.update(key, status=DONE, prediction=prediction) and key == self.current_key:
+        items = self.worklist.update_many([(key, {"status": DONE, "prediction": p}) for key, p in results])
+        for (key, prediction), item in zip(results, items):
+            if item is not None and key == self.current_key:
                 self.view.show_prediction(prediction, self.models.info)
                 if self.overlay_wanted and self.current_heat is None:
                     self._request_heatmap()  # it waited for the verdict

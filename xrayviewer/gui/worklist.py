@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import os
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Sequence
 
 import numpy as np
 from PySide6.QtCore import (QAbstractTableModel, QItemSelectionModel, QModelIndex, QSize, QSortFilterProxyModel, Qt,
@@ -135,18 +135,28 @@ class WorklistModel(QAbstractTableModel):
 
     def update(self, key: int, **fields) -> Optional[WorkItem]:
         """Change fields of one row and repaint it (unknown keys are ignored: cleared rows)."""
-        item = self.item(key)
-        if item is None:
-            return None
-        thumb = fields.pop("thumbnail_array", None)
-        if thumb is not None:
-            item.thumbnail = QPixmap.fromImage(grey_to_qimage(thumb))
-        for name, value in fields.items():
-            setattr(item, name, value)
-        self._cells.pop(key, None)
-        row = self._row_of[key]
-        self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
-        return item
+        return self.update_many([(key, fields)])[0]
+
+    def update_many(self, changes: Sequence[tuple[int, dict]]) -> list[Optional[WorkItem]]:
+        """``update`` for several rows with one change notice: a batch of 20 scores used to
+        re-sort the list, and re-pin the row being read, 20 times in one event-loop turn."""
+        items, rows = [], []
+        for key, fields in changes:
+            item = self.item(key)
+            items.append(item)
+            if item is None:
+                continue
+            fields = dict(fields)
+            thumb = fields.pop("thumbnail_array", None)
+            if thumb is not None:
+                item.thumbnail = QPixmap.fromImage(grey_to_qimage(thumb))
+            for name, value in fields.items():
+                setattr(item, name, value)
+            self._cells.pop(key, None)
+            rows.append(self._row_of[key])
+        if rows:
+            self.dataChanged.emit(self.index(min(rows), 0), self.index(max(rows), len(COLUMNS) - 1))
+        return items
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
