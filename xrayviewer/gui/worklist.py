@@ -80,6 +80,7 @@ class WorklistModel(QAbstractTableModel):
         self._sorted_by: tuple[int, Qt.SortOrder] = (PROBABILITY, Qt.SortOrder.DescendingOrder)
         self.short_names = False  # names without extension (compact worklist); tooltips keep the path
         self._cells: dict[int, list[dict]] = {}  # key -> data()'s answers for the row; dropped on change
+        self._header: Optional[list[dict]] = None  # headerData()'s answers per section; dropped on re-sort
 
     # ---- rows ---------------------------------------------------------------------------
     def add_paths(self, paths: Iterable[str]) -> tuple[list[WorkItem], list[WorkItem]]:
@@ -185,25 +186,34 @@ class WorklistModel(QAbstractTableModel):
         plus a tooltip says the same thing on every platform.
         """
         self._sorted_by = (section, order)
+        self._header = None
         self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(COLUMNS) - 1)
 
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        # Asked for every role of every section at each layout and paint of the header (~700
+        # calls while a folder loads): answered from a table rebuilt when the sort changes.
         if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
             return None
+        if self._header is None:
+            self._header = [self._header_roles(s) for s in range(len(COLUMNS))]
+        return self._header[section].get(role)
+
+    def _header_roles(self, section: int) -> dict:
         sorted_section, order = self._sorted_by
         descending = order == Qt.SortOrder.DescendingOrder
-        if role == Qt.ItemDataRole.DisplayRole:
-            if section == sorted_section and COLUMNS[section]:
-                return f"{COLUMNS[section]} {'↓' if descending else '↑'}"
-            return COLUMNS[section]
-        if role == Qt.ItemDataRole.ToolTipRole and section == sorted_section and COLUMNS[section]:
+        roles = Qt.ItemDataRole
+        out = {int(roles.DisplayRole): COLUMNS[section]}
+        if section == sorted_section and COLUMNS[section]:
+            out[int(roles.DisplayRole)] = f"{COLUMNS[section]} {'↓' if descending else '↑'}"
             if section == PROBABILITY:
-                return ("Sorted by probability, " + ("highest first" if descending else "lowest first")
-                        + "; films flagged Unreliable are listed after the scored ones, then unscored files")
-            return f"Sorted by {COLUMNS[section].lower()}, " + ("Z to A" if descending else "A to Z")
-        if role == Qt.ItemDataRole.InitialSortOrderRole and section == PROBABILITY:
-            return Qt.SortOrder.DescendingOrder  # a first click on the column puts the riskiest on top
-        return None
+                out[int(roles.ToolTipRole)] = (
+                    "Sorted by probability, " + ("highest first" if descending else "lowest first")
+                    + "; films flagged Unreliable are listed after the scored ones, then unscored files")
+            else:
+                out[int(roles.ToolTipRole)] = f"Sorted by {COLUMNS[section].lower()}, " + ("Z to A" if descending else "A to Z")
+        if section == PROBABILITY:
+            out[int(roles.InitialSortOrderRole)] = Qt.SortOrder.DescendingOrder  # first click: riskiest on top
+        return out
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         # Qt asks for about ten roles per cell on every repaint and every re-sort: ~1,200 calls
