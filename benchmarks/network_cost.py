@@ -49,8 +49,9 @@ def time_tflite(model_bytes: bytes, threads: int, repeats: int) -> float:
 
     it = Interpreter(model_content=model_bytes, num_threads=threads)
     it.allocate_tensors()
-    index = it.get_input_details()[0]["index"]
-    x = np.random.default_rng(0).uniform(0, 1, (1, 128, 128, 3)).astype(np.float32)
+    details = it.get_input_details()[0]
+    index = details["index"]
+    x = np.random.default_rng(0).uniform(0, 1, details["shape"]).astype(np.float32)  # one image
     for _ in range(20):
         it.set_tensor(index, x)
         it.invoke()

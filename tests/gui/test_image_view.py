@@ -10,8 +10,8 @@ from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
-from xrayviewer.gui.heat_layer import make_heat_layer
-from xrayviewer.gui.image_view import ImageView, heat_layer
+from xrayviewer.gui.heat_layer import heat_layer, make_heat_layer
+from xrayviewer.gui.image_view import ImageView
 from xrayviewer.gui.qimage import grey_to_qimage, qimage_to_array
 from xrayviewer.imaging import XRayImage
 from xrayviewer.model.gradcam import overlay

@@ -2,9 +2,10 @@
 
 A full-resolution map of a 2,000 px film coloured on the GUI thread froze the window for
 about 150 ms each time a reader stepped to a pneumonia film with the overlay on. The map is
-a smooth upsampling of the network's coarse grid (16 x 16 cells for the bundled network), so the layer is built at most
-:data:`MAX_LAYER_SIDE` pixels on its longer side (by the model worker, which computed the map)
-and the view stretches it over the film: nothing a reader can see changes, even zoomed in.
+a smooth upsampling of the network's coarse grid (16 x 16 cells for the bundled network), so
+the layer is built at most :data:`MAX_LAYER_SIDE` pixels on its longer side (by the model
+worker, which computed the map) and the view stretches it over the film: nothing a reader can
+see changes, even zoomed in.
 A QImage may be built in any thread; only its QPixmap upload must happen on the GUI thread.
 """
 

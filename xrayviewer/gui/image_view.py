@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QFrame, QGraphicsPixmapItem, QGraphicsScene, QGrap
 
 from ..imaging import XRayImage
 from ..model.gradcam import OVERLAY_OPACITY
-from .heat_layer import HeatLayer, heat_layer, make_heat_layer  # noqa: F401 - heat_layer: tests
+from .heat_layer import HeatLayer, make_heat_layer
 from .qimage import grey_to_qimage
 from .window_presets import window_for
 
@@ -95,16 +95,16 @@ class ImageView(QGraphicsView):
     def set_heatmap(self, heatmap) -> None:
         """Overlay a Grad-CAM map: a :class:`HeatLayer` built off the GUI thread (the model
         worker makes one), or a plain (H, W) array, coloured here (small maps, tests)."""
-        if heatmap is not None and not isinstance(heatmap, HeatLayer):
-            heatmap = make_heat_layer(heatmap)
-        self._heatmap = None if heatmap is None else heatmap.heat
         if heatmap is None:
+            self._heatmap = None
             self._heat_item.setPixmap(QPixmap())
         else:
-            self._heat_item.setPixmap(QPixmap.fromImage(heatmap.image))
+            layer = heatmap if isinstance(heatmap, HeatLayer) else make_heat_layer(heatmap)
+            self._heatmap = layer.heat
+            self._heat_item.setPixmap(QPixmap.fromImage(layer.image))
             # Stretch the (smaller) layer over the film: item coordinates are image pixels.
-            self._heat_item.setTransform(QTransform.fromScale(heatmap.width / heatmap.image.width(),
-                                                              heatmap.height / heatmap.image.height()))
+            self._heat_item.setTransform(QTransform.fromScale(layer.width / layer.image.width(),
+                                                              layer.height / layer.image.height()))
         self._update_heat_visibility()
 
     def set_overlay_visible(self, visible: bool) -> None:
