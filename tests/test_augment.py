@@ -163,3 +163,24 @@ def test_every_recipe_names_a_network_that_exists():
     from xrayviewer.model.architectures import NETWORKS
 
     assert {r.network for r in RECIPES.values()} <= set(NETWORKS)
+
+
+def test_balanced_sampling_shows_each_class_half_the_time_and_repeats_the_smaller():
+    from xrayviewer.training.sequence import CachedBatches, training_batches
+
+    # A split like the real one: about 1 normal in 4. The cache is not read: only the order.
+    labels = np.array([0] * 25 + [1] * 75, dtype=np.float32)
+    idx = np.arange(100)
+    balanced = CachedBatches(None, idx, labels, 10, shuffle=True, seed=3, balanced=True)
+    for _ in range(3):  # every epoch, freshly drawn
+        drawn = labels[balanced._order]
+        assert len(drawn) == 100 and (drawn == 0).sum() == 50
+        normals = np.bincount(balanced._order[drawn == 0], minlength=25)[:25]
+        assert normals.min() == 2 and normals.max() == 2  # each normal twice, none left out
+        balanced.on_epoch_end()
+    plain = CachedBatches(None, idx, labels, 10, shuffle=True, seed=3)
+    assert sorted(plain._order) == list(range(100))  # unchanged without it: each file once
+    recipe = RECIPES["default-frame-bal"]
+    assert recipe.balanced_sampling and not recipe.class_weights and recipe.shifts_prior
+    assert training_batches(recipe, None, idx, labels).balanced
+    assert RECIPES["default-frame-mean"].shifts_prior and not RECIPES["seed"].shifts_prior

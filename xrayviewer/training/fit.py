@@ -266,7 +266,7 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
                 return result
 
         dual = with_last_conv_output(model)
-        fields, ood = calibrate_and_describe(dual, prepared, bool(recipe.class_weights), config.sensitivity_target,
+        fields, ood = calibrate_and_describe(dual, prepared, recipe.shifts_prior, config.sensitivity_target,
                                              config.ood_flag_rate, on_progress=on_progress,
                                              should_cancel=should_cancel)
         on_progress(Progress("evaluate", 2, 3, "Saving"))

@@ -62,7 +62,7 @@ def recalibrate_bundle(model_path, dataset_dir, out_dir, name: Optional[str] = N
     dual = with_last_conv_output(model)
     recipe = get_recipe(recipe_of(meta))
     fields, ood = calibrate_and_describe(
-        dual, prepared, bool(recipe.class_weights), float(config.get("sensitivity_target", OLD_BUNDLE_SENSITIVITY_TARGET)),
+        dual, prepared, recipe.shifts_prior, float(config.get("sensitivity_target", OLD_BUNDLE_SENSITIVITY_TARGET)),
         float(config.get("ood_flag_rate", OOD_FLAG_RATE)), on_progress=on_progress, should_cancel=should_cancel)
     meta.update(fields)
     cal = fields["calibration"]

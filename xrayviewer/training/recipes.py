@@ -31,6 +31,16 @@ class Recipe:
     # Keep the mean of the last N epochs' weights instead of the best-validation epoch (0: the
     # best epoch). training.averaging says why.
     average_last: int = 0
+    # Each epoch draws as many normal as pneumonia films (the smaller class repeated, every
+    # repeat augmented anew) instead of weighting the loss by class (issue 14's "balanced
+    # sampling instead of class weights"); use with class_weights=False.
+    balanced_sampling: bool = False
+
+    @property
+    def shifts_prior(self) -> bool:
+        """Whether training saw the classes in other proportions than the split holds (class
+        weights or balanced sampling), so calibration must shift the prior back."""
+        return self.class_weights or self.balanced_sampling
 
     @property
     def network(self) -> str:
@@ -101,6 +111,13 @@ RECIPES = {
         "default-tone plus framing augmentation (a random, mostly horizontal zoom of each training film, "
         "so the dark background at its sides stops telling the classes apart); keeps the mean of the "
         "last 5 epochs' weights."),
+    # Issue 14's balanced sampling on the shipped recipe, nothing else changed. Not shipped unless
+    # model_weights/README.md's rule 27 adopts it.
+    "default-frame-bal": replace(
+        _keeping_weight_mean(_DEFAULT_FRAME, "default-frame-bal", ""), class_weights=False, balanced_sampling=True,
+        description="default-frame-mean with balanced sampling instead of class weights: every epoch draws "
+                    "as many normal as pneumonia films, the smaller class repeated with fresh augmentation; "
+                    "keeps the mean of the last 5 epochs' weights."),
     "default-tone-mean": _keeping_weight_mean(
         _DEFAULT_TONE, "default-tone-mean", "default-tone keeping the mean of the last 5 epochs' weights."),
     "default-v1": Recipe("default-v1", epochs=24, batch_size=32, learning_rate=2e-3, class_weights=True,

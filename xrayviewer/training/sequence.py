@@ -19,7 +19,8 @@ class CachedBatches(keras.utils.PyDataset):
 
     def __init__(self, cache: InputCache, indices, labels, batch_size: int, shuffle: bool, seed: int = 0,
                  augment: Optional[Callable[[np.ndarray, np.random.Generator], np.ndarray]] = None,
-                 class_weights: Optional[tuple[float, float]] = None, mixup_alpha: float = 0.0):
+                 class_weights: Optional[tuple[float, float]] = None, mixup_alpha: float = 0.0,
+                 balanced: bool = False):
         super().__init__(workers=1, use_multiprocessing=False)
         self.cache = cache
         self.indices = np.asarray(indices)
@@ -34,9 +35,29 @@ class CachedBatches(keras.utils.PyDataset):
         self.class_weights = class_weights
         self.mixup_alpha = float(mixup_alpha)
         self._mixup_rng = np.random.default_rng([seed, 2])
+        self.balanced = bool(balanced) and shuffle
         self._order = np.arange(len(self.indices))
         if shuffle:
+            self._reorder()
+
+    def _reorder(self) -> None:
+        """This epoch's order: a shuffle of every file or, balanced, as many draws of each class
+        as there are files over two (epochs keep their length, so their time). A class is dealt
+        from fresh permutations of its files, so within an epoch a normal film repeats at most
+        once more than any other, and the larger class shows a different part of itself each
+        epoch."""
+        n = len(self.indices)
+        classes = (np.flatnonzero(self.labels <= 0.5), np.flatnonzero(self.labels > 0.5))
+        if not self.balanced or not all(len(c) for c in classes):  # one class only: nothing to balance
             self._rng.shuffle(self._order)
+            return
+        parts = []
+        for members, count in zip(classes, (n // 2, n - n // 2)):
+            deals = [self._rng.permutation(members) for _ in range(-(-count // len(members)))]
+            parts.append(np.concatenate(deals)[:count])
+        order = np.concatenate(parts)
+        self._rng.shuffle(order)
+        self._order = order
 
     def __len__(self) -> int:
         return int(np.ceil(len(self.indices) / self.batch_size))
@@ -62,7 +83,7 @@ class CachedBatches(keras.utils.PyDataset):
 
     def on_epoch_end(self):
         if self.shuffle:
-            self._rng.shuffle(self._order)
+            self._reorder()
 
 
 def class_weights_for(labels) -> tuple[float, float]:
@@ -84,4 +105,5 @@ def training_batches(recipe, cache: InputCache, indices, labels, seed: int = 0, 
     augment = None if not steps else steps[0] if len(steps) == 1 else compose(*steps)
     weights = class_weights_for(labels) if recipe.mixup_alpha and recipe.class_weights else None
     return CachedBatches(cache, indices, labels, batch_size or recipe.batch_size, shuffle=True, seed=seed,
-                         augment=augment, class_weights=class_weights or weights, mixup_alpha=recipe.mixup_alpha)
+                         augment=augment, class_weights=class_weights or weights, mixup_alpha=recipe.mixup_alpha,
+                         balanced=recipe.balanced_sampling)
