@@ -206,3 +206,26 @@ def test_stderr_survives_loader_threads_opening_interpreters_together(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stderr.strip() == "STDERR STILL HERE"  # the chatter dropped, the rest through
+
+
+def test_ood_descriptor_and_distance_equal_their_definitions():
+    """The vectorised OOD arithmetic (uint8 bin indices, BLAS quadratic form) gives the figures
+    their plain definitions give: a flagged film stays flagged."""
+    from xrayviewer.model.ood import BINS, GRID, THUMB, _distance, image_descriptor
+    from xrayviewer.imaging import to_model_grey, to_model_input
+
+    rng = np.random.default_rng(5)
+    grey = rng.integers(0, 256, (5, 128, 128), dtype=np.uint8)
+    grey[0] = 255  # the top bin's edge: value 1.0 falls in the last bin
+    x = to_model_grey(grey)
+    desc = image_descriptor(x)
+    assert np.array_equal(desc, image_descriptor(to_model_input(grey)))  # one channel or three
+    for i in range(len(x)):
+        hist, _ = np.histogram(np.minimum(x[i] * BINS, BINS - 1).astype(int), bins=BINS, range=(0, BINS))
+        assert np.array_equal(desc[i, THUMB * THUMB:THUMB * THUMB + BINS], (hist / x[i].size).astype(np.float32))
+    assert desc[0, THUMB * THUMB + BINS - 1] == 1.0 and desc.shape == (5, THUMB * THUMB + BINS + GRID * GRID)
+    d = rng.normal(size=(7, 40))
+    a = rng.normal(size=(40, 40))
+    precision, mean = a @ a.T, rng.normal(size=40)
+    slow = [np.sqrt((v - mean) @ precision @ (v - mean)) for v in d]
+    assert np.allclose(_distance(d, mean, precision), slow, rtol=1e-12)

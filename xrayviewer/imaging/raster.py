@@ -6,7 +6,7 @@ import os
 import warnings
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageChops, ImageOps, UnidentifiedImageError
 
 from .errors import ImageLoadError
 from .image import XRayImage
@@ -29,16 +29,19 @@ def colourfulness(rgb: Image.Image) -> float:
     factor = max(1, min(rgb.size) // 128)
     # reduce(1) is a full copy (0.3 ms for a 224 px film, a tenth of scoring one): skip it.
     small = rgb.reduce(factor) if factor > 1 else rgb
-    pixels = np.asarray(small)
-    if _channels_equal(pixels):
+    if _bands_equal(small):
         # Grey stored as RGB (every film of the training set): R = G = B, so every chroma term
-        # is exactly 0 and so is the measure. Checking costs a tenth of computing it.
+        # is exactly 0 and so is the measure.
         return 0.0
-    return colourfulness_of_array(pixels.astype(np.float32))
+    return colourfulness_of_array(np.asarray(small).astype(np.float32))
 
 
-def _channels_equal(rgb: np.ndarray) -> bool:
-    return bool(np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]))
+def _bands_equal(rgb: Image.Image) -> bool:
+    """R = G = B everywhere, compared inside Pillow: half the time of comparing numpy copies,
+    which go through Pillow's chunked ``tobytes`` (0.06 against 0.12 ms for a 224 px film)."""
+    red, green, blue = rgb.split()[:3]
+    return (ImageChops.difference(red, green).getbbox() is None
+            and ImageChops.difference(green, blue).getbbox() is None)
 
 
 def grey_array(img: Image.Image) -> np.ndarray:

@@ -51,7 +51,10 @@ def image_descriptor(images) -> np.ndarray:
         x = x[None]
     n, h, w = x.shape
     thumb = x.reshape(n, THUMB, h // THUMB, THUMB, w // THUMB).mean(axis=(2, 4)).reshape(n, -1)
-    idx = np.minimum((x.reshape(n, -1) * BINS).astype(np.int64), BINS - 1)
+    # Bin indices as uint8 (inputs lie in [0, 1], so 0..16): the int64 cast of 16 k values an
+    # image made the histogram 5x slower, most of the descriptor's time.
+    idx = (x.reshape(n, -1) * BINS).astype(np.uint8)
+    np.minimum(idx, BINS - 1, out=idx)
     hist = np.stack([np.bincount(row, minlength=BINS) for row in idx]).astype(np.float32) / (h * w)
     grad = np.zeros_like(x)
     grad[:, :, :-1] += np.abs(np.diff(x, axis=2))
@@ -103,7 +106,8 @@ def _fit_gaussian(x: np.ndarray, shrinkage: float, diagonal_target: bool) -> tup
 
 def _distance(x: np.ndarray, mean: np.ndarray, precision: np.ndarray) -> np.ndarray:
     d = np.atleast_2d(np.asarray(x, dtype=np.float64)) - mean
-    return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", d, precision, d), 0.0))
+    # d P d^T row by row, through BLAS (an unoptimised einsum took 2 ms for 32 inputs).
+    return np.sqrt(np.maximum(((d @ precision) * d).sum(axis=1), 0.0))
 
 
 @dataclass

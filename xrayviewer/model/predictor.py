@@ -15,7 +15,7 @@ from typing import Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
-from ..imaging import ImageLoadError, XRayImage, load_image, preprocess, preprocess_uint8, to_model_input
+from ..imaging import ImageLoadError, XRayImage, load_image, preprocess, preprocess_uint8, to_model_grey, to_model_input
 from ..progress import CancelCheck, Progress, ProgressCallback, check_cancel, no_progress
 from .architectures import GRADCAM_LAYER
 from .bundle import ModelInfo, bundled_model_path, read_model_info
@@ -115,7 +115,9 @@ class Predictor:
 
     def _predictions(self, batch: np.ndarray, raw: np.ndarray, conv: np.ndarray,
                      file_reasons: Optional[Sequence[Sequence[str]]]) -> list[Prediction]:
-        """``predict_batch`` once the network has run: calibration and the OOD check."""
+        """``predict_batch`` once the network has run: calibration and the OOD check.
+        ``batch``: the model inputs, or one channel of them (n, 128, 128): the image check
+        reads one."""
         cal = apply_temperature(raw, self.info.temperature, self.info.calibration_shift)
         if self._ood is not None:
             parts = self._ood.components(conv.mean(axis=(1, 2)), batch)
@@ -201,14 +203,15 @@ class Predictor:
     def _score_pending(self, paths: list[str], pending: list[tuple[int, "_Prepared"]]) -> dict[int, FileResult]:
         if not pending:
             return {}
-        batch = to_model_input(np.stack([p.grey for _, p in pending]))
+        grey = np.stack([p.grey for _, p in pending])
         reasons = [p.file_reasons for _, p in pending]
         if all(p.raw is not None for _, p in pending):
             raw = np.concatenate([p.raw for _, p in pending])
             conv = np.concatenate([p.conv for _, p in pending])
-            preds = self._predictions(batch, raw, conv, reasons)
+            # The OOD image check looks at one channel: no three-fold copy for it.
+            preds = self._predictions(to_model_grey(grey), raw, conv, reasons)
         else:
-            preds = self.predict_batch(batch, reasons)
+            preds = self.predict_batch(to_model_input(grey), reasons)
         return {i: FileResult(paths[i], pred) for (i, _), pred in zip(pending, preds)}
 
     @property
