@@ -46,6 +46,52 @@ def test_saved_bundle_has_a_checked_tflite(tiny_model):
     assert 0.0 <= entry["max_difference_vs_keras"] <= MAX_DIFFERENCE * entry["activation_scale"]
     assert "bundled sample" in entry["checked_on"]
     assert info.meta["gradcam"]["layer"] == GRADCAM_LAYER and len(info.meta["gradcam"]["weights"]) > 0
+    assert entry["input_channels"] == 1  # the grey film once (convert.grey_input_network)
+
+
+def test_the_grey_network_scores_as_keras_and_refuses_a_colour_input(tiny_model):
+    """The .tflite takes the grey film once (its first convolution folded over the three equal
+    channels); the same three-channel model inputs give Keras' scores, and an input whose
+    channels differ (which no preprocessing of ours makes) is refused, not mis-scored."""
+    from xrayviewer.model.litert_runner import LiteRTRunner, fit_channels
+
+    runner = LiteRTRunner(litert_path(tiny_model).read_bytes(), threads=1)
+    assert runner.channels == 1
+    x = _inputs()
+    rgb_prob, rgb_conv = runner.forward(x)
+    grey_prob, grey_conv = runner.forward(x[..., :1])
+    assert np.array_equal(rgb_prob, grey_prob) and np.array_equal(rgb_conv, grey_conv)
+    tinted = x.copy()
+    tinted[0, 10, 10, 2] += 0.1
+    with pytest.raises(ValueError, match="channels differ"):
+        runner.forward(tinted)
+    # A network that takes three channels (a bundle converted before) gets them from grey.
+    assert np.array_equal(fit_channels(x[..., :1], 3), x)
+
+
+def test_a_three_channel_tflite_from_before_still_scores_like_keras(tiny_model, tmp_path):
+    """Bundles converted before 2026-12-07 carry a network that takes three channels: the
+    predictor feeds it from the grey channel and the scores still match Keras."""
+    from xrayviewer.model.architectures import with_last_conv_output
+    from xrayviewer.model.runtime import import_keras, import_tensorflow
+
+    keras, tf = import_keras(), import_tensorflow()
+    dual = with_last_conv_output(keras.saving.load_model(tiny_model, compile=False))
+    graph = tf.function(lambda v: dual(v, training=False), autograph=False,
+                        input_signature=[tf.TensorSpec([None, 128, 128, 3], tf.float32)])
+    old = tf.lite.TFLiteConverter.from_concrete_functions([graph.get_concrete_function()], dual).convert()
+    bundle = _copy_bundle(tiny_model, tmp_path / "old")
+    litert_path(bundle).write_bytes(old)
+    meta = json.loads(metadata_path(bundle).read_text())
+    meta["litert"]["sha256"] = sha256_of(litert_path(bundle))
+    del meta["litert"]["input_channels"]
+    metadata_path(bundle).write_text(json.dumps(meta))
+    lite = Predictor.load(bundle)
+    assert lite.runtime == "litert" and lite.network._runner().channels == 3
+    files = [str(NORMAL_SAMPLE), str(PNEUMONIA_SAMPLE)]
+    expected = Predictor.load(tiny_model).predict_files(files)  # the grey network's scores
+    got = lite.predict_files(files)
+    assert max(abs(a.prediction.probability - b.prediction.probability) for a, b in zip(got, expected)) <= 1e-5
 
 
 def test_litert_and_keras_agree_and_keras_is_the_fallback(tiny_model, monkeypatch):

@@ -58,7 +58,8 @@ def litert_meta(file_name: str, sha256: str, conversion) -> dict:
     was from Keras on which inputs when it was written."""
     return {"file": file_name, "sha256": sha256, "max_difference_vs_keras": conversion.max_difference,
             "score_difference_vs_keras": conversion.score_difference,
-            "activation_scale": conversion.activation_scale, "checked_on": conversion.checked_on}
+            "activation_scale": conversion.activation_scale, "checked_on": conversion.checked_on,
+            "input_channels": conversion.input_channels}
 
 
 @dataclass

@@ -20,7 +20,7 @@ from typing import Optional
 import numpy as np
 
 from .bundle import ModelInfo, ModelLoadError, litert_path
-from .litert_runner import LiteRTRunner
+from .litert_runner import LiteRTRunner, fit_channels
 
 #: ``XRAYVIEWER_BACKEND``: "litert" (default where the bundle has a .tflite) or "keras".
 BACKEND_VARIABLE = "XRAYVIEWER_BACKEND"
@@ -109,7 +109,8 @@ class KerasNetwork:
                                   input_signature=[tf.TensorSpec([None, *self.model.input_shape[1:]], tf.float32)])
 
     def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        prob, conv = self._graph(np.asarray(batch, dtype=np.float32))
+        """``batch``: model inputs (n, 128, 128, 3), or their grey channel (n, 128, 128, 1)."""
+        prob, conv = self._graph(fit_channels(batch, 3))
         return np.asarray(prob, dtype=np.float64).reshape(-1), np.asarray(conv)
 
 

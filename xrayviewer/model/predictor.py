@@ -172,7 +172,9 @@ class Predictor:
         def prepare(path: str) -> _Prepared:
             prepared = _prepare_file(path)
             if score_in_loader and prepared.grey is not None:
-                prepared.raw, prepared.conv = self.network.forward(to_model_input(prepared.grey[None]), threads=1)
+                # The grey channel: a converted network takes it as it is (no three-fold copy).
+                prepared.raw, prepared.conv = self.network.forward(to_model_grey(prepared.grey[None, ..., None]),
+                                                                   threads=1)
             return prepared
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xv-load") as pool:
