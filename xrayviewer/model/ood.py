@@ -56,9 +56,11 @@ def image_descriptor(images) -> np.ndarray:
     idx = (x.reshape(n, -1) * BINS).astype(np.uint8)
     np.minimum(idx, BINS - 1, out=idx)
     hist = np.stack([np.bincount(row, minlength=BINS) for row in idx]).astype(np.float32) / (h * w)
+    # Neighbour differences written into place (np.diff's temporaries took twice as long;
+    # the same numbers, bit for bit).
     grad = np.zeros_like(x)
-    grad[:, :, :-1] += np.abs(np.diff(x, axis=2))
-    grad[:, :-1, :] += np.abs(np.diff(x, axis=1))
+    np.abs(np.subtract(x[:, :, 1:], x[:, :, :-1], out=grad[:, :, :-1]), out=grad[:, :, :-1])
+    grad[:, :-1, :] += np.abs(x[:, 1:, :] - x[:, :-1, :])
     edges = grad.reshape(n, GRID, h // GRID, GRID, w // GRID).mean(axis=(2, 4)).reshape(n, -1)
     return np.concatenate([thumb, hist, edges], axis=1).astype(np.float64)
 
