@@ -29,7 +29,7 @@ class FakePredictor:
 
     def predict_batch(self, x, file_reasons):
         FakePredictor.threads.add(threading.get_ident())
-        assert x.shape[1:] == (128, 128, 3) and x.dtype == np.float32
+        assert x.shape[1:] == (128, 128, 1) and x.dtype == np.float32  # the grey channel, once
         return [Prediction(float(v.mean()), float(v.mean()), 0.5) for v in x]
 
     def explain(self, image):

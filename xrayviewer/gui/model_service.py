@@ -225,14 +225,14 @@ class ModelService(ModelServiceSignals):
     def _score(self, request: ScoreInputs, on_progress, should_cancel) -> None:
         import numpy as np
 
-        from ..imaging import to_model_input
+        from ..imaging import to_model_grey
 
         keys = [key for key, _, _ in request.batch]
         if self._predictor is None:
             on_progress(Unscored(keys))
             return
         try:
-            x = np.stack([to_model_input(u8) for _, u8, _ in request.batch])
+            x = to_model_grey(np.stack([u8 for _, u8, _ in request.batch]))[..., None]  # the grey channel
             preds = self._predictor.predict_batch(x, [reasons for _, _, reasons in request.batch])
         except Exception as exc:
             log.exception("Scoring failed")

@@ -104,7 +104,8 @@ class Predictor:
 
     def predict_batch(self, batch: np.ndarray,
                       file_reasons: Optional[Sequence[Sequence[str]]] = None) -> list[Prediction]:
-        """Predictions for preprocessed inputs (n, 128, 128, 3). ``file_reasons[i]``: what input
+        """Predictions for preprocessed inputs: model inputs (n, 128, 128, 3), or their grey
+        channel (n, 128, 128, 1), which LiteRT takes as it is. ``file_reasons[i]``: what input
         i's file says that puts it out of scope (``population.population_reasons``), added to
         the pixel-based out-of-distribution check."""
         if len(batch) == 0:
@@ -137,7 +138,7 @@ class Predictor:
         return out
 
     def predict_image(self, image: XRayImage) -> Prediction:
-        return self.predict_batch(preprocess(image)[None], [population_reasons(image)])[0]
+        return self.predict_batch(to_model_grey(preprocess_uint8(image))[None, ..., None], [population_reasons(image)])[0]
 
     def predict_files(self, paths: Iterable, batch_size: int = 32, on_progress: ProgressCallback = no_progress,
                       should_cancel: Optional[CancelCheck] = None) -> list[FileResult]:
