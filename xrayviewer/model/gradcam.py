@@ -33,7 +33,9 @@ def linear_grad_cam(conv: np.ndarray, weights) -> np.ndarray:
     Dropout is the identity when scoring, and the bias has no gradient."""
     conv = np.asarray(conv, dtype=np.float64)
     _, h, w, _ = conv.shape
-    cam = conv @ (np.asarray(weights, dtype=np.float64) / (h * w))
+    # einsum, not @: a matrix product goes to OpenBLAS, whose worker threads then spin on the
+    # cores that decode and score (ood._distance says what that cost).
+    cam = np.einsum("nhwc,c->nhw", conv, np.asarray(weights, dtype=np.float64) / (h * w))
     return np.maximum(cam, 0.0).astype(np.float32)
 
 
