@@ -81,43 +81,12 @@ def import_keras():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # The app never uses a GPU here; probing CUDA only costs start-up time and log noise.
     os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
-    if "TF_ENABLE_ONEDNN_OPTS" not in os.environ and cpu_lacks_avx512():
-        # Measured on a 2-core AMD Zen 3 (AVX2, no AVX-512): oneDNN's kernels trained the
-        # shipped separable-conv network at 19.5 images/s on about one core, TensorFlow's own
-        # at 31.6 on both, with the same epoch figures to 4 decimals. With AVX-512 (the
-        # reference machine) oneDNN stays on, as measured there. Set the variable to choose.
-        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
     with startup_chatter_filtered():
         import keras  # noqa: PLC0415
         import tensorflow as tf  # noqa: PLC0415
 
         tf.config.list_physical_devices()  # the device probe prints too; get it over with here
     return keras
-
-
-def cpu_lacks_avx512(cpuinfo: str | None = None) -> bool:
-    """Whether this is an x86-64 CPU known to lack AVX-512 (False when it cannot be told, and
-    on other CPUs, where oneDNN's x86 kernels do not apply). ``cpuinfo``: /proc/cpuinfo's text,
-    for tests."""
-    import platform
-
-    if platform.machine().lower() not in ("x86_64", "amd64") and cpuinfo is None:
-        return False
-    if cpuinfo is None and sys.platform == "win32":
-        try:
-            import ctypes
-
-            return not ctypes.windll.kernel32.IsProcessorFeaturePresent(41)  # PF_AVX512F_INSTRUCTIONS_AVAILABLE
-        except (AttributeError, OSError):
-            return False
-    if cpuinfo is None:
-        try:
-            with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
-                cpuinfo = fh.read()
-        except OSError:
-            return False  # macOS, or no /proc: leave TensorFlow's default
-    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), None)
-    return flags is not None and "avx2" in flags and "avx512f" not in flags
 
 
 def import_tensorflow():
