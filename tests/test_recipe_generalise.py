@@ -113,7 +113,7 @@ def test_default_std_frame_is_default_norm_plus_framing_and_a_weight_mean():
     same = ("epochs", "schedule_epochs", "batch_size", "learning_rate", "class_weights", "cosine_decay",
             "patience", "network", "tone_augment", "label_smoothing", "mixup_alpha")
     assert all(getattr(both, k) == getattr(norm, k) for k in same)
-    averaged = {"default-std-frame", "default-frame-mean", "default-tone-mean"}
+    averaged = {"default-std-frame", "default-frame-mean", "default-tone-mean", "default-frame-bal"}
     assert all(r.average_last == 0 for name, r in RECIPES.items() if name not in averaged)
 
 
@@ -124,6 +124,9 @@ def test_the_mean_recipes_change_only_which_weights_are_kept():
         differs = {k for k in mine if mine[k] != theirs[k]}
         assert differs == {"name", "description", "average_last"}
         assert mine["average_last"] == 5
+    # Rule 27's candidate changes one thing more: balanced sampling instead of class weights.
+    mine, theirs = dataclasses.asdict(RECIPES["default-frame-bal"]), dataclasses.asdict(RECIPES["default-frame-mean"])
+    assert {k for k in mine if mine[k] != theirs[k]} == {"name", "description", "class_weights", "balanced_sampling"}
 
 
 def test_mean_weights_averages_each_array_and_keeps_its_dtype():
