@@ -232,7 +232,7 @@ class ModelService(ModelServiceSignals):
             on_progress(Unscored(keys))
             return
         try:
-            x = to_model_grey(np.stack([u8 for _, u8, _ in request.batch]))[..., None]  # the grey channel
+            x = to_model_grey(np.stack([u8 for _, u8, _ in request.batch]))
             preds = self._predictor.predict_batch(x, [reasons for _, _, reasons in request.batch])
         except Exception as exc:
             log.exception("Scoring failed")

@@ -32,15 +32,15 @@ def preprocess_uint8(image: XRayImage) -> np.ndarray:
 
 
 def to_model_grey(grey_u8: np.ndarray) -> np.ndarray:
-    """uint8 grey (..., 128, 128) to float32 (..., 128, 128) in [0, 1]: each channel of the
-    model input. What looks only at the picture (the OOD image descriptor) takes this and
-    skips the three-fold copy."""
-    return grey_u8.astype(np.float32) * (1.0 / 255.0)
+    """uint8 grey (..., 128, 128) to float32 (..., 128, 128, 1) in [0, 1]: one channel of the
+    model input, which the converted network and the OOD image check take as it is (no
+    three-fold copy)."""
+    return grey_u8[..., None].astype(np.float32) * (1.0 / 255.0)
 
 
 def to_model_input(grey_u8: np.ndarray) -> np.ndarray:
     """uint8 grey (..., 128, 128) to float32 RGB (..., 128, 128, 3) in [0, 1]."""
-    return np.repeat(to_model_grey(grey_u8)[..., None], 3, axis=-1)
+    return np.repeat(to_model_grey(grey_u8), 3, axis=-1)
 
 
 def preprocess(image: XRayImage) -> np.ndarray:

@@ -15,7 +15,7 @@ from typing import Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
-from ..imaging import ImageLoadError, XRayImage, load_image, preprocess, preprocess_uint8, to_model_grey, to_model_input
+from ..imaging import ImageLoadError, XRayImage, load_image, preprocess, preprocess_uint8, to_model_grey
 from ..progress import CancelCheck, Progress, ProgressCallback, check_cancel, no_progress
 from .architectures import GRADCAM_LAYER
 from .bundle import ModelInfo, bundled_model_path, read_model_info
@@ -117,7 +117,7 @@ class Predictor:
     def _predictions(self, batch: np.ndarray, raw: np.ndarray, conv: np.ndarray,
                      file_reasons: Optional[Sequence[Sequence[str]]]) -> list[Prediction]:
         """``predict_batch`` once the network has run: calibration and the OOD check.
-        ``batch``: the model inputs, or one channel of them (n, 128, 128): the image check
+        ``batch``: the model inputs, or one channel of them (n, 128, 128, 1): the image check
         reads one."""
         cal = apply_temperature(raw, self.info.temperature, self.info.calibration_shift)
         if self._ood is not None:
@@ -138,7 +138,7 @@ class Predictor:
         return out
 
     def predict_image(self, image: XRayImage) -> Prediction:
-        return self.predict_batch(to_model_grey(preprocess_uint8(image))[None, ..., None], [population_reasons(image)])[0]
+        return self.predict_batch(to_model_grey(preprocess_uint8(image))[None], [population_reasons(image)])[0]
 
     def predict_files(self, paths: Iterable, batch_size: int = 32, on_progress: ProgressCallback = no_progress,
                       should_cancel: Optional[CancelCheck] = None) -> list[FileResult]:
@@ -173,9 +173,7 @@ class Predictor:
         def prepare(path: str) -> _Prepared:
             prepared = _prepare_file(path)
             if score_in_loader and prepared.grey is not None:
-                # The grey channel: a converted network takes it as it is (no three-fold copy).
-                prepared.raw, prepared.conv = self.network.forward(to_model_grey(prepared.grey[None, ..., None]),
-                                                                   threads=1)
+                prepared.raw, prepared.conv = self.network.forward(to_model_grey(prepared.grey[None]), threads=1)
             return prepared
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xv-load") as pool:
@@ -206,15 +204,14 @@ class Predictor:
     def _score_pending(self, paths: list[str], pending: list[tuple[int, "_Prepared"]]) -> dict[int, FileResult]:
         if not pending:
             return {}
-        grey = np.stack([p.grey for _, p in pending])
+        x = to_model_grey(np.stack([p.grey for _, p in pending]))
         reasons = [p.file_reasons for _, p in pending]
         if all(p.raw is not None for _, p in pending):
             raw = np.concatenate([p.raw for _, p in pending])
             conv = np.concatenate([p.conv for _, p in pending])
-            # The OOD image check looks at one channel: no three-fold copy for it.
-            preds = self._predictions(to_model_grey(grey), raw, conv, reasons)
+            preds = self._predictions(x, raw, conv, reasons)
         else:
-            preds = self.predict_batch(to_model_input(grey), reasons)
+            preds = self.predict_batch(x, reasons)
         return {i: FileResult(paths[i], pred) for (i, _), pred in zip(pending, preds)}
 
     @property
