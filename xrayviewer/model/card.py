@@ -70,6 +70,8 @@ def kept_weights_text(training: dict) -> str:
     if kept.get("rule") == "weight-mean":
         first, last = kept["epochs"]
         return f"mean of epochs {first}-{last}" if first != last else f"epoch {last}"
+    if kept.get("rule") == "cycle-end-mean":
+        return "mean of the learning-rate cycles' last epochs (" + ", ".join(map(str, kept["epochs"])) + ")"
     return f"best: epoch {training.get('best_epoch', '?')}"
 
 

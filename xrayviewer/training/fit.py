@@ -22,8 +22,9 @@ import numpy as np
 from .. import __version__
 from ..defaults import OOD_FLAG_RATE, SENSITIVITY_TARGET, VAL_FRACTION
 from ..progress import Cancelled, CancelCheck, Progress, ProgressCallback, check_cancel, no_progress
-from .averaging import RecentWeights
+from .averaging import RecentWeights, mean_weights
 from .cache import build_cache
+from .cycles import cycle_ends, cycle_plan, cyclic_rate
 from .calibrate import calibrate_and_describe, reference_sample
 from .dataset import DatasetScan, scan_dataset
 from .recipes import epoch_plan, get_recipe
@@ -63,13 +64,18 @@ class _Bridge:
     """Keras callback adapter: batch/epoch progress out, cancellation in, best weights kept."""
 
     def __init__(self, keras, on_progress, should_cancel, epochs, steps, patience, monitor=None,
-                 keep_snapshots=False, average_last=0):
+                 keep_snapshots=False, average_last=0, cycles=(), peak_rate=0.0, restart_peak=0.5):
         outer = self
 
         class Callback(keras.callbacks.Callback):
             def on_epoch_begin(self, epoch, logs=None):
                 outer.epoch = epoch
                 outer.epoch_start = time.perf_counter()
+
+            def on_train_batch_begin(self, batch, logs=None):
+                if cycles:  # a plain float rate, set per step: a saved bundle needs no custom schedule class
+                    self.model.optimizer.learning_rate = cyclic_rate(outer.epoch * steps + batch, steps, cycles,
+                                                                     peak_rate, restart_peak)
 
             def on_train_batch_end(self, batch, logs=None):
                 logs = logs or {}
@@ -85,6 +91,8 @@ class _Bridge:
                 logs = {k: float(v) for k, v in (logs or {}).items()}
                 logs["epoch"] = epoch + 1
                 logs["seconds"] = time.perf_counter() - outer.epoch_start
+                # The rate of the epoch's last step: shows the schedule (cosine or cycles) in the record.
+                logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
                 if monitor is not None:
                     logs["monitor_auc"] = monitor(self.model)
                 if keep_snapshots or outer.recent is not None:
@@ -93,6 +101,8 @@ class _Bridge:
                         outer.snapshots.append(weights)
                     if outer.recent is not None:
                         outer.recent.add(epoch + 1, weights)
+                if epoch + 1 in outer.cycle_ends:
+                    outer.cycle_weights.append((epoch + 1, self.model.get_weights()))
                 outer.history.append(logs)
                 auc = logs.get("val_auc", -1.0)
                 if auc > outer.best_auc:
@@ -106,6 +116,9 @@ class _Bridge:
         self.history: list[dict] = []
         self.snapshots: list = []
         self.recent = RecentWeights(average_last) if average_last else None
+        # A cyclic schedule keeps the mean of its cycle ends; one cycle alone is its last epoch.
+        self.cycle_ends = set(cycle_ends(cycles)) if len(cycles) > 1 else set()
+        self.cycle_weights: list = []
         self.best_auc, self.best_epoch, self.best_weights = -1.0, 0, None
         self.epoch, self.epoch_start = 0, time.perf_counter()
 
@@ -167,6 +180,7 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
     t0 = time.perf_counter()
     recipe = get_recipe(config.recipe)
     epochs, schedule_epochs = epoch_plan(recipe, config.epochs)
+    cycles = cycle_plan(recipe.cycles, epochs) if recipe.cycles else ()
     cluster = None
     if config.distribute not in ("", "none"):
         from .distribute import join_cluster
@@ -217,7 +231,7 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
             plan = plan_batches(recipe, cluster, inputs, config.per_replica_batch)
             steps, learning_rate = plan.steps, plan.learning_rate
         lr = (keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, steps * schedule_epochs))
-              if recipe.cosine_decay else learning_rate)
+              if recipe.cosine_decay and not cycles else learning_rate)
         model.compile(optimizer=keras.optimizers.Adam(lr, beta_1=0.9, beta_2=0.999),
                       loss=keras.losses.BinaryCrossentropy(label_smoothing=recipe.label_smoothing),
                       metrics=_training_metrics(keras, blended_labels=bool(recipe.mixup_alpha)))
@@ -243,14 +257,18 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
     monitor = (_monitor(config.monitor_dir, config.cache_dir, on_progress, should_cancel)
                if config.monitor_dir else None)
     bridge = _Bridge(keras, on_progress, stop_vote, epochs, steps, recipe.patience, monitor=monitor,
-                     keep_snapshots=config.keep_snapshots, average_last=recipe.average_last)
+                     keep_snapshots=config.keep_snapshots, average_last=recipe.average_last,
+                     cycles=cycles, peak_rate=learning_rate, restart_peak=recipe.restart_peak)
     trained = False
     try:
         model.fit(train_seq, validation_data=val_seq, epochs=epochs, class_weight=class_weight,
                   callbacks=[*extra_callbacks, bridge.callback], verbose=0, **fit_kwargs)
         trained = True
         train_seconds = time.perf_counter() - t0
-        if bridge.recent is not None and len(bridge.recent):
+        if len(bridge.cycle_weights) > 1:
+            model.set_weights(mean_weights([w for _, w in bridge.cycle_weights]))
+            kept = {"rule": "cycle-end-mean", "epochs": [e for e, _ in bridge.cycle_weights]}
+        elif bridge.recent is not None and len(bridge.recent):
             weights, span = bridge.recent.mean()
             model.set_weights(weights)
             kept = {"rule": "weight-mean", "epochs": list(span)}

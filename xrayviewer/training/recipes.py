@@ -35,6 +35,11 @@ class Recipe:
     # repeat augmented anew) instead of weighting the loss by class (issue 14's "balanced
     # sampling instead of class weights"); use with class_weights=False.
     balanced_sampling: bool = False
+    # Epochs in each learning-rate cycle (training.cycles): a cosine from the peak within each
+    # cycle, later cycles restarting at ``restart_peak`` x the peak; the run keeps the mean of
+    # the weights at each cycle's end. Empty: one schedule, as ``cosine_decay`` says.
+    cycles: tuple = ()
+    restart_peak: float = 0.5
 
     @property
     def shifts_prior(self) -> bool:
@@ -118,6 +123,16 @@ RECIPES = {
         description="default-frame-mean with balanced sampling instead of class weights: every epoch draws "
                     "as many normal as pneumonia films, the smaller class repeated with fresh augmentation; "
                     "keeps the mean of the last 5 epochs' weights."),
+    # Issue 14's cyclic schedule on the shipped recipe (model_weights/README.md, rule 28): the
+    # same 21 epochs as one 12-epoch cosine cycle and three 3-epoch cycles restarting at half the
+    # peak, keeping the mean of the four cycle-end weights instead of the last 5 epochs'. Every
+    # cycle runs to its end, so there is no early stopping. Not shipped unless rule 28 adopts it.
+    "default-frame-cyc": replace(
+        _DEFAULT_FRAME, name="default-frame-cyc", schedule_epochs=0, cosine_decay=False, patience=0,
+        cycles=(12, 3, 3, 3), restart_peak=0.5,
+        description="default-frame (framing, tone and sharpness augmentation, class weights) on a cyclic "
+                    "learning rate: a 12-epoch cosine cycle, then three 3-epoch cycles restarting at half "
+                    "the peak; keeps the mean of the weights at the four cycle ends."),
     "default-tone-mean": _keeping_weight_mean(
         _DEFAULT_TONE, "default-tone-mean", "default-tone keeping the mean of the last 5 epochs' weights."),
     "default-v1": Recipe("default-v1", epochs=24, batch_size=32, learning_rate=2e-3, class_weights=True,
