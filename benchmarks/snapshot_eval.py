@@ -14,7 +14,8 @@ run, the checkpoint rules of model_weights/README.md (issue 14, rule 4):
 - ``ens-last5``: the mean log-odds of the last 5 epochs' networks (5x the prediction cost; for
   reference only).
 
-``--last K`` widens both to the last K epochs (rule 24: K = 10).
+``--last K`` widens both to the last K epochs (rule 24: K = 10); ``--epochs 12,15,18,21`` names
+the epochs instead (rule 28: a cyclic schedule's cycle ends).
 
 Each gets AUC with a patient bootstrap interval on both sets and the rates at the ``val95``
 threshold (fitted on internal validation) and the ``ext-oracle`` point, as external_eval does.
@@ -55,7 +56,7 @@ def figures(name: str, val_logits, ext_logits, val, ext) -> dict:
             "external": set_figures(ext["y"], ext_logits, ext["groups"], {"val95": t}, oracle=True)}
 
 
-def probe(keras_path: Path, dataset: Path, external: Path, last: int = LAST) -> dict:
+def probe(keras_path: Path, dataset: Path, external: Path, last: int = LAST, epochs=None) -> dict:
     from xrayviewer.model.architectures import build_model
     from xrayviewer.model.bundle import read_model_info
     from xrayviewer.training.recipes import get_recipe, recipe_of
@@ -79,12 +80,20 @@ def probe(keras_path: Path, dataset: Path, external: Path, last: int = LAST) -> 
     # the exact AUC's choice here by a hair (seed 2 of default-frame: epoch 15 against 21).
     best_val = int(info.meta["training"]["best_epoch"])
     best_ext = max(curve, key=lambda c: (c["ext_auc"], -c["epoch"]))["epoch"]
-    recent = per_epoch[-last:]
-    swa = mean_weights(snaps[-last:])  # what fit() keeps for a recipe with average_last=last
+    if epochs:  # named epochs (1-based), e.g. a cyclic schedule's cycle ends
+        chosen = [int(e) for e in epochs]
+        label = "epochs " + ",".join(map(str, chosen))
+        tag = f"{len(chosen)}"
+    else:
+        chosen = list(range(max(1, len(snaps) - last + 1), len(snaps) + 1))
+        label, tag = f"epochs {chosen[0]}-{chosen[-1]}", f"last{last}"
+    recent = [per_epoch[e - 1] for e in chosen]
+    swa = mean_weights([snaps[e - 1] for e in chosen])  # what fit() keeps (average_last, or cycle ends)
     rules = [figures(f"best-val (epoch {best_val})", *per_epoch[best_val - 1], val, ext),
              figures(f"best-ext (epoch {best_ext})", *per_epoch[best_ext - 1], val, ext),
-             figures(f"swa-last{last} (epochs {max(1, len(snaps) - last + 1)}-{len(snaps)})", *logits(swa), val, ext),
-             figures(f"ens-last{last}", np.mean([v for v, _ in recent], axis=0),
+             figures(f"last epoch ({len(snaps)})", *per_epoch[-1], val, ext),
+             figures(f"swa-{tag} ({label})", *logits(swa), val, ext),
+             figures(f"ens-{tag} ({label})", np.mean([v for v, _ in recent], axis=0),
                      np.mean([x for _, x in recent], axis=0), val, ext)]
     return {"model": str(keras_path), "recipe": recipe_of(info.meta), "seed": info.meta["split"]["seed"],
             "bundle_best_epoch": info.meta["training"]["best_epoch"], "curve": curve, "rules": rules}
@@ -98,7 +107,7 @@ def report(res: dict) -> str:
     for r in res["rules"]:
         i, e = r["internal"], r["external"]
         v95, orc = e["at"]["val95"], e["at"]["ext-oracle"]
-        lines.append(f"  {r['rule']:<28} val AUC {i['auc']:.4f}  ext AUC {e['auc']:.4f} "
+        lines.append(f"  {r['rule']:<40} val AUC {i['auc']:.4f}  ext AUC {e['auc']:.4f} "
                      f"({e['auc_ci95'][0]:.3f}-{e['auc_ci95'][1]:.3f})  val95: ext acc {v95['accuracy']:.3f} "
                      f"sens {v95['sensitivity']:.3f} spec {v95['specificity']:.3f}  oracle(sens>=0.93): "
                      f"acc {orc['accuracy']:.3f} spec {orc['specificity']:.3f}")
@@ -111,11 +120,13 @@ def main(argv=None) -> int:
     ap.add_argument("--dataset", type=Path, required=True)
     ap.add_argument("--external", type=Path, required=True)
     ap.add_argument("--last", type=int, default=LAST, help="epochs in the weight mean and snapshot ensemble")
+    ap.add_argument("--epochs", type=lambda t: [int(e) for e in t.split(",")],
+                    help="average these epochs (comma-separated, 1-based) instead of the last K")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     out = []
     for m in args.models:
-        res = probe(m, args.dataset, args.external, args.last)
+        res = probe(m, args.dataset, args.external, args.last, args.epochs)
         out.append(res)
         print(report(res), flush=True)
     if args.json:
