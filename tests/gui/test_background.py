@@ -3,7 +3,6 @@ thread in order, stale tasks of a kind replaced, cancel and shutdown."""
 
 from __future__ import annotations
 
-import sys
 import threading
 from functools import partial
 
@@ -141,31 +140,3 @@ def test_a_burst_of_reports_leaves_the_window_room_to_breathe(qtbot, background)
     assert len(between) >= 3  # handled all in one turn, there would be none
     assert max(b - a for a, b in zip(marks, marks[1:])) < 0.045  # in one turn: ~60 ms
 
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
-def test_workers_run_below_the_gui_threads_priority(qtbot, background):
-    """A worker yields the CPU to the GUI thread first (a busy folder drop on two cores kept the
-    event loop waiting for a core); the GUI thread itself keeps its priority."""
-    from xrayviewer.gui.thread_priority import LINUX_NICE_STEP, current_thread_nice
-
-    def nice_of_worker(on_progress, should_cancel):
-        return current_thread_nice()
-
-    results = []
-    gui_before = current_thread_nice()
-    background.start(nice_of_worker, done=results.append)
-    qtbot.waitUntil(lambda: len(results) == 1)
-    assert results[0] == min(19, gui_before + LINUX_NICE_STEP)
-    assert current_thread_nice() == gui_before
-
-
-def test_a_refused_priority_change_is_no_error(monkeypatch):
-    """An OS that refuses (or lacks) the call leaves the worker at normal priority, silently."""
-    from xrayviewer.gui import thread_priority
-
-    def refuse(*_args):
-        raise PermissionError("not allowed")
-
-    monkeypatch.setattr(thread_priority.os, "setpriority", refuse)
-    monkeypatch.setattr(thread_priority.sys, "platform", "linux")
-    assert thread_priority.lower_current_thread_priority() is False

@@ -17,9 +17,7 @@ How it works (after Orange3's ConcurrentMixin and napari's thread_worker):
   worth per event-loop turn (:data:`DELIVERY_SLICE_S`); exactly one of ``done(result)``,
   ``failed(exception)`` or ``cancelled()`` comes after a task's progress;
 - ``task.cancel()`` asks the function to stop at its next ``should_cancel()``; unlike a
-  replaced task, a cancelled one still reports how it ended (usually ``cancelled()``);
-- the worker threads run below the GUI thread's CPU priority (:mod:`.thread_priority`), so
-  they take only the cycles the event loop leaves.
+  replaced task, a cancelled one still reports how it ended (usually ``cancelled()``).
 
 An owner with ``max_workers=1`` runs its requests in the order they were made (the model
 service relies on that: a score asked for after a load is answered by that model).
@@ -38,7 +36,6 @@ from typing import Any, Callable, Hashable, Optional
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal, Slot
 
 from ..progress import Cancelled, CancelFlag
-from .thread_priority import lower_current_thread_priority
 
 log = logging.getLogger(__name__)
 
@@ -124,9 +121,7 @@ class BackgroundTasks(QObject):
             self.drop(kind)
             self._latest[kind] = task
         if self._executor is None:
-            # Workers yield the CPU to the GUI thread first (thread_priority says why).
-            self._executor = ThreadPoolExecutor(max_workers=self._max_workers, thread_name_prefix=self._name,
-                                                initializer=lower_current_thread_priority)
+            self._executor = ThreadPoolExecutor(max_workers=self._max_workers, thread_name_prefix=self._name)
         self._live.add(task)
         task._future = self._executor.submit(self._run, task)
         return task
