@@ -139,4 +139,3 @@ def test_a_burst_of_reports_leaves_the_window_room_to_breathe(qtbot, background)
     marks = [first, *between, last]
     assert len(between) >= 3  # handled all in one turn, there would be none
     assert max(b - a for a, b in zip(marks, marks[1:])) < 0.045  # in one turn: ~60 ms
-
