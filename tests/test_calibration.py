@@ -97,3 +97,12 @@ def test_ece_and_reliability_bins_agree():
     assert len(bins) == 15 and sum(b["count"] for b in bins) == 5000
     ece = sum(b["count"] / 5000 * abs(b["confidence"] - b["frequency"]) for b in bins if b["count"])
     assert ece == pytest.approx(expected_calibration_error(labels, probs, 15))
+
+
+def test_the_scalar_logit_equals_the_array_one():
+    """The worklist's per-row logit (plain floats) gives what the array version gives,
+    including the clipping at 0 and 1."""
+    from xrayviewer.model.calibration import logit, scalar_logit
+
+    ps = np.concatenate([np.random.default_rng(0).random(2000), [0.0, 1.0, 1e-12, 1 - 1e-12, 0.5]])
+    assert all(scalar_logit(p) == float(logit(p)) for p in ps)

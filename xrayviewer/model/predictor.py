@@ -19,7 +19,7 @@ from ..imaging import ImageLoadError, XRayImage, load_image, preprocess, preproc
 from ..progress import CancelCheck, Progress, ProgressCallback, check_cancel, no_progress
 from .architectures import GRADCAM_LAYER
 from .bundle import ModelInfo, bundled_model_path, read_model_info
-from .calibration import apply_temperature, logit
+from .calibration import apply_temperature, scalar_logit
 from .gradcam import RED_AT, display_heatmap, linear_grad_cam, resize_heatmap
 from .networks import open_network
 from .ood import image_descriptor
@@ -59,7 +59,7 @@ class Prediction:
 
     @property
     def near_threshold(self) -> bool:
-        return abs(float(logit(self.probability) - logit(self.threshold))) < NEAR_THRESHOLD_LOGIT_MARGIN
+        return abs(scalar_logit(self.probability) - scalar_logit(self.threshold)) < NEAR_THRESHOLD_LOGIT_MARGIN
 
 
 @dataclass(frozen=True)
