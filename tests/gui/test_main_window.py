@@ -22,8 +22,8 @@ pytestmark = pytest.mark.slow
 
 def _rows(window):
     """(name, probability text, verdict text) in the order the worklist shows them."""
-    proxy = window.worklist_view.proxy
-    return [tuple(proxy.index(r, c).data() for c in (1, PROBABILITY, VERDICT)) for r in range(proxy.rowCount())]
+    model = window.worklist_view.worklist
+    return [tuple(model.index(r, c).data() for c in (1, PROBABILITY, VERDICT)) for r in range(model.rowCount())]
 
 
 def test_argument_file_is_scored_like_predict_image_and_cli(window_factory, tiny_model, qtbot, capsys):

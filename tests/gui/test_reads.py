@@ -60,9 +60,9 @@ def press(qtbot, win, key):
 
 def row_read(win, key):
     view = win.worklist_view
-    for r in range(view.proxy.rowCount()):
-        if view.proxy.index(r, 0).data(Qt.ItemDataRole.UserRole + 1) == key:
-            return view.proxy.index(r, READ).data()
+    for r in range(view.worklist.rowCount()):
+        if view.worklist.index(r, 0).data(Qt.ItemDataRole.UserRole + 1) == key:
+            return view.worklist.index(r, READ).data()
     raise AssertionError(key)
 
 

@@ -18,7 +18,7 @@ def make(qtbot):
 
 def names(view):
     """File names in the order shown (a narrow list shows them without extension)."""
-    model = view.proxy.sourceModel()
+    model = view.worklist
     return [model.item(key).name for key in view.keys_in_order()]
 
 
@@ -28,7 +28,7 @@ def test_a_batch_of_scores_resorts_the_list_once(qtbot):
     model, view = make(qtbot)
     new, _ = model.add_paths([f"/x/{i:02d}.jpeg" for i in range(20)])
     resorts = []
-    view.proxy.layoutChanged.connect(lambda *_: resorts.append(1))
+    view.worklist.layoutChanged.connect(lambda *_: resorts.append(1))
     rng = np.random.default_rng(1)
     probabilities = rng.uniform(0, 1, 20)
     model.update_many([(item.key, {"status": DONE, "prediction": Prediction(p, p, 0.5)})
@@ -48,11 +48,11 @@ def test_sorted_by_probability_descending_as_scores_arrive(qtbot):
     assert names(view)[:2] == ["c.jpeg", "a.jpeg"]  # scored, riskiest first
     model.update(keys["b.jpeg"], status=DONE, prediction=Prediction(0.55, 0.55, 0.5))
     assert names(view)[:3] == ["c.jpeg", "b.jpeg", "a.jpeg"]
-    last = view.proxy.rowCount() - 1
+    last = view.worklist.rowCount() - 1
     assert names(view)[last] == "d.jpeg"
-    assert view.proxy.index(last, VERDICT).data() == "d.jpeg is empty (0 bytes)."
-    assert view.proxy.index(last, STATUS).data() == "error"
-    assert view.proxy.index(0, PROBABILITY).data() == "90%"
+    assert view.worklist.index(last, VERDICT).data() == "d.jpeg is empty (0 bytes)."
+    assert view.worklist.index(last, STATUS).data() == "error"
+    assert view.worklist.index(0, PROBABILITY).data() == "90%"
 
     view.sortByColumn(PROBABILITY, Qt.SortOrder.AscendingOrder)  # the header click
     # Lowest first among the scored; the failed row stays last in both directions.
@@ -83,14 +83,14 @@ def test_duplicates_are_not_added_twice_and_thumbnails_show(qtbot):
     again, existing = model.add_paths(["/x/a.jpeg", "/x/../x/a.jpeg"])
     assert again == [] and [i.key for i in existing] == [new[0].key] * 2
     model.update(new[0].key, thumbnail_array=np.full((10, 8), 200, np.uint8))
-    assert not view.proxy.index(0, 0).data(Qt.ItemDataRole.DecorationRole).isNull()
+    assert not view.worklist.index(0, 0).data(Qt.ItemDataRole.DecorationRole).isNull()
 
 
 def test_header_says_which_column_is_sorted_and_which_way(qtbot):
     # Qt's own arrow points up for a descending sort in the Fusion style, which reads as
     # "lowest first" on a list sorted riskiest first; the header text says it instead.
     model, view = make(qtbot)
-    header = lambda col, role=Qt.ItemDataRole.DisplayRole: view.proxy.headerData(col, Qt.Orientation.Horizontal, role)
+    header = lambda col, role=Qt.ItemDataRole.DisplayRole: view.worklist.headerData(col, Qt.Orientation.Horizontal, role)
     assert header(PROBABILITY) == "Prob. ↓"
     assert header(PROBABILITY, Qt.ItemDataRole.ToolTipRole) .startswith("Sorted by probability, highest first")
     assert header(1) == "Name"
@@ -140,7 +140,7 @@ def test_the_row_being_read_stays_put_while_scores_arrive(qtbot):
     for i, item in enumerate(new[20:40]):  # riskier images arrive and sort above it
         model.update(item.key, status=DONE, prediction=Prediction(0.5 + 0.02 * i, 0.5 + 0.02 * i, 0.5))
     assert view.current_key() == reading.key
-    assert view.proxy.mapToSource(view.currentIndex()).row() == 5  # still the same image
+    assert view.worklist.item_at(view.currentIndex().row()) is reading  # still the same image
     assert view.currentIndex().row() == 34  # 20 riskier rows now above it
     assert view.visualRect(view.currentIndex()).top() == top_before
 
@@ -184,13 +184,13 @@ def test_at_its_narrowest_the_risk_columns_stay_in_view_and_the_name_gives_way(q
     assert view.compact and view.isColumnHidden(STATUS)
     assert header.sectionSize(NAME) >= COMPACT_NAME_MIN_WIDTH
     metrics = view.fontMetrics()
-    for row in range(view.proxy.rowCount()):
+    for row in range(view.worklist.rowCount()):
         for col in (PROBABILITY, VERDICT):
-            text = view.proxy.index(row, col).data() or ""
+            text = view.worklist.index(row, col).data() or ""
             assert metrics.horizontalAdvance(text) <= header.sectionSize(col), (row, col, text)
-    assert {view.proxy.index(r, VERDICT).data() for r in range(view.proxy.rowCount())} >= {
+    assert {view.worklist.index(r, VERDICT).data() for r in range(view.worklist.rowCount())} >= {
         wording.UNRELIABLE, wording.POSITIVE_SHORT, wording.NEGATIVE_SHORT, wording.BORDERLINE}
-    assert {view.proxy.index(r, STATUS).data() for r in range(view.proxy.rowCount())} >= {DONE, NO_MODEL, SCORING}
+    assert {view.worklist.index(r, STATUS).data() for r in range(view.worklist.rowCount())} >= {DONE, NO_MODEL, SCORING}
     view.resize(view.narrowest_width(compact=False), view.height())  # wide enough for every column again
     qtbot.waitUntil(lambda: not view.compact)
     assert not view.isColumnHidden(STATUS) and header.length() <= view.viewport().width()
@@ -209,8 +209,8 @@ def test_unreliable_films_form_their_own_group_below_the_scored_ones_in_both_dir
             model.update(item.key, status=DONE, prediction=Prediction(p, p, 0.5, out_of_distribution=ood,
                                                                       ood_reason="x" if ood else ""))
     assert names(view) == ["pneu.jpeg", "borderline.jpeg", "normal.jpeg", "photo.png", "adult.dcm", "queued.jpeg"]
-    assert [view.proxy.index(r, VERDICT).data() for r in (3, 4)] == ["Unreliable", "Unreliable"]
-    assert "Unreliable are listed after the scored ones" in view.proxy.headerData(
+    assert [view.worklist.index(r, VERDICT).data() for r in (3, 4)] == ["Unreliable", "Unreliable"]
+    assert "Unreliable are listed after the scored ones" in view.worklist.headerData(
         PROBABILITY, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
     view.sortByColumn(PROBABILITY, Qt.SortOrder.AscendingOrder)
     assert names(view) == ["normal.jpeg", "borderline.jpeg", "pneu.jpeg", "adult.dcm", "photo.png", "queued.jpeg"]
@@ -221,11 +221,11 @@ def test_rows_not_yet_viewed_are_bold_until_shown(qtbot):
 
     model, view = make(qtbot)
     new, _ = model.add_paths(["/x/a.jpeg", "/x/b.jpeg"])
-    bold = [view.proxy.index(r, NAME).data(Qt.ItemDataRole.FontRole) for r in range(2)]
+    bold = [view.worklist.index(r, NAME).data(Qt.ItemDataRole.FontRole) for r in range(2)]
     assert all(f is not None and f.bold() for f in bold)
-    assert "Not yet viewed" in view.proxy.index(0, NAME).data(Qt.ItemDataRole.ToolTipRole)
+    assert "Not yet viewed" in view.worklist.index(0, NAME).data(Qt.ItemDataRole.ToolTipRole)
     view.select_row(0)
-    assert view.proxy.index(0, NAME).data(Qt.ItemDataRole.FontRole) is None  # viewed: plain
+    assert view.worklist.index(0, NAME).data(Qt.ItemDataRole.FontRole) is None  # viewed: plain
     assert model.item(view.current_key()).viewed
     assert not [i for i in new if i.key != view.current_key()][0].viewed
 
@@ -256,7 +256,7 @@ def test_home_end_delete_and_the_context_menu(qtbot, tmp_path):
     assert names(view) == ["c.jpeg", "d.jpeg", "a.jpeg"]
     assert all(f.exists() for f in files)  # rows go, files never
 
-    view._show_context_menu(view.visualRect(view.proxy.index(2, 1)).center())
+    view._show_context_menu(view.visualRect(view.worklist.index(2, 1)).center())
     actions = {a.text(): a for a in view.context_menu.actions() if a.text()}
     assert set(actions) == {"Remove from Worklist", "Show in Folder", "Copy Path"}
     actions["Copy Path"].trigger()
@@ -264,3 +264,50 @@ def test_home_end_delete_and_the_context_menu(qtbot, tmp_path):
     actions["Remove from Worklist"].trigger()
     assert removed[-1] == [new[0].key]
     view.context_menu.close()
+
+
+def test_equal_scores_keep_their_arrival_order_in_both_directions(qtbot):
+    """Sorting is stable: films with the same score (or none yet) stay in the order they were
+    opened, whichever way the list is sorted, and a re-sort never shuffles them."""
+    model, view = make(qtbot)
+    new, _ = model.add_paths(["/x/z.jpeg", "/x/a.jpeg", "/x/m.jpeg", "/x/b.jpeg"])
+    keys = {i.name: i.key for i in new}
+    assert names(view) == ["z.jpeg", "a.jpeg", "m.jpeg", "b.jpeg"]  # none scored: as opened
+    model.update_many([(keys[n], {"status": DONE, "prediction": Prediction(0.5, 0.5, 0.5)}) for n in ("m.jpeg", "z.jpeg")])
+    assert names(view) == ["z.jpeg", "m.jpeg", "a.jpeg", "b.jpeg"]  # the tie keeps z before m
+    view.sortByColumn(PROBABILITY, Qt.SortOrder.AscendingOrder)
+    assert names(view) == ["z.jpeg", "m.jpeg", "a.jpeg", "b.jpeg"]
+    view.sortByColumn(1, Qt.SortOrder.DescendingOrder)  # by name, Z to A
+    assert names(view) == ["z.jpeg", "m.jpeg", "b.jpeg", "a.jpeg"]
+    view.sortByColumn(1, Qt.SortOrder.AscendingOrder)
+    assert names(view) == ["a.jpeg", "b.jpeg", "m.jpeg", "z.jpeg"]
+
+
+def test_the_selected_film_stays_selected_when_the_list_resorts(qtbot):
+    model, view = make(qtbot)
+    new, _ = model.add_paths([f"/x/{i}.jpeg" for i in range(5)])
+    view.select_key(new[4].key)
+    model.update(new[4].key, status=DONE, prediction=Prediction(0.9, 0.9, 0.5))  # moves to the top
+    assert view.currentIndex().row() == 0 and view.current_key() == new[4].key
+    assert [i.row() for i in view.selectionModel().selectedRows()] == [0]
+
+
+def test_changes_that_cannot_move_a_row_do_not_resort(qtbot):
+    """A decoded thumbnail or a row going from queued to scoring leaves the risk order as it
+    is (no layout change: 500 such updates re-sorted a 500-row list 500 times); a score does."""
+    from xrayviewer.gui.worklist import QUEUED, SCORING
+
+    model, view = make(qtbot)
+    new, _ = model.add_paths([f"/x/{i}.jpeg" for i in range(6)])
+    resorts = []
+    model.layoutChanged.connect(lambda *_: resorts.append(1))
+    thumb = np.zeros((8, 8), np.uint8)
+    model.update_many([(i.key, {"thumbnail_array": thumb, "status": QUEUED}) for i in new])
+    model.update_many([(i.key, {"status": SCORING}) for i in new])
+    assert resorts == []
+    model.update(new[3].key, status=DONE, prediction=Prediction(0.7, 0.7, 0.5))
+    assert resorts == [1] and view.keys_in_order()[0] == new[3].key
+    view.sortByColumn(STATUS, Qt.SortOrder.AscendingOrder)  # now the status is what moves rows
+    resorts.clear()
+    model.update(new[5].key, status=QUEUED)
+    assert resorts == [1]

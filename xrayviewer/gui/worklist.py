@@ -1,8 +1,8 @@
 """The worklist: every opened file as a row with thumbnail, probability, verdict and status.
 
-:class:`WorklistModel` holds the rows (keyed by a stable int, since sorting moves rows);
-:class:`WorklistView` shows them through a :class:`WorklistProxy` sorted by probability,
-riskiest first, and reports which row the user is on.
+:class:`WorklistModel` holds the rows (keyed by a stable int, since sorting moves rows) in
+the order shown, sorted by probability, riskiest first, unless the reader sorts by another
+column; :class:`WorklistView` shows them and reports which row the user is on.
 
 Sorted by probability, rows fall in three groups whichever the direction: scored films, then
 films the model flags as unreliable (their number is not a usual reading, so a ">99%" on a
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
 import numpy as np
-from PySide6.QtCore import (QAbstractTableModel, QItemSelectionModel, QModelIndex, QSize, QSortFilterProxyModel, Qt,
+from PySide6.QtCore import (QAbstractTableModel, QItemSelectionModel, QModelIndex, QSize, Qt,
                             QUrl, Signal)
 from PySide6.QtGui import QColor, QDesktopServices, QFont, QFontMetrics, QGuiApplication, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView
@@ -33,6 +33,9 @@ COLUMNS = ("", "Name", "Prob.", "Verdict", "Status", "Read")
 THUMB, NAME, PROBABILITY, VERDICT, STATUS, READ = range(len(COLUMNS))
 #: The reader's own read (gui.reading): colours as the model's verdicts, grey for unsure.
 READ_COLOURS = {"P": QColor(255, 140, 105), "N": QColor(110, 210, 155), "U": QColor(190, 190, 190)}
+#: WorkItem fields no cell shows: changing only these repaints and re-sorts nothing (a folder's
+#: files hashed for the reads log changed 500 rows' identity, and re-sorted the list for it).
+UNSHOWN_FIELDS = frozenset({"image_sha256", "model_input", "file_reasons", "request_serial"})
 KEY_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 ROW_HEIGHT = 56
@@ -80,6 +83,7 @@ class WorklistModel(QAbstractTableModel):
         self._sorted_by: tuple[int, Qt.SortOrder] = (PROBABILITY, Qt.SortOrder.DescendingOrder)
         self.short_names = False  # names without extension (compact worklist); tooltips keep the path
         self._cells: dict[int, list[dict]] = {}  # key -> data()'s answers for the row; dropped on change
+        self._sort_keys: dict[int, tuple] = {}  # key -> (risk group, SORT_ROLE per column); dropped with the cells
         self._header: Optional[list[dict]] = None  # headerData()'s answers per section; dropped on re-sort
 
     # ---- rows ---------------------------------------------------------------------------
@@ -102,6 +106,7 @@ class WorklistModel(QAbstractTableModel):
                 self._row_of[item.key] = len(self._items)
                 self._items.append(item)
             self.endInsertRows()
+            self._resort()  # unscored rows already belong at the end when sorted by risk
         return new, existing
 
     def remove(self, keys: Iterable[int]) -> list[WorkItem]:
@@ -112,6 +117,7 @@ class WorklistModel(QAbstractTableModel):
             self.beginRemoveRows(QModelIndex(), row, row)
             removed.append(self._items.pop(row))
             self._cells.pop(removed[-1].key, None)
+            self._sort_keys.pop(removed[-1].key, None)
             self.endRemoveRows()
         if removed:
             self._row_of = {item.key: row for row, item in enumerate(self._items)}
@@ -122,9 +128,11 @@ class WorklistModel(QAbstractTableModel):
         self._items.clear()
         self._row_of.clear()
         self._cells.clear()
+        self._sort_keys.clear()
         self.endResetModel()
 
     def items(self) -> list[WorkItem]:
+        """Every row, in the order shown."""
         return list(self._items)
 
     def item_at(self, row: int) -> WorkItem:
@@ -141,7 +149,7 @@ class WorklistModel(QAbstractTableModel):
     def update_many(self, changes: Sequence[tuple[int, dict]]) -> list[Optional[WorkItem]]:
         """``update`` for several rows with one change notice: a batch of 20 scores used to
         re-sort the list, and re-pin the row being read, once per score in one event-loop turn."""
-        items, rows = [], []
+        items, rows, moved = [], [], False
         for key, fields in changes:
             item = self.item(key)
             items.append(item)
@@ -149,14 +157,24 @@ class WorklistModel(QAbstractTableModel):
                 continue
             fields = dict(fields)
             thumb = fields.pop("thumbnail_array", None)
+            shown = bool(fields.keys() - UNSHOWN_FIELDS) or thumb is not None
+            # Only a change of what the current sort compares can move a row (a thumbnail, or
+            # "queued" becoming "scoring" while sorted by risk, cannot): no re-sort for those.
+            before = self._order_key(item) if shown and not moved else None
             if thumb is not None:
                 item.thumbnail = QPixmap.fromImage(grey_to_qimage(thumb))
             for name, value in fields.items():
                 setattr(item, name, value)
-            self._cells.pop(key, None)
-            rows.append(self._row_of[key])
+            if shown:
+                self._cells.pop(key, None)
+                self._sort_keys.pop(key, None)
+                moved = moved or before != self._order_key(item)
+                rows.append(key)
         if rows:
-            self.dataChanged.emit(self.index(min(rows), 0), self.index(max(rows), len(COLUMNS) - 1))
+            if moved:
+                self._resort()  # first, so the change notice names the rows where they now are
+            at = [self._row_of[key] for key in rows]
+            self.dataChanged.emit(self.index(min(at), 0), self.index(max(at), len(COLUMNS) - 1))
         return items
 
     def counts(self) -> dict[str, int]:
@@ -177,6 +195,52 @@ class WorklistModel(QAbstractTableModel):
 
     def columnCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(COLUMNS)
+
+    # ---- sorting ------------------------------------------------------------------------
+    # The model keeps its rows in the order shown, sorted in Python: one key per row and one
+    # sorted() call. A QSortFilterProxyModel did it before, asking Python for a comparison and
+    # two indexes n log n times (a 500-film folder's rows: ~8,000 calls, 25-55 ms of the GUI
+    # thread in one turn; issue 15's stalls).
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Qt's sort request (the header click, ``sortByColumn``)."""
+        self._sorted_by = (int(column), Qt.SortOrder(order))
+        self._header = None
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(COLUMNS) - 1)
+        self._resort()
+
+    def _sorted_items(self) -> list[WorkItem]:
+        """The rows in the order shown. Equal keys keep the order the rows were added in, in
+        both directions; by probability the risk groups come first and keep their order in both
+        directions (scored, then unreliable, then unscored)."""
+        by_arrival = sorted(self._items, key=lambda item: item.key)
+        return sorted(by_arrival, key=self._order_key, reverse=self._sorted_by[1] == Qt.SortOrder.DescendingOrder)
+
+    def _order_key(self, item: WorkItem):
+        """What the current sort compares (sorted() is stable either way: ties keep arrival)."""
+        column, order = self._sorted_by
+        group, keys = self._sort_keys_of(item)
+        if column == PROBABILITY:
+            return (-group if order == Qt.SortOrder.DescendingOrder else group), keys[column]
+        return keys[column]
+
+    def _resort(self) -> bool:
+        """Put the rows in the order shown, as one layout change; True if any moved."""
+        ordered = self._sorted_items()
+        if [item.key for item in ordered] == [item.key for item in self._items]:
+            return False
+        self.layoutAboutToBeChanged.emit()
+        before = self._items
+        self._items = ordered
+        self._row_of = {item.key: row for row, item in enumerate(ordered)}
+        old = self.persistentIndexList()  # the selection and the current row follow their films
+        self.changePersistentIndexList(old, [self.createIndex(self._row_of[before[i.row()].key], i.column())
+                                             for i in old])
+        self.layoutChanged.emit()
+        return True
+
+    def row_of(self, key: int) -> Optional[int]:
+        """The row where ``key`` is shown (None: not in the list)."""
+        return self._row_of.get(key)
 
     def set_sort_marker(self, section: int, order: Qt.SortOrder) -> None:
         """Name the sorted column and its direction in the header text.
@@ -230,10 +294,24 @@ class WorklistModel(QAbstractTableModel):
             cells = self._cells[item.key] = self._row_cells(item)
         return cells
 
-    def sort_key(self, row: int, column: int) -> tuple:
-        """(risk group, the column's SORT_ROLE value) of a row: what WorklistProxy compares."""
-        item = self._items[row]
-        return item.risk_group, self._cells_of(item)[column][SORT_ROLE]
+    def _sort_keys_of(self, item: WorkItem) -> tuple[int, tuple]:
+        """(risk group, the SORT_ROLE value of each column) of a row. Apart from the cells:
+        sorting 500 new rows reads every row's keys, but only the ~30 in view need their cells."""
+        keys = self._sort_keys.get(item.key)
+        if keys is None:
+            p = item.prediction
+            name = item.name.lower()
+            keys = self._sort_keys[item.key] = (item.risk_group, (
+                name, name, -1.0 if p is None else float(p.probability),  # unscored rows sort below every score
+                self._verdict(item), item.status, item.read))
+        return keys
+
+    def index(self, row: int, column: int, parent=QModelIndex()) -> QModelIndex:
+        # Qt's own index() asks rowCount() and columnCount() back in Python first: two calls
+        # more for each of the ~700 indexes a repaint of the list makes.
+        if parent.isValid() or not (0 <= row < len(self._items) and 0 <= column < len(COLUMNS)):
+            return QModelIndex()
+        return self.createIndex(row, column)
 
     def _row_cells(self, item: WorkItem) -> list[dict]:
         """Every role of every column of ``item``'s row: ``data()``'s answers."""
@@ -243,8 +321,7 @@ class WorklistModel(QAbstractTableModel):
         bold.setBold(True)
         cells: list[dict] = [dict() for _ in COLUMNS]
         verdict = self._verdict(item)
-        sort_keys = (item.name.lower(), item.name.lower(), -1.0 if p is None else float(p.probability),
-                     verdict, item.status, item.read)  # unscored rows sort below every score
+        sort_keys = self._sort_keys_of(item)[1]
         seen = "" if item.viewed else "\nNot yet viewed"
         tooltip = item.error or (item.path + seen + ("\n" + wording.worklist_tooltip(p) if p is not None else ""))
         for col, cell in enumerate(cells):
@@ -279,23 +356,6 @@ class WorklistModel(QAbstractTableModel):
         return wording.worklist_verdict(item.prediction) if item.prediction is not None else ""
 
 
-class WorklistProxy(QSortFilterProxyModel):
-    """Sorts by SORT_ROLE; by probability, the risk groups come first and keep their order in
-    both directions (scored, then unreliable, then unscored)."""
-
-    def lessThan(self, left, right) -> bool:
-        # Qt calls this n log n times per re-sort, and re-sorts as each score arrives. Comparing
-        # the rows' cached sort keys here, instead of super().lessThan() asking data() back in
-        # Python for both rows, makes one Python call of three: a 20-file folder's arrival
-        # spent ~15 ms of the GUI thread in 256 comparisons (issue 15's stalls).
-        column = left.column()
-        model = self.sourceModel()
-        (group_a, a), (group_b, b) = model.sort_key(left.row(), column), model.sort_key(right.row(), column)
-        if column == PROBABILITY and group_a != group_b:
-            # Descending shows rows in reverse lessThan order: invert the group test there.
-            later = group_a > group_b
-            return later if self.sortOrder() == Qt.SortOrder.DescendingOrder else not later
-        return a < b
 def _read_tooltip(item: WorkItem) -> str:
     if not item.read:
         return "Not read yet: P pneumonia, N no pneumonia, U unsure"
@@ -312,12 +372,10 @@ class WorklistView(QTableView):
 
     def __init__(self, model: WorklistModel, parent=None):
         super().__init__(parent)
-        self.proxy = WorklistProxy(self)
-        self.proxy.setSourceModel(model)
-        self.proxy.setSortRole(SORT_ROLE)
-        # Re-sort as scores arrive, so the riskiest images rise to the top while scoring.
-        self.proxy.setDynamicSortFilter(True)
-        self.setModel(self.proxy)
+        # The model keeps its rows sorted, re-sorting as scores arrive so the riskiest images
+        # rise to the top while scoring (WorklistModel.sort says why not a sorting proxy).
+        self.worklist = model
+        self.setModel(model)
         self.setSortingEnabled(True)
         header = self.horizontalHeader()
         header.sortIndicatorChanged.connect(model.set_sort_marker)
@@ -352,8 +410,8 @@ class WorklistView(QTableView):
         self.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
         # Scores arriving re-sort the rows; keep the one being read at its place on screen.
         self._pinned_offset: Optional[int] = None
-        self.proxy.layoutAboutToBeChanged.connect(self._remember_current_row_offset)
-        self.proxy.layoutChanged.connect(self._restore_current_row_offset)
+        model.layoutAboutToBeChanged.connect(self._remember_current_row_offset)
+        model.layoutChanged.connect(self._restore_current_row_offset)
 
     def _fixed_widths(self) -> dict[int, int]:
         """Every column but the name, wide enough for its widest possible text."""
@@ -390,7 +448,7 @@ class WorklistView(QTableView):
         for col in (THUMB, STATUS):
             self.setColumnHidden(col, compact)
         self.verticalHeader().setDefaultSectionSize(COMPACT_ROW_HEIGHT if compact else ROW_HEIGHT)
-        self.proxy.sourceModel().set_short_names(compact)
+        self.worklist.set_short_names(compact)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -425,25 +483,25 @@ class WorklistView(QTableView):
         return index.data(KEY_ROLE) if index.isValid() else None
 
     def keys_in_order(self) -> list[int]:
-        return [self.proxy.index(r, 0).data(KEY_ROLE) for r in range(self.proxy.rowCount())]
+        return [item.key for item in self.worklist.items()]
 
     def select_key(self, key: int) -> None:
-        for row in range(self.proxy.rowCount()):
-            index = self.proxy.index(row, NAME)
-            if index.data(KEY_ROLE) == key:
-                if self.currentIndex().row() != row:
-                    self.selectionModel().setCurrentIndex(
-                        index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
-                self.scrollTo(index)
-                return
+        row = self.worklist.row_of(key)
+        if row is None:
+            return
+        index = self.worklist.index(row, NAME)
+        if self.currentIndex().row() != row:
+            self.selectionModel().setCurrentIndex(
+                index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+        self.scrollTo(index)
 
     def select_row(self, row: int) -> None:
         """Make row ``row`` (in the order shown; negative counts from the end) current."""
-        rows = self.proxy.rowCount()
+        rows = self.worklist.rowCount()
         if not rows:
             return
         row = max(0, min(rows - 1, row if row >= 0 else rows + row))
-        index = self.proxy.index(row, NAME)
+        index = self.worklist.index(row, NAME)
         self.selectionModel().setCurrentIndex(
             index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
         self.scrollTo(index)
@@ -461,7 +519,7 @@ class WorklistView(QTableView):
     def _on_current_row_changed(self, current, _previous) -> None:
         if current.isValid():
             key = int(current.data(KEY_ROLE))
-            self.proxy.sourceModel().update(key, viewed=True)
+            self.worklist.update(key, viewed=True)
             self.currentKeyChanged.emit(key)
 
     # ---- keys and the context menu -----------------------------------------------------------
@@ -480,7 +538,7 @@ class WorklistView(QTableView):
         if not index.isValid():
             return
         key = int(index.data(KEY_ROLE))
-        item = self.proxy.sourceModel().item(key)
+        item = self.worklist.item(key)
         menu = QMenu(self)
         menu.addAction("Remove from Worklist", lambda: self.removeRequested.emit([key]))
         menu.addSeparator()
