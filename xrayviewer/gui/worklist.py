@@ -199,7 +199,7 @@ class WorklistModel(QAbstractTableModel):
     # ---- sorting ------------------------------------------------------------------------
     # The model keeps its rows in the order shown, sorted in Python: one key per row and one
     # sorted() call. A QSortFilterProxyModel did it before, asking Python for a comparison and
-    # two indexes n log n times (a 500-film folder's rows: ~8,000 calls, 25-55 ms of the GUI
+    # two indexes n log n times (a 500-film folder's rows: ~8,000 calls, 36-55 ms of the GUI
     # thread in one turn; issue 15's stalls).
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Qt's sort request (the header click, ``sortByColumn``)."""
