@@ -311,3 +311,32 @@ def test_changes_that_cannot_move_a_row_do_not_resort(qtbot):
     resorts.clear()
     model.update(new[5].key, status=QUEUED)
     assert resorts == [1]
+
+
+def test_a_few_changed_rows_land_where_a_full_sort_puts_them(qtbot):
+    """Rows re-placed one by one after a small batch of changes end in exactly the order a
+    full sort gives, ties and risk groups included, sorted either way and by any column."""
+    import random
+
+    from xrayviewer.gui.worklist import NAME, QUEUED, READ, SCORING
+
+    model, view = make(qtbot)
+    rng = random.Random(7)
+    new, _ = model.add_paths([f"/x/{rng.choice('abc')}{i:03d}.jpeg" for i in range(120)])
+    for column, order in ((PROBABILITY, Qt.SortOrder.DescendingOrder), (PROBABILITY, Qt.SortOrder.AscendingOrder),
+                          (NAME, Qt.SortOrder.AscendingOrder), (STATUS, Qt.SortOrder.DescendingOrder),
+                          (READ, Qt.SortOrder.AscendingOrder)):
+        view.sortByColumn(column, order)
+        for _ in range(25):
+            batch = rng.sample(new, rng.randint(1, 6))
+            changes = []
+            for item in batch:
+                p = rng.choice([0.1, 0.5, 0.5, 0.9, rng.random()])  # ties on purpose
+                changes.append((item.key, rng.choice([
+                    {"status": DONE, "prediction": Prediction(p, p, 0.5)},
+                    {"status": DONE, "prediction": Prediction(p, p, 0.5, out_of_distribution=True)},
+                    {"status": rng.choice([QUEUED, SCORING])},
+                    {"status": ERROR, "error": "unreadable"},
+                    {"read": rng.choice(["", "P", "N", "U"])}])))
+            model.update_many(changes)
+            assert view.keys_in_order() == [i.key for i in model._sorted_items()]

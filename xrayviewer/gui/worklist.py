@@ -172,7 +172,7 @@ class WorklistModel(QAbstractTableModel):
                 rows.append(key)
         if rows:
             if moved:
-                self._resort()  # first, so the change notice names the rows where they now are
+                self._resort(changed=rows)  # first, so the change notice names the rows where they now are
             at = [self._row_of[key] for key in rows]
             self.dataChanged.emit(self.index(min(at), 0), self.index(max(at), len(COLUMNS) - 1))
         return items
@@ -223,9 +223,35 @@ class WorklistModel(QAbstractTableModel):
             return (-group if order == Qt.SortOrder.DescendingOrder else group), keys[column]
         return keys[column]
 
-    def _resort(self) -> bool:
-        """Put the rows in the order shown, as one layout change; True if any moved."""
-        ordered = self._sorted_items()
+    def _shown_before(self, a: WorkItem, b: WorkItem) -> bool:
+        """Whether ``a`` comes before ``b`` in the order :meth:`_sorted_items` gives."""
+        ka, kb = self._order_key(a), self._order_key(b)
+        if ka != kb:
+            return ka > kb if self._sorted_by[1] == Qt.SortOrder.DescendingOrder else ka < kb
+        return a.key < b.key  # ties keep arrival order, in both directions
+
+    def _reinserted(self, changed: set) -> list[WorkItem]:
+        """The rows in the order shown when only the rows ``changed`` (keys) may have moved: the
+        others stay in order, and each changed one goes in by binary search. The same order as
+        :meth:`_sorted_items`, for a 32-score batch in a 2,000-film list ~11 comparisons a score
+        instead of sorting all 2,000 rows again."""
+        ordered = [item for item in self._items if item.key not in changed]
+        for item in sorted((self._items[self._row_of[k]] for k in changed), key=lambda i: i.key):
+            lo, hi = 0, len(ordered)
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if self._shown_before(ordered[mid], item):
+                    lo = mid + 1
+                else:
+                    hi = mid
+            ordered.insert(lo, item)
+        return ordered
+
+    def _resort(self, changed: Optional[Sequence[int]] = None) -> bool:
+        """Put the rows in the order shown, as one layout change; True if any moved.
+        ``changed``: the keys of the only rows whose sort keys changed (None: any may have)."""
+        few = changed is not None and len(changed) * 8 < len(self._items)
+        ordered = self._reinserted(set(changed)) if few else self._sorted_items()
         if [item.key for item in ordered] == [item.key for item in self._items]:
             return False
         self.layoutAboutToBeChanged.emit()
