@@ -37,7 +37,6 @@ READ_COLOURS = {"P": QColor(255, 140, 105), "N": QColor(110, 210, 155), "U": QCo
 #: files hashed for the reads log changed 500 rows' identity, and re-sorted the list for it).
 UNSHOWN_FIELDS = frozenset({"image_sha256", "model_input", "file_reasons", "request_serial"})
 KEY_ROLE = Qt.ItemDataRole.UserRole + 1
-SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 ROW_HEIGHT = 56
 COMPACT_ROW_HEIGHT = 30  # no thumbnail: one line of text and air
 NAME_MIN_WIDTH = 90  # enough for "IM-0…01.jpeg": both ends of a name, elided in the middle
@@ -83,7 +82,7 @@ class WorklistModel(QAbstractTableModel):
         self._sorted_by: tuple[int, Qt.SortOrder] = (PROBABILITY, Qt.SortOrder.DescendingOrder)
         self.short_names = False  # names without extension (compact worklist); tooltips keep the path
         self._cells: dict[int, list[dict]] = {}  # key -> data()'s answers for the row; dropped on change
-        self._sort_keys: dict[int, tuple] = {}  # key -> (risk group, SORT_ROLE per column); dropped with the cells
+        self._sort_keys: dict[int, tuple] = {}  # key -> (risk group, sort value per column); dropped with the cells
         self._header: Optional[list[dict]] = None  # headerData()'s answers per section; dropped on re-sort
 
     # ---- rows ---------------------------------------------------------------------------
@@ -236,7 +235,7 @@ class WorklistModel(QAbstractTableModel):
         :meth:`_sorted_items`, for a 32-score batch in a 2,000-film list ~11 comparisons a score
         instead of sorting all 2,000 rows again."""
         ordered = [item for item in self._items if item.key not in changed]
-        for item in sorted((self._items[self._row_of[k]] for k in changed), key=lambda i: i.key):
+        for item in (self._items[self._row_of[k]] for k in changed):  # _shown_before is a total order
             lo, hi = 0, len(ordered)
             while lo < hi:
                 mid = (lo + hi) // 2
@@ -321,7 +320,7 @@ class WorklistModel(QAbstractTableModel):
         return cells
 
     def _sort_keys_of(self, item: WorkItem) -> tuple[int, tuple]:
-        """(risk group, the SORT_ROLE value of each column) of a row. Apart from the cells:
+        """(risk group, the sort value of each column) of a row. Apart from the cells:
         sorting 500 new rows reads every row's keys, but only the ~30 in view need their cells."""
         keys = self._sort_keys.get(item.key)
         if keys is None:
@@ -347,12 +346,10 @@ class WorklistModel(QAbstractTableModel):
         bold.setBold(True)
         cells: list[dict] = [dict() for _ in COLUMNS]
         verdict = self._verdict(item)
-        sort_keys = self._sort_keys_of(item)[1]
         seen = "" if item.viewed else "\nNot yet viewed"
         tooltip = item.error or (item.path + seen + ("\n" + wording.worklist_tooltip(p) if p is not None else ""))
         for col, cell in enumerate(cells):
             cell[KEY_ROLE] = item.key
-            cell[SORT_ROLE] = sort_keys[col]
             cell[int(role.ToolTipRole)] = _read_tooltip(item) if col == READ else tooltip
             if item.status == ERROR and col != READ:
                 cell[int(role.ForegroundRole)] = QColor(255, 120, 100)

@@ -11,6 +11,7 @@ Plain arithmetic only, so it is tested without TensorFlow; fit() applies it batc
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Sequence
 
@@ -26,11 +27,7 @@ def cycle_plan(cycles: Sequence[int], epochs: int) -> tuple[int, ...]:
 
 def cycle_ends(cycles: Sequence[int]) -> tuple[int, ...]:
     """The 1-based epochs at which each cycle ends (the weights averaged)."""
-    ends, total = [], 0
-    for c in cycles:
-        total += c
-        ends.append(total)
-    return tuple(ends)
+    return tuple(itertools.accumulate(cycles))
 
 
 def cyclic_rate(step: int, steps_per_epoch: int, cycles: Sequence[int], peak: float,
