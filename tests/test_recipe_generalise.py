@@ -5,6 +5,7 @@ snapshots of ``train --monitor --keep-snapshots``."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -113,7 +114,7 @@ def test_default_std_frame_is_default_norm_plus_framing_and_a_weight_mean():
     same = ("epochs", "schedule_epochs", "batch_size", "learning_rate", "class_weights", "cosine_decay",
             "patience", "network", "tone_augment", "label_smoothing", "mixup_alpha")
     assert all(getattr(both, k) == getattr(norm, k) for k in same)
-    averaged = {"default-std-frame", "default-frame-mean", "default-tone-mean", "default-frame-bal"}
+    averaged = {"default-std-frame", "default-frame-mean", "default-tone-mean", "default-frame-bal", "default-frame-illum"}
     assert all(r.average_last == 0 for name, r in RECIPES.items() if name not in averaged)
 
 
@@ -201,3 +202,29 @@ def test_external_eval_thresholds_come_from_internal_validation_and_paired_diffe
     d = ev.paired_auc_difference(y_ext, weak, strong, groups, n_boot=200)
     assert d["difference"] > 0.1 and d["ci95"][0] > 0 and d["share_ahead"] == 1.0
     assert ev.paired_auc_difference(y_ext, strong, weak, groups, n_boot=50)["difference"] < 0
+
+
+def test_illumination_changes_broad_brightness_keeps_black_and_is_reproducible():
+    from xrayviewer.training.augment import illumination
+
+    batch = _framed_body()
+    out = illumination(batch, np.random.default_rng(3))
+    assert out.shape == batch.shape and out.dtype == np.uint8
+    assert np.array_equal(out, illumination(batch, np.random.default_rng(3)))
+    # A gain, not an offset: the background outside the body stays black in every film.
+    assert (out[batch == 0] == 0).all()
+    # The body's brightness now varies across each changed film, smoothly (neighbours within
+    # a few grey levels), and some films are left as they were.
+    changed = [i for i in range(len(batch)) if not np.array_equal(out[i], batch[i])]
+    assert 0 < len(changed) < len(batch)
+    body = out[changed][:, 40:90, 50:78].astype(int)
+    assert (body.max(axis=(1, 2)) - body.min(axis=(1, 2)) >= 4).all()
+    assert np.abs(np.diff(body, axis=2)).max() <= 4
+    assert illumination(batch[:0], np.random.default_rng(0)).shape == (0, 128, 128)
+
+
+def test_default_frame_illum_is_the_shipped_recipe_plus_illumination():
+    shipped, illum = RECIPES["default-frame-mean"], RECIPES["default-frame-illum"]
+    assert illum.illumination_augment and not shipped.illumination_augment
+    assert replace(illum, name=shipped.name, description=shipped.description,
+                   illumination_augment=False) == shipped

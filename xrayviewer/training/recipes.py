@@ -28,6 +28,7 @@ class Recipe:
     mixup_alpha: float = 0.0  # training.augment.mixup with Beta(alpha, alpha) blends (0: none)
     label_smoothing: float = 0.0  # binary cross-entropy targets pulled toward 0.5 by this much
     framing_augment: bool = False  # training.augment.framing (random anisotropic zoom) before tone
+    illumination_augment: bool = False  # training.augment.illumination (smooth random gain) after framing
     # Keep the mean of the last N epochs' weights instead of the best-validation epoch (0: the
     # best epoch). training.averaging says why.
     average_last: int = 0
@@ -133,6 +134,15 @@ RECIPES = {
         description="default-frame (framing, tone and sharpness augmentation, class weights) on a cyclic "
                     "learning rate: a 12-epoch cosine cycle, then three 3-epoch cycles restarting at half "
                     "the peak; keeps the mean of the weights at the four cycle ends."),
+    # Issue 14, rule 29 (model_weights/README.md): the shipped recipe plus a smooth random gain
+    # over each training film (training.augment.illumination says what was measured first),
+    # nothing else changed. Not shipped unless rule 29 adopts it.
+    "default-frame-illum": replace(
+        _keeping_weight_mean(_DEFAULT_FRAME, "default-frame-illum", ""), illumination_augment=True,
+        description="default-frame-mean plus illumination augmentation: a smooth random gain field over "
+                    "each training film (brighter or darker in broad regions, as exposure and patient "
+                    "thickness vary), so regional brightness stops carrying the label; keeps the mean of "
+                    "the last 5 epochs' weights."),
     "default-tone-mean": _keeping_weight_mean(
         _DEFAULT_TONE, "default-tone-mean", "default-tone keeping the mean of the last 5 epochs' weights."),
     "default-v1": Recipe("default-v1", epochs=24, batch_size=32, learning_rate=2e-3, class_weights=True,
