@@ -1,0 +1,98 @@
+"""How much does a model's pneumonia log-odds move when only the film's illumination changes?
+
+    python -m benchmarks.illumination_probe MODEL.keras ... --external ../shared/data/chest_xray_external
+
+Every external film (its cached 128 px model input) is multiplied by a smooth random gain
+field: a 3 x 3 grid of log-gains drawn with SD 0.08 and 0.15, bicubic-interpolated over the film
+(four draws each, generator seed 0, so every model sees the same fields); then by a Gaussian
+bump (SD 30 px) that brightens or darkens the centre by 10%; then by a uniform gain of 0.9 and
+1.1. Printed per model: the external AUC, the mean absolute (fields) or mean (bump, uniform)
+log-odds change per class, and the AUC under each change. A model that reads the lungs rather
+than broad brightness moves little. Scores through the bundle's LiteRT network, as the app
+does. Analysis only (issue 14, rule 29); nothing trains.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .common import external_inputs
+
+FIELD_SDS = (0.08, 0.15)
+DRAWS = 4
+GRID = 3
+
+
+def gain_fields(rng: np.random.Generator, n: int, sd: float, size: int = 128) -> np.ndarray:
+    """(n, size, size) smooth gains: exp of a GRID x GRID normal grid, bicubic-interpolated."""
+    out = []
+    for _ in range(n):
+        log_gain = rng.normal(0, sd, (GRID, GRID)).astype(np.float32)
+        out.append(np.exp(np.asarray(Image.fromarray(log_gain, mode="F").resize((size, size), Image.BICUBIC))))
+    return np.stack(out)
+
+
+def apply_gain(grey: np.ndarray, gain) -> np.ndarray:
+    return np.clip(np.rint(grey.astype(np.float32) * gain), 0, 255).astype(np.uint8)
+
+
+def centre_bump(size: int = 128, sd: float = 30.0) -> np.ndarray:
+    yy, xx = np.mgrid[0:size, 0:size]
+    c = (size - 1) / 2 + 0.5  # pixel 64 of 128, as first measured
+    return np.exp(-((yy - c) ** 2 + (xx - c) ** 2) / (2 * sd ** 2)).astype(np.float32)
+
+
+def log_odds(predictor, grey: np.ndarray) -> np.ndarray:
+    from xrayviewer.imaging import to_model_grey
+
+    raw, _ = predictor.network.forward(to_model_grey(grey))
+    p = np.clip(np.asarray(raw, dtype=np.float64).reshape(-1), 1e-7, 1 - 1e-7)
+    return np.log(p / (1 - p))
+
+
+def probe(predictor, y: np.ndarray, grey: np.ndarray) -> list[str]:
+    from xrayviewer.model.metrics import roc_auc
+
+    base = log_odds(predictor, grey)
+    lines = [f"external AUC {roc_auc(y, base):.4f} (n={len(y)}, {int((y == 0).sum())} normal)"]
+    rng = np.random.default_rng(0)
+    for sd in FIELD_SDS:
+        changes, aucs = [], []
+        for _ in range(DRAWS):
+            shifted = log_odds(predictor, apply_gain(grey, gain_fields(rng, len(grey), sd)))
+            changes.append(shifted - base)
+            aucs.append(roc_auc(y, shifted))
+        d = np.abs(np.stack(changes))
+        lines.append(f"  fields SD {sd}: mean |change| NORMAL {d[:, y == 0].mean():.2f}, PNEUMONIA "
+                     f"{d[:, y == 1].mean():.2f}; AUC per draw {', '.join(f'{a:.4f}' for a in aucs)} "
+                     f"(mean {np.mean(aucs):.4f})")
+    for label, gain in (("centre -10%", 1 - 0.1 * centre_bump()), ("centre +10%", 1 + 0.1 * centre_bump()),
+                        ("uniform x0.9", np.float32(0.9)), ("uniform x1.1", np.float32(1.1))):
+        shifted = log_odds(predictor, apply_gain(grey, gain))
+        d = shifted - base
+        lines.append(f"  {label}: mean change NORMAL {d[y == 0].mean():+.2f}, PNEUMONIA {d[y == 1].mean():+.2f}; "
+                     f"AUC {roc_auc(y, shifted):.4f}")
+    return lines
+
+
+def main(argv=None) -> int:
+    from xrayviewer.model import Predictor
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("models", nargs="+", type=Path)
+    ap.add_argument("--external", type=Path, required=True)
+    args = ap.parse_args(argv)
+    ext = external_inputs(args.external)
+    for m in args.models:
+        print(f"{m}:")
+        print("\n".join(probe(Predictor.load(m), ext.y, ext.grey)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
