@@ -228,3 +228,22 @@ def test_default_frame_illum_is_the_shipped_recipe_plus_illumination():
     assert illum.illumination_augment and not shipped.illumination_augment
     assert replace(illum, name=shipped.name, description=shipped.description,
                    illumination_augment=False) == shipped
+
+
+def test_probe_changes_keep_the_input_shape_and_do_what_they_say():
+    from benchmarks.illumination_probe import apply_gain, centre_bump, gain_fields
+    from benchmarks.nuisance_probe import CHANGES, changed
+
+    batch = _framed_body(3)
+    fields = gain_fields(np.random.default_rng(0), 3, 0.08)
+    assert fields.shape == (3, 128, 128) and (fields > 0).all()
+    assert np.array_equal(fields, gain_fields(np.random.default_rng(0), 3, 0.08))  # every model, the same fields
+    lit = apply_gain(batch, 1 + 0.1 * centre_bump())
+    assert lit[0, 64, 64] == 198 and lit[0, 10, 20] < 185 and (lit[batch == 0] == 0).all()
+    rng = np.random.default_rng(1)
+    for name in CHANGES:
+        out = changed(name, batch, rng)
+        assert out.shape == batch.shape and out.dtype == np.uint8, name
+    down = changed("content down 8 px", batch, rng)
+    assert (down[:, :16] == 0).all() and (down[:, 16:128] == batch[:, 8:120]).all()
+    assert np.array_equal(changed("mirror (heart on the right)", batch, rng), batch[:, :, ::-1])
