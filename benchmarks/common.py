@@ -98,3 +98,18 @@ def load_network(keras_path: Path):
     from xrayviewer.model.runtime import import_keras
 
     return import_keras().saving.load_model(keras_path, compile=False)
+
+
+def run_external_probe(doc: str, probe, argv=None) -> int:
+    """The command line of the probes that change external films and rescore them
+    (``MODEL.keras ... --external DIR``): ``probe(model_path, inputs)`` for each model, its
+    lines printed under the model's name. ``doc``: the script's docstring."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("models", nargs="+", type=Path)
+    ap.add_argument("--external", type=Path, required=True)
+    args = ap.parse_args(argv)
+    inputs = external_inputs(args.external)
+    for m in args.models:
+        print(f"{m}:")
+        print("\n".join(probe(m, inputs)))
+    return 0

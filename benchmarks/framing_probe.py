@@ -11,14 +11,13 @@ Analysis only (issue 14); nothing trains.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from .common import external_inputs, load_network, model_logits
+from .common import load_network, model_logits, run_external_probe
 
 WIDTHS = (0.8, 0.9, 1.1, 1.25)
 
@@ -38,22 +37,20 @@ def spearman(a, b) -> float:
     return float(np.corrcoef(np.argsort(np.argsort(a)), np.argsort(np.argsort(b)))[0, 1])
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("models", nargs="+", type=Path)
-    ap.add_argument("--external", type=Path, required=True)
-    args = ap.parse_args(argv)
-    ext = external_inputs(args.external)
+def probe(model_path: Path, ext) -> list[str]:
     y, grey = ext.y, ext.grey
-    for m in args.models:
-        model = load_network(m)
-        base = model_logits(model, grey)
-        print(f"{m.name}: Spearman(side dark fraction, log-odds) NORMAL {spearman(side_dark_fraction(grey[y == 0]), base[y == 0]):+.2f}"
-              f", PNEUMONIA {spearman(side_dark_fraction(grey[y == 1]), base[y == 1]):+.2f}")
-        for sx in WIDTHS:
-            d = model_logits(model, zoom_width(grey, sx)) - base
-            print(f"  width x{sx}: mean log-odds change NORMAL {d[y == 0].mean():+.2f}, PNEUMONIA {d[y == 1].mean():+.2f}")
-    return 0
+    model = load_network(model_path)
+    base = model_logits(model, grey)
+    lines = [f"Spearman(side dark fraction, log-odds) NORMAL {spearman(side_dark_fraction(grey[y == 0]), base[y == 0]):+.2f}"
+             f", PNEUMONIA {spearman(side_dark_fraction(grey[y == 1]), base[y == 1]):+.2f}"]
+    for sx in WIDTHS:
+        d = model_logits(model, zoom_width(grey, sx)) - base
+        lines.append(f"  width x{sx}: mean log-odds change NORMAL {d[y == 0].mean():+.2f}, PNEUMONIA {d[y == 1].mean():+.2f}")
+    return lines
+
+
+def main(argv=None) -> int:
+    return run_external_probe(__doc__, probe, argv)
 
 
 if __name__ == "__main__":

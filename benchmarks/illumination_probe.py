@@ -14,14 +14,11 @@ does. Analysis only (issue 14, rule 29); nothing trains.
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
-
 import numpy as np
 from PIL import Image
 
-from .common import external_inputs
+from .common import run_external_probe
 
 FIELD_SDS = (0.08, 0.15)
 DRAWS = 4
@@ -83,15 +80,7 @@ def probe(predictor, y: np.ndarray, grey: np.ndarray) -> list[str]:
 def main(argv=None) -> int:
     from xrayviewer.model import Predictor
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("models", nargs="+", type=Path)
-    ap.add_argument("--external", type=Path, required=True)
-    args = ap.parse_args(argv)
-    ext = external_inputs(args.external)
-    for m in args.models:
-        print(f"{m}:")
-        print("\n".join(probe(Predictor.load(m), ext.y, ext.grey)))
-    return 0
+    return run_external_probe(__doc__, lambda m, ext: probe(Predictor.load(m), ext.y, ext.grey), argv)
 
 
 if __name__ == "__main__":

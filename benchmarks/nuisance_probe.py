@@ -14,15 +14,13 @@ Analysis only (issue 14); nothing trains.
 
 from __future__ import annotations
 
-import argparse
 import io
 import sys
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
-from .common import external_inputs
+from .common import run_external_probe
 from .illumination_probe import log_odds
 
 C = 64.0  # the 128 px input's centre, for rotations and zooms about it
@@ -75,27 +73,24 @@ def changed(name: str, grey: np.ndarray, rng: np.random.Generator) -> np.ndarray
     return np.stack([np.asarray(CHANGES[name](Image.fromarray(g)), dtype=np.uint8) for g in grey])
 
 
-def main(argv=None) -> int:
-    from xrayviewer.model import Predictor
+def probe(predictor, y: np.ndarray, grey: np.ndarray) -> list[str]:
     from xrayviewer.model.metrics import roc_auc
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("models", nargs="+", type=Path)
-    ap.add_argument("--external", type=Path, required=True)
-    args = ap.parse_args(argv)
-    ext = external_inputs(args.external)
-    y, grey = ext.y, ext.grey
-    for m in args.models:
-        predictor = Predictor.load(m)
-        base = log_odds(predictor, grey)
-        print(f"{m}: external AUC {roc_auc(y, base):.4f}")
-        rng = np.random.default_rng(1)
-        for name in CHANGES:
-            shifted = log_odds(predictor, changed(name, grey, rng))
-            d = shifted - base
-            print(f"  {name:28s} mean change NORMAL {d[y == 0].mean():+.2f}, PNEUMONIA {d[y == 1].mean():+.2f}; "
-                  f"mean |change| {np.abs(d).mean():.2f}; AUC {roc_auc(y, shifted):.4f}")
-    return 0
+    base = log_odds(predictor, grey)
+    lines = [f"external AUC {roc_auc(y, base):.4f}"]
+    rng = np.random.default_rng(1)
+    for name in CHANGES:
+        shifted = log_odds(predictor, changed(name, grey, rng))
+        d = shifted - base
+        lines.append(f"  {name:28s} mean change NORMAL {d[y == 0].mean():+.2f}, PNEUMONIA {d[y == 1].mean():+.2f}; "
+                     f"mean |change| {np.abs(d).mean():.2f}; AUC {roc_auc(y, shifted):.4f}")
+    return lines
+
+
+def main(argv=None) -> int:
+    from xrayviewer.model import Predictor
+
+    return run_external_probe(__doc__, lambda m, ext: probe(Predictor.load(m), ext.y, ext.grey), argv)
 
 
 if __name__ == "__main__":
