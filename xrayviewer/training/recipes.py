@@ -117,8 +117,8 @@ RECIPES = {
         "default-tone plus framing augmentation (a random, mostly horizontal zoom of each training film, "
         "so the dark background at its sides stops telling the classes apart); keeps the mean of the "
         "last 5 epochs' weights."),
-    # Issue 14's balanced sampling on the shipped recipe, nothing else changed. Not shipped unless
-    # model_weights/README.md's rule 27 adopts it.
+    # Issue 14's balanced sampling on the shipped recipe, nothing else changed. Not shipped:
+    # model_weights/README.md's rule 27 screened it and it failed; kept so the run reproduces.
     "default-frame-bal": replace(
         _keeping_weight_mean(_DEFAULT_FRAME, "default-frame-bal", ""), class_weights=False, balanced_sampling=True,
         description="default-frame-mean with balanced sampling instead of class weights: every epoch draws "
@@ -127,7 +127,7 @@ RECIPES = {
     # Issue 14's cyclic schedule on the shipped recipe (model_weights/README.md, rule 28): the
     # same 21 epochs as one 12-epoch cosine cycle and three 3-epoch cycles restarting at half the
     # peak, keeping the mean of the four cycle-end weights instead of the last 5 epochs'. Every
-    # cycle runs to its end, so there is no early stopping. Not shipped unless rule 28 adopts it.
+    # cycle runs to its end, so there is no early stopping. Not shipped: rule 28's screen failed.
     "default-frame-cyc": replace(
         _DEFAULT_FRAME, name="default-frame-cyc", schedule_epochs=0, cosine_decay=False, patience=0,
         cycles=(12, 3, 3, 3), restart_peak=0.5,
@@ -136,7 +136,8 @@ RECIPES = {
                     "the peak; keeps the mean of the weights at the four cycle ends."),
     # Issue 14, rule 29 (model_weights/README.md): the shipped recipe plus a smooth random gain
     # over each training film (training.augment.illumination says what was measured first),
-    # nothing else changed. Not shipped unless rule 29 adopts it.
+    # nothing else changed. Not shipped: rule 29's screen failed (external A AUC 0.9697 against
+    # the shipped seed's 0.9734), though it did make the network ignore broad brightness.
     "default-frame-illum": replace(
         _keeping_weight_mean(_DEFAULT_FRAME, "default-frame-illum", ""), illumination_augment=True,
         description="default-frame-mean plus illumination augmentation: a smooth random gain field over "
