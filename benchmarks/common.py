@@ -100,10 +100,27 @@ def load_network(keras_path: Path):
     return import_keras().saving.load_model(keras_path, compile=False)
 
 
-def run_external_probe(doc: str, probe, argv=None) -> int:
+def load_predictor(path: Path):
+    """The bundle as the app scores it (LiteRT when it carries a .tflite)."""
+    from xrayviewer.model import Predictor
+
+    return Predictor.load(path)
+
+
+def predictor_logits(predictor, grey: np.ndarray) -> np.ndarray:
+    """``model_logits`` through a Predictor's network (LiteRT, no TensorFlow): the raw, uncalibrated
+    log-odds of uint8 grey inputs (n, 128, 128)."""
+    from xrayviewer.imaging import to_model_grey
+
+    raw, _ = predictor.network.forward(to_model_grey(grey))
+    p = np.clip(np.asarray(raw, dtype=np.float64).reshape(-1), 1e-7, 1 - 1e-7)
+    return np.log(p / (1 - p))
+
+
+def run_external_probe(doc: str, probe, load, argv=None) -> int:
     """The command line of the probes that change external films and rescore them
-    (``MODEL.keras ... --external DIR``): ``probe(model_path, inputs)`` for each model, its
-    lines printed under the model's name. ``doc``: the script's docstring."""
+    (``MODEL.keras ... --external DIR``): ``probe(load(model_path), inputs)`` for each model,
+    its lines printed under the model's name. ``doc``: the script's docstring."""
     ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     ap.add_argument("models", nargs="+", type=Path)
     ap.add_argument("--external", type=Path, required=True)
@@ -111,5 +128,5 @@ def run_external_probe(doc: str, probe, argv=None) -> int:
     inputs = external_inputs(args.external)
     for m in args.models:
         print(f"{m}:")
-        print("\n".join(probe(m, inputs)))
+        print("\n".join(probe(load(m), inputs)))
     return 0

@@ -12,7 +12,6 @@ Analysis only (issue 14); nothing trains.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -37,9 +36,8 @@ def spearman(a, b) -> float:
     return float(np.corrcoef(np.argsort(np.argsort(a)), np.argsort(np.argsort(b)))[0, 1])
 
 
-def probe(model_path: Path, ext) -> list[str]:
+def probe(model, ext) -> list[str]:
     y, grey = ext.y, ext.grey
-    model = load_network(model_path)
     base = model_logits(model, grey)
     lines = [f"Spearman(side dark fraction, log-odds) NORMAL {spearman(side_dark_fraction(grey[y == 0]), base[y == 0]):+.2f}"
              f", PNEUMONIA {spearman(side_dark_fraction(grey[y == 1]), base[y == 1]):+.2f}"]
@@ -50,7 +48,7 @@ def probe(model_path: Path, ext) -> list[str]:
 
 
 def main(argv=None) -> int:
-    return run_external_probe(__doc__, probe, argv)
+    return run_external_probe(__doc__, probe, load_network, argv)
 
 
 if __name__ == "__main__":

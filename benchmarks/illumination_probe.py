@@ -15,27 +15,21 @@ does. Analysis only (issue 14, rule 29); nothing trains.
 from __future__ import annotations
 
 import sys
-import numpy as np
-from PIL import Image
 
-from .common import run_external_probe
+import numpy as np
+
+from xrayviewer.training.augment import smooth_gain
+from xrayviewer.training.augment import times_gain as apply_gain
+
+from .common import load_predictor, predictor_logits, run_external_probe
 
 FIELD_SDS = (0.08, 0.15)
 DRAWS = 4
-GRID = 3
 
 
 def gain_fields(rng: np.random.Generator, n: int, sd: float, size: int = 128) -> np.ndarray:
-    """(n, size, size) smooth gains: exp of a GRID x GRID normal grid, bicubic-interpolated."""
-    out = []
-    for _ in range(n):
-        log_gain = rng.normal(0, sd, (GRID, GRID)).astype(np.float32)
-        out.append(np.exp(np.asarray(Image.fromarray(log_gain, mode="F").resize((size, size), Image.BICUBIC))))
-    return np.stack(out)
-
-
-def apply_gain(grey: np.ndarray, gain) -> np.ndarray:
-    return np.clip(np.rint(grey.astype(np.float32) * gain), 0, 255).astype(np.uint8)
+    """(n, size, size) smooth gains, the fields the illumination augmentation draws."""
+    return np.stack([smooth_gain(rng, sd, (size, size)) for _ in range(n)])
 
 
 def centre_bump(size: int = 128, sd: float = 30.0) -> np.ndarray:
@@ -44,24 +38,17 @@ def centre_bump(size: int = 128, sd: float = 30.0) -> np.ndarray:
     return np.exp(-((yy - c) ** 2 + (xx - c) ** 2) / (2 * sd ** 2)).astype(np.float32)
 
 
-def log_odds(predictor, grey: np.ndarray) -> np.ndarray:
-    from xrayviewer.imaging import to_model_grey
-
-    raw, _ = predictor.network.forward(to_model_grey(grey))
-    p = np.clip(np.asarray(raw, dtype=np.float64).reshape(-1), 1e-7, 1 - 1e-7)
-    return np.log(p / (1 - p))
-
-
-def probe(predictor, y: np.ndarray, grey: np.ndarray) -> list[str]:
+def probe(predictor, ext) -> list[str]:
     from xrayviewer.model.metrics import roc_auc
 
-    base = log_odds(predictor, grey)
+    y, grey = ext.y, ext.grey
+    base = predictor_logits(predictor, grey)
     lines = [f"external AUC {roc_auc(y, base):.4f} (n={len(y)}, {int((y == 0).sum())} normal)"]
     rng = np.random.default_rng(0)
     for sd in FIELD_SDS:
         changes, aucs = [], []
         for _ in range(DRAWS):
-            shifted = log_odds(predictor, apply_gain(grey, gain_fields(rng, len(grey), sd)))
+            shifted = predictor_logits(predictor, apply_gain(grey, gain_fields(rng, len(grey), sd)))
             changes.append(shifted - base)
             aucs.append(roc_auc(y, shifted))
         d = np.abs(np.stack(changes))
@@ -70,7 +57,7 @@ def probe(predictor, y: np.ndarray, grey: np.ndarray) -> list[str]:
                      f"(mean {np.mean(aucs):.4f})")
     for label, gain in (("centre -10%", 1 - 0.1 * centre_bump()), ("centre +10%", 1 + 0.1 * centre_bump()),
                         ("uniform x0.9", np.float32(0.9)), ("uniform x1.1", np.float32(1.1))):
-        shifted = log_odds(predictor, apply_gain(grey, gain))
+        shifted = predictor_logits(predictor, apply_gain(grey, gain))
         d = shifted - base
         lines.append(f"  {label}: mean change NORMAL {d[y == 0].mean():+.2f}, PNEUMONIA {d[y == 1].mean():+.2f}; "
                      f"AUC {roc_auc(y, shifted):.4f}")
@@ -78,9 +65,7 @@ def probe(predictor, y: np.ndarray, grey: np.ndarray) -> list[str]:
 
 
 def main(argv=None) -> int:
-    from xrayviewer.model import Predictor
-
-    return run_external_probe(__doc__, lambda m, ext: probe(Predictor.load(m), ext.y, ext.grey), argv)
+    return run_external_probe(__doc__, probe, load_predictor, argv)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,7 @@ import sys
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
-from .common import run_external_probe
-from .illumination_probe import log_odds
+from .common import load_predictor, predictor_logits, run_external_probe
 
 C = 64.0  # the 128 px input's centre, for rotations and zooms about it
 
@@ -73,14 +72,15 @@ def changed(name: str, grey: np.ndarray, rng: np.random.Generator) -> np.ndarray
     return np.stack([np.asarray(CHANGES[name](Image.fromarray(g)), dtype=np.uint8) for g in grey])
 
 
-def probe(predictor, y: np.ndarray, grey: np.ndarray) -> list[str]:
+def probe(predictor, ext) -> list[str]:
     from xrayviewer.model.metrics import roc_auc
 
-    base = log_odds(predictor, grey)
+    y, grey = ext.y, ext.grey
+    base = predictor_logits(predictor, grey)
     lines = [f"external AUC {roc_auc(y, base):.4f}"]
     rng = np.random.default_rng(1)
     for name in CHANGES:
-        shifted = log_odds(predictor, changed(name, grey, rng))
+        shifted = predictor_logits(predictor, changed(name, grey, rng))
         d = shifted - base
         lines.append(f"  {name:28s} mean change NORMAL {d[y == 0].mean():+.2f}, PNEUMONIA {d[y == 1].mean():+.2f}; "
                      f"mean |change| {np.abs(d).mean():.2f}; AUC {roc_auc(y, shifted):.4f}")
@@ -88,9 +88,7 @@ def probe(predictor, y: np.ndarray, grey: np.ndarray) -> list[str]:
 
 
 def main(argv=None) -> int:
-    from xrayviewer.model import Predictor
-
-    return run_external_probe(__doc__, lambda m, ext: probe(Predictor.load(m), ext.y, ext.grey), argv)
+    return run_external_probe(__doc__, probe, load_predictor, argv)
 
 
 if __name__ == "__main__":

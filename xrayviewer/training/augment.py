@@ -89,14 +89,25 @@ ILLUMINATION_GRID = 3  # control points per side: one smooth hill or valley, no 
 ILLUMINATION_LOG_SD = 0.12  # per control point: gains of about 0.79-1.27 at +/-2 SD
 
 
+def smooth_gain(rng: np.random.Generator, log_sd: float, shape: tuple[int, int]) -> np.ndarray:
+    """A (H, W) float32 gain field: exp of an ILLUMINATION_GRID-square grid of normal log-gains
+    (SD ``log_sd``), bicubic-interpolated over the film. benchmarks.illumination_probe draws
+    the same fields to measure a model's sensitivity to them."""
+    h, w = shape
+    log_gain = rng.normal(0.0, log_sd, (ILLUMINATION_GRID, ILLUMINATION_GRID)).astype(np.float32)
+    return np.exp(np.asarray(Image.fromarray(log_gain, mode="F").resize((w, h), Image.BICUBIC)))
+
+
+def times_gain(grey: np.ndarray, gain) -> np.ndarray:
+    """uint8 ``grey`` multiplied by ``gain`` (a field or a number), rounded and clipped. A gain,
+    not an offset: the black background (no body in the beam) stays black."""
+    return np.clip(np.rint(grey.astype(np.float32) * gain), 0, 255).astype(np.uint8)
+
+
 def _illuminate(grey: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() >= P_ILLUMINATION:
         return grey
-    h, w = grey.shape
-    log_gain = rng.normal(0.0, ILLUMINATION_LOG_SD, (ILLUMINATION_GRID, ILLUMINATION_GRID)).astype(np.float32)
-    gain = np.exp(np.asarray(Image.fromarray(log_gain, mode="F").resize((w, h), Image.BICUBIC)))
-    # A gain, not an offset: the black background (no body in the beam) stays black.
-    return np.clip(np.rint(grey.astype(np.float32) * gain), 0, 255).astype(np.uint8)
+    return times_gain(grey, smooth_gain(rng, ILLUMINATION_LOG_SD, grey.shape))
 
 
 def illumination(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
