@@ -114,7 +114,8 @@ def test_default_std_frame_is_default_norm_plus_framing_and_a_weight_mean():
     same = ("epochs", "schedule_epochs", "batch_size", "learning_rate", "class_weights", "cosine_decay",
             "patience", "network", "tone_augment", "label_smoothing", "mixup_alpha")
     assert all(getattr(both, k) == getattr(norm, k) for k in same)
-    averaged = {"default-std-frame", "default-frame-mean", "default-tone-mean", "default-frame-bal", "default-frame-illum"}
+    averaged = {"default-std-frame", "default-frame-mean", "default-tone-mean", "default-frame-bal",
+                "default-frame-illum", "default-frame-xy"}
     assert all(r.average_last == 0 for name, r in RECIPES.items() if name not in averaged)
 
 
@@ -228,6 +229,45 @@ def test_default_frame_illum_is_the_shipped_recipe_plus_illumination():
     assert illum.illumination_augment and not shipped.illumination_augment
     assert replace(illum, name=shipped.name, description=shipped.description,
                    illumination_augment=False) == shipped
+
+
+def _dark_rows(batch, rows):
+    return (batch[:, rows, 40:88] < 15).mean(axis=(1, 2))
+
+
+def test_framing_xy_varies_the_top_and_bottom_alone_as_well_as_the_sides():
+    from xrayviewer.training.augment import framing_xy
+
+    batch = _framed_body()
+    out = framing_xy(batch, np.random.default_rng(5))
+    assert out.shape == batch.shape and out.dtype == np.uint8
+    assert np.array_equal(out, framing_xy(batch, np.random.default_rng(5)))
+    top, bottom = _dark_rows(out, slice(0, 12)), _dark_rows(out, slice(116, 128))
+    # Before: 8 black rows of 12 at each end, in every film. After: some films are cropped
+    # (the body reaches the edge), others gain wider bands, and the top and bottom vary
+    # independently because the zoom's centre moves.
+    assert _dark_rows(batch, slice(0, 12)).min() == pytest.approx(8 / 12)
+    assert top.min() == 0 and top.max() == 1 and bottom.min() == 0 and bottom.max() == 1
+    assert (np.abs(top - bottom) > 0.3).mean() > 0.15
+    # framing(), the shipped recipe's, zooms about the middle: its top and bottom stay alike.
+    framed = framing(batch, np.random.default_rng(5))
+    assert np.abs(_dark_rows(framed, slice(0, 12)) - _dark_rows(framed, slice(116, 128))).max() <= 1 / 12
+    assert framing_xy(batch[:0], np.random.default_rng(0)).shape == (0, 128, 128)
+
+
+def test_default_frame_xy_is_the_shipped_recipe_with_vertical_framing(tmp_path):
+    from xrayviewer.training.sequence import training_batches
+
+    shipped, xy = RECIPES["default-frame-mean"], RECIPES["default-frame-xy"]
+    assert xy.vertical_framing and not shipped.vertical_framing
+    assert replace(xy, name=shipped.name, description=shipped.description, vertical_framing=False) == shipped
+    scan = scan_dataset(TINY_DATASET)
+    cache, ok, _ = build_cache(scan.samples, tmp_path)
+    idx = np.array(ok[:16])
+    labels = np.array([s.label for s in np.asarray(scan.samples, dtype=object)[idx]], dtype=np.float32)
+    a = training_batches(shipped, cache, idx, labels, seed=1)[0][0]
+    b = training_batches(xy, cache, idx, labels, seed=1)[0][0]
+    assert a.shape == b.shape and not np.array_equal(a, b)
 
 
 def test_probe_changes_keep_the_input_shape_and_do_what_they_say():

@@ -56,15 +56,30 @@ FRAMING_X_LOG_RANGE = (np.log(0.75), np.log(1.35))  # width scale: < 1 adds dark
 FRAMING_Y_LOG_RANGE = (np.log(0.88), np.log(1.15))
 
 
-def _reframe(grey: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+# Vertical framing (rule 30 in model_weights/README.md): the same probe of the shipped model on
+# external half A (2026-12-07, its 128 px inputs) found the horizontal cue gone but the vertical
+# one intact: blackening the top or bottom 8 rows raised normals' log-odds by +2.6 / +2.4 (the
+# left 8 columns: -0.2), and cropping 10% off the top or bottom (the lungs filling the film, as
+# in external A's highest-scoring normals) by +1.9. The vertical range above (x0.88-1.15) is
+# narrow, so framing_xy draws the height as widely as the width and moves the content up or
+# down, so bands and crops come at the top or the bottom alone, as real collimation does.
+FRAMING_XY_Y_LOG_RANGE = FRAMING_X_LOG_RANGE
+FRAMING_XY_SHIFT = 0.08  # content moved up to 8% of the height up or down
+
+
+def _reframe(grey: np.ndarray, rng: np.random.Generator, y_log_range=FRAMING_Y_LOG_RANGE,
+             shift: float = 0.0) -> np.ndarray:
     if rng.random() >= P_FRAMING:
         return grey
     sx = float(np.exp(rng.uniform(*FRAMING_X_LOG_RANGE)))
-    sy = float(np.exp(rng.uniform(*FRAMING_Y_LOG_RANGE)))
+    sy = float(np.exp(rng.uniform(*y_log_range)))
     h, w = grey.shape
     cx, cy = w / 2, h / 2
-    # Pillow's AFFINE maps each output pixel (x, y) to the input pixel (a x + b y + c, d x + e y + f).
-    coeffs = (1 / sx, 0, cx - cx / sx, 0, 1 / sy, cy - cy / sy)
+    # Content moved down by ty pixels (drawn after sx, sy, so framing() keeps its draws and its
+    # runs reproduce). Pillow's AFFINE maps each output pixel (x, y) to the input pixel
+    # (a x + b y + c, d x + e y + f): here y -> (y - cy - ty) / sy + cy.
+    ty = float(rng.uniform(-shift, shift)) * h if shift else 0.0
+    coeffs = (1 / sx, 0, cx - cx / sx, 0, 1 / sy, cy - (cy + ty) / sy)
     im = Image.fromarray(grey).transform((w, h), Image.AFFINE, coeffs, resample=Image.BILINEAR, fillcolor=0)
     return np.asarray(im, dtype=np.uint8)
 
@@ -73,6 +88,13 @@ def framing(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A copy of a uint8 (n, H, W) batch, most images zoomed by a random, mostly horizontal,
     factor about their centre (black where the zoom-out leaves no film)."""
     return np.stack([_reframe(g, rng) for g in batch]) if len(batch) else batch
+
+
+def framing_xy(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """framing() with the height drawn as widely as the width (x0.75-1.35) and the content moved
+    up to 8% up or down: dark bands or crops at the top or bottom, as well as the sides."""
+    return (np.stack([_reframe(g, rng, FRAMING_XY_Y_LOG_RANGE, FRAMING_XY_SHIFT) for g in batch])
+            if len(batch) else batch)
 
 
 # Illumination: a smooth, random gain over the film. Measured 2026-12-07 on external half A

@@ -29,6 +29,7 @@ class Recipe:
     label_smoothing: float = 0.0  # binary cross-entropy targets pulled toward 0.5 by this much
     framing_augment: bool = False  # training.augment.framing (random anisotropic zoom) before tone
     illumination_augment: bool = False  # training.augment.illumination (smooth random gain) after framing
+    vertical_framing: bool = False  # framing draws the height as widely as the width (training.augment.framing_xy)
     # Keep the mean of the last N epochs' weights instead of the best-validation epoch (0: the
     # best epoch). training.averaging says why.
     average_last: int = 0
@@ -144,6 +145,15 @@ RECIPES = {
                     "each training film (brighter or darker in broad regions, as exposure and patient "
                     "thickness vary), so regional brightness stops carrying the label; keeps the mean of "
                     "the last 5 epochs' weights."),
+    # Issue 14, rule 30 (model_weights/README.md): the shipped recipe with framing drawn as widely
+    # in height as in width, the content moved up or down (training.augment.framing_xy says
+    # what was measured first); nothing else changed. Not shipped unless the rule adopts it.
+    "default-frame-xy": replace(
+        _keeping_weight_mean(_DEFAULT_FRAME, "default-frame-xy", ""), vertical_framing=True,
+        description="default-frame-mean with framing augmentation in both directions: each training film's "
+                    "height, like its width, is zoomed x0.75-1.35 and its content moved up to 8% up or down, "
+                    "so dark bands or crops at the top and bottom stop carrying the label; keeps the mean "
+                    "of the last 5 epochs' weights."),
     "default-tone-mean": _keeping_weight_mean(
         _DEFAULT_TONE, "default-tone-mean", "default-tone keeping the mean of the last 5 epochs' weights."),
     "default-v1": Recipe("default-v1", epochs=24, batch_size=32, learning_rate=2e-3, class_weights=True,
