@@ -115,7 +115,7 @@ def test_default_std_frame_is_default_norm_plus_framing_and_a_weight_mean():
             "patience", "network", "tone_augment", "label_smoothing", "mixup_alpha")
     assert all(getattr(both, k) == getattr(norm, k) for k in same)
     averaged = {"default-std-frame", "default-frame-mean", "default-tone-mean", "default-frame-bal",
-                "default-frame-illum", "default-frame-xy"}
+                "default-frame-illum", "default-frame-xy", "default-frame-slim"}
     assert all(r.average_last == 0 for name, r in RECIPES.items() if name not in averaged)
 
 
@@ -268,6 +268,34 @@ def test_default_frame_xy_is_the_shipped_recipe_with_vertical_framing(tmp_path):
     a = training_batches(shipped, cache, idx, labels, seed=1)[0][0]
     b = training_batches(xy, cache, idx, labels, seed=1)[0][0]
     assert a.shape == b.shape and not np.array_equal(a, b)
+
+
+@pytest.mark.slow
+def test_the_slim_recipe_trains_a_narrower_network_that_scores_and_explains_on_litert(tiny_dataset, tmp_path):
+    """default-frame-slim is the shipped recipe on three-quarter widths: fewer multiply-adds to
+    score, and a bundle the app uses like the shipped one (checked .tflite, numpy Grad-CAM)."""
+    from benchmarks.network_cost import multiply_adds
+    from xrayviewer.imaging import load_image, preprocess
+    from xrayviewer.model import Predictor
+    from xrayviewer.model.architectures import GRADCAM_LAYER, build_model
+    from xrayviewer.model.gradcam import grad_cam_evidence, linear_grad_cam
+    from xrayviewer.model.runtime import import_keras
+    from xrayviewer.training import TrainConfig, fit
+
+    slim, shipped = RECIPES["default-frame-slim"], RECIPES["default-frame-mean"]
+    assert replace(slim, name=shipped.name, description=shipped.description, architecture="default") == shipped
+    ratio = multiply_adds(build_model("default-slim"))[0] / multiply_adds(build_model("default"))[0]
+    assert 0.55 < ratio < 0.65
+    cfg = TrainConfig(dataset_dir=str(tiny_dataset), out_dir=str(tmp_path / "m"), recipe="default-frame-slim",
+                      epochs=1, seed=0, name="slim", val_fraction=0.35, cache_dir=str(tmp_path / "cache"))
+    path = fit(cfg).model_path
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert meta["recipe"] == "default-frame-slim" and len(meta["gradcam"]["weights"]) == 192
+    lite = Predictor.load(path)
+    assert lite.runtime == "litert"
+    x = np.stack([preprocess(load_image(f)) for f in sorted(tiny_dataset.rglob("*.jpeg"))[:4]])
+    tape = grad_cam_evidence(import_keras().saving.load_model(path, compile=False), x, GRADCAM_LAYER)
+    assert np.abs(tape - linear_grad_cam(lite.network.forward(x)[1], lite.info.linear_head["weights"])).max() <= 1e-4
 
 
 def test_probe_changes_keep_the_input_shape_and_do_what_they_say():
