@@ -245,7 +245,7 @@ def test_framing_xy_varies_the_top_and_bottom_alone_as_well_as_the_sides():
     top, bottom = _dark_rows(out, slice(0, 12)), _dark_rows(out, slice(116, 128))
     # Before: 8 black rows of 12 at each end, in every film. After: some films are cropped
     # (the body reaches the edge), others gain wider bands, and the top and bottom vary
-    # independently because the zoom's centre moves.
+    # independently because the content also moves up or down.
     assert _dark_rows(batch, slice(0, 12)).min() == pytest.approx(8 / 12)
     assert top.min() == 0 and top.max() == 1 and bottom.min() == 0 and bottom.max() == 1
     assert (np.abs(top - bottom) > 0.3).mean() > 0.15

@@ -37,10 +37,16 @@ def _one(grey: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8)
 
 
+def _each(batch: np.ndarray, one) -> np.ndarray:
+    """``one(film)`` for every film of a uint8 (n, H, W) batch, in order, stacked (an empty
+    batch as it is)."""
+    return np.stack([one(g) for g in batch]) if len(batch) else batch
+
+
 def tone_and_sharpness(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A randomly re-processed copy of a uint8 (n, H, W) batch: gamma always, blur or unsharp
     masking for half the images, a partial histogram equalisation for a quarter."""
-    return np.stack([_one(g, rng) for g in batch]) if len(batch) else batch
+    return _each(batch, lambda g: _one(g, rng))
 
 
 # Framing: how much of the film lies outside the body. On the training split the outer 12 px
@@ -57,9 +63,10 @@ FRAMING_Y_LOG_RANGE = (np.log(0.88), np.log(1.15))
 
 
 # Vertical framing (rule 30 in model_weights/README.md): a probe of the shipped model on external
-# half A (2026-12-07, its 128 px inputs) found the horizontal cue gone but the vertical one intact: blackening the top or bottom 8 rows raised normals' log-odds by +2.6 / +2.4 (the
-# left 8 columns: -0.2), and cropping 10% off the top or bottom (the lungs filling the film, as
-# in external A's highest-scoring normals) by +1.9. The vertical range above (x0.88-1.15) is
+# half A (2026-12-07, its 128 px inputs) found the horizontal cue gone but the vertical one
+# intact: blackening the top or bottom 8 rows raised normals' log-odds by +2.6 / +2.4 (the left
+# 8 columns: -0.2), and cropping 10% off the top or bottom (the lungs filling the film, as in
+# external A's highest-scoring normals) by +1.9. The vertical range above (x0.88-1.15) is
 # narrow, so framing_xy draws the height as widely as the width and moves the content up or
 # down, so bands and crops come at the top or the bottom alone, as real collimation does.
 # Rule 30's seed 0 (default-frame-xy) scored external A AUC 0.9777 against the shipped seed's
@@ -88,14 +95,13 @@ def _reframe(grey: np.ndarray, rng: np.random.Generator, y_log_range=FRAMING_Y_L
 def framing(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A copy of a uint8 (n, H, W) batch, most images zoomed by a random, mostly horizontal,
     factor about their centre (black where the zoom-out leaves no film)."""
-    return np.stack([_reframe(g, rng) for g in batch]) if len(batch) else batch
+    return _each(batch, lambda g: _reframe(g, rng))
 
 
 def framing_xy(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """framing() with the height drawn as widely as the width (x0.75-1.35) and the content moved
     up to 8% up or down: dark bands or crops at the top or bottom, as well as the sides."""
-    return (np.stack([_reframe(g, rng, FRAMING_XY_Y_LOG_RANGE, FRAMING_XY_SHIFT) for g in batch])
-            if len(batch) else batch)
+    return _each(batch, lambda g: _reframe(g, rng, FRAMING_XY_Y_LOG_RANGE, FRAMING_XY_SHIFT))
 
 
 # Illumination: a smooth, random gain over the film. Measured 2026-12-07 on external half A
@@ -136,7 +142,7 @@ def _illuminate(grey: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def illumination(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A copy of a uint8 (n, H, W) batch, most images multiplied by a smooth random gain field
     (a few percent to ~25% brighter or darker in broad regions)."""
-    return np.stack([_illuminate(g, rng) for g in batch]) if len(batch) else batch
+    return _each(batch, lambda g: _illuminate(g, rng))
 
 
 def compose(*augments):
