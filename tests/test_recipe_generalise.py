@@ -115,7 +115,7 @@ def test_default_std_frame_is_default_norm_plus_framing_and_a_weight_mean():
             "patience", "network", "tone_augment", "label_smoothing", "mixup_alpha")
     assert all(getattr(both, k) == getattr(norm, k) for k in same)
     averaged = {"default-std-frame", "default-frame-mean", "default-tone-mean", "default-frame-bal",
-                "default-frame-illum", "default-frame-xy", "default-frame-slim"}
+                "default-frame-illum", "default-frame-xy", "default-frame-slim", "default-frame-xy-slim"}
     assert all(r.average_last == 0 for name, r in RECIPES.items() if name not in averaged)
 
 
@@ -268,6 +268,12 @@ def test_default_frame_xy_is_the_shipped_recipe_with_vertical_framing(tmp_path):
     a = training_batches(shipped, cache, idx, labels, seed=1)[0][0]
     b = training_batches(xy, cache, idx, labels, seed=1)[0][0]
     assert a.shape == b.shape and not np.array_equal(a, b)
+
+
+def test_default_frame_xy_slim_is_default_frame_xy_on_the_slim_network():
+    xy, both, slim = RECIPES["default-frame-xy"], RECIPES["default-frame-xy-slim"], RECIPES["default-frame-slim"]
+    assert both.architecture == slim.architecture == "default-slim" and both.vertical_framing
+    assert replace(both, name=xy.name, description=xy.description, architecture=xy.architecture) == xy
 
 
 @pytest.mark.slow

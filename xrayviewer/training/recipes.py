@@ -163,6 +163,16 @@ RECIPES = {
         description="default-frame-mean on a slimmer network: the same separable-conv CNN with "
                     "three-quarter channel widths (24, 48, 96, 192; 81 k weights, 58 M multiply-adds an "
                     "image against 140 k and 96 M); keeps the mean of the last 5 epochs' weights."),
+    # Issue 14 and 15, rule 33 (model_weights/README.md): rule 31's narrower network on
+    # default-frame-xy instead of default-frame-mean, nothing else changed. Not shipped unless
+    # the rule adopts it.
+    "default-frame-xy-slim": replace(
+        _keeping_weight_mean(_DEFAULT_FRAME, "default-frame-xy-slim", ""), vertical_framing=True,
+        architecture="default-slim",
+        description="default-tone plus framing augmentation in both directions (width and height zoomed "
+                    "x0.75-1.35, content moved up to 8% up or down) on a slimmer network: three-quarter "
+                    "channel widths (24, 48, 96, 192; 81 k weights, 58 M multiply-adds an image against "
+                    "140 k and 96 M); keeps the mean of the last 5 epochs' weights."),
     "default-tone-mean": _keeping_weight_mean(
         _DEFAULT_TONE, "default-tone-mean", "default-tone keeping the mean of the last 5 epochs' weights."),
     "default-v1": Recipe("default-v1", epochs=24, batch_size=32, learning_rate=2e-3, class_weights=True,
