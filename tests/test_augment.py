@@ -63,10 +63,11 @@ def test_only_training_batches_are_augmented(tmp_path):
     assert train[0][0].shape == plain.shape and train[0][0].dtype == np.float32
 
 
-def test_default_means_default_frame_mean_and_old_bundles_keep_their_recipe():
-    r = RECIPES["default-frame-mean"]
-    assert r.network == "default" and r.tone_augment and r.framing_augment and r.average_last == 5
-    assert get_recipe("default") is r and DEFAULT_RECIPE == "default-frame-mean"
+def test_default_means_default_frame_xy_and_old_bundles_keep_their_recipe():
+    r = RECIPES["default-frame-xy"]
+    assert r.network == "default" and r.tone_augment and r.framing_augment and r.vertical_framing
+    assert r.average_last == 5
+    assert get_recipe("default") is r and DEFAULT_RECIPE == "default-frame-xy"
     assert RECIPES["default-v1"].network == "default" and not RECIPES["default-v1"].tone_augment
     assert RECIPES["seed"].network == "seed"
     # Bundles written while "default" was the un-augmented recipe still say which one they are.

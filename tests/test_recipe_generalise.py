@@ -224,11 +224,11 @@ def test_illumination_changes_broad_brightness_keeps_black_and_is_reproducible()
     assert illumination(batch[:0], np.random.default_rng(0)).shape == (0, 128, 128)
 
 
-def test_default_frame_illum_is_the_shipped_recipe_plus_illumination():
-    shipped, illum = RECIPES["default-frame-mean"], RECIPES["default-frame-illum"]
-    assert illum.illumination_augment and not shipped.illumination_augment
-    assert replace(illum, name=shipped.name, description=shipped.description,
-                   illumination_augment=False) == shipped
+def test_default_frame_illum_is_default_frame_mean_plus_illumination():
+    mean, illum = RECIPES["default-frame-mean"], RECIPES["default-frame-illum"]
+    assert illum.illumination_augment and not mean.illumination_augment
+    assert replace(illum, name=mean.name, description=mean.description,
+                   illumination_augment=False) == mean
 
 
 def _dark_rows(batch, rows):
@@ -249,23 +249,23 @@ def test_framing_xy_varies_the_top_and_bottom_alone_as_well_as_the_sides():
     assert _dark_rows(batch, slice(0, 12)).min() == pytest.approx(8 / 12)
     assert top.min() == 0 and top.max() == 1 and bottom.min() == 0 and bottom.max() == 1
     assert (np.abs(top - bottom) > 0.3).mean() > 0.15
-    # framing(), the shipped recipe's, zooms about the middle: its top and bottom stay alike.
+    # framing(), default-frame-mean's, zooms about the middle: its top and bottom stay alike.
     framed = framing(batch, np.random.default_rng(5))
     assert np.abs(_dark_rows(framed, slice(0, 12)) - _dark_rows(framed, slice(116, 128))).max() <= 1 / 12
     assert framing_xy(batch[:0], np.random.default_rng(0)).shape == (0, 128, 128)
 
 
-def test_default_frame_xy_is_the_shipped_recipe_with_vertical_framing(tmp_path):
+def test_default_frame_xy_is_default_frame_mean_with_vertical_framing(tmp_path):
     from xrayviewer.training.sequence import training_batches
 
-    shipped, xy = RECIPES["default-frame-mean"], RECIPES["default-frame-xy"]
-    assert xy.vertical_framing and not shipped.vertical_framing
-    assert replace(xy, name=shipped.name, description=shipped.description, vertical_framing=False) == shipped
+    mean, xy = RECIPES["default-frame-mean"], RECIPES["default-frame-xy"]
+    assert xy.vertical_framing and not mean.vertical_framing
+    assert replace(xy, name=mean.name, description=mean.description, vertical_framing=False) == mean
     scan = scan_dataset(TINY_DATASET)
     cache, ok, _ = build_cache(scan.samples, tmp_path)
     idx = np.array(ok[:16])
     labels = np.array([s.label for s in np.asarray(scan.samples, dtype=object)[idx]], dtype=np.float32)
-    a = training_batches(shipped, cache, idx, labels, seed=1)[0][0]
+    a = training_batches(mean, cache, idx, labels, seed=1)[0][0]
     b = training_batches(xy, cache, idx, labels, seed=1)[0][0]
     assert a.shape == b.shape and not np.array_equal(a, b)
 
@@ -278,7 +278,7 @@ def test_default_frame_xy_slim_is_default_frame_xy_on_the_slim_network():
 
 @pytest.mark.slow
 def test_the_slim_recipe_trains_a_narrower_network_that_scores_and_explains_on_litert(tiny_dataset, tmp_path):
-    """default-frame-slim is the shipped recipe on three-quarter widths: fewer multiply-adds to
+    """default-frame-slim is default-frame-mean on three-quarter widths: fewer multiply-adds to
     score, and a bundle the app uses like the shipped one (checked .tflite, numpy Grad-CAM)."""
     from benchmarks.network_cost import multiply_adds
     from xrayviewer.imaging import load_image, preprocess
@@ -288,8 +288,8 @@ def test_the_slim_recipe_trains_a_narrower_network_that_scores_and_explains_on_l
     from xrayviewer.model.runtime import import_keras
     from xrayviewer.training import TrainConfig, fit
 
-    slim, shipped = RECIPES["default-frame-slim"], RECIPES["default-frame-mean"]
-    assert replace(slim, name=shipped.name, description=shipped.description, architecture="default") == shipped
+    slim, mean = RECIPES["default-frame-slim"], RECIPES["default-frame-mean"]
+    assert replace(slim, name=mean.name, description=mean.description, architecture="default") == mean
     ratio = multiply_adds(build_model("default-slim"))[0] / multiply_adds(build_model("default"))[0]
     assert 0.55 < ratio < 0.65
     cfg = TrainConfig(dataset_dir=str(tiny_dataset), out_dir=str(tmp_path / "m"), recipe="default-frame-slim",

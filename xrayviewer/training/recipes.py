@@ -110,9 +110,10 @@ RECIPES = {
                                             "label smoothing 0.1) plus default-frame's framing augmentation; "
                                             "keeps the mean of the last 5 epochs' weights."),
     # The weight mean of the last 5 epochs (rule 4(c) in model_weights/README.md) on each of the
-    # two recipes it was measured on, with nothing else changed. default-frame-mean is the shipped
-    # recipe since 2026-12-06: over three seeds it led default-tone on external films (AUC
-    # 0.973 +/- 0.002 against 0.963 +/- 0.007); model_weights/README.md has the runs and rules.
+    # two recipes it was measured on, with nothing else changed. default-frame-mean was shipped
+    # from 2026-12-06 to 2026-12-07 (replaced by default-frame-xy): over three seeds it led
+    # default-tone on external films (AUC 0.973 +/- 0.002 against 0.963 +/- 0.007);
+    # model_weights/README.md has the runs and rules.
     "default-frame-mean": _keeping_weight_mean(
         _DEFAULT_FRAME, "default-frame-mean",
         "default-tone plus framing augmentation (a random, mostly horizontal zoom of each training film, "
@@ -147,13 +148,14 @@ RECIPES = {
                     "the last 5 epochs' weights."),
     # Issue 14, rule 30 (model_weights/README.md): the shipped recipe with framing drawn as widely
     # in height as in width, the content moved up or down (training.augment.framing_xy says
-    # what was measured first); nothing else changed. Not shipped unless the rule adopts it.
+    # what was measured first); nothing else changed. Shipped since 2026-12-07 (rules 30 and 32):
+    # over three seeds it led default-frame-mean on external films (see model_weights/README.md).
     "default-frame-xy": replace(
         _keeping_weight_mean(_DEFAULT_FRAME, "default-frame-xy", ""), vertical_framing=True,
-        description="default-frame-mean with framing augmentation in both directions: each training film's "
-                    "height, like its width, is zoomed x0.75-1.35 and its content moved up to 8% up or down, "
-                    "so dark bands or crops at the top and bottom stop carrying the label; keeps the mean "
-                    "of the last 5 epochs' weights."),
+        description="default-tone plus framing augmentation in both directions: a random zoom of each "
+                    "training film's width and height (x0.75-1.35 each), its content moved up to 8% up or "
+                    "down, so the dark background at its sides, top and bottom stops telling the classes "
+                    "apart; keeps the mean of the last 5 epochs' weights."),
     # Issue 14 and 15, rule 31 (model_weights/README.md): the shipped recipe on three-quarter
     # widths, 0.60 of the multiply-adds a film costs to score (issue 15's files per second) and
     # fewer weights to memorise the training hospital with; nothing else changed. Not shipped
@@ -182,7 +184,7 @@ RECIPES = {
 }
 
 #: What ``--recipe default`` and the training panel's preselection mean today.
-DEFAULT_RECIPE = "default-frame-mean"
+DEFAULT_RECIPE = "default-frame-xy"
 
 
 def epoch_plan(recipe: Recipe, epochs_override=None) -> tuple[int, int]:
