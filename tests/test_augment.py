@@ -68,6 +68,9 @@ def test_default_means_default_frame_xy_and_old_bundles_keep_their_recipe():
     assert r.network == "default" and r.tone_augment and r.framing_augment and r.vertical_framing
     assert r.average_last == 5
     assert get_recipe("default") is r and DEFAULT_RECIPE == "default-frame-xy"
+    # What `--recipe default` trains is what the bundled model was trained with.
+    from xrayviewer.model.bundle import bundled_model_path
+    assert json.loads(bundled_model_path().with_suffix(".json").read_text())["recipe"] == DEFAULT_RECIPE
     assert RECIPES["default-v1"].network == "default" and not RECIPES["default-v1"].tone_augment
     assert RECIPES["seed"].network == "seed"
     # Bundles written while "default" was the un-augmented recipe still say which one they are.
