@@ -84,14 +84,17 @@ def wait_with_peak_rss(cmd: list, env: dict, timeout: float) -> tuple[int, float
     return m["rc"], m["wall"], m["rss"], m["stdout"]
 
 
-def bench_cli_predict(repeats: int) -> dict:
+def bench_cli_predict(repeats: int, model: Optional[str] = None) -> dict:
     """One film, end to end, as a user runs it: ``xrayviewer predict FILE`` from a cold
-    process (interpreter start, imports, model load, decode, score, CSV)."""
+    process (interpreter start, imports, model load, decode, score, CSV), with the
+    bench's --model when one is given, so that every figure describes the same bundle."""
     walls, rss = [], []
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    cmd = [sys.executable, "-m", "xrayviewer", "predict", str(FULLRES)]
+    if model:
+        cmd[4:4] = ["--model", model]
     for _ in range(repeats):
-        rc, wall, peak, out = wait_with_peak_rss([sys.executable, "-m", "xrayviewer", "predict", str(FULLRES)],
-                                                 env, 300)
+        rc, wall, peak, out = wait_with_peak_rss(cmd, env, 300)
         if rc != 0 or FULLRES.name not in out:
             raise RuntimeError(f"xrayviewer predict failed (exit {rc})")
         walls.append(wall)
@@ -262,7 +265,7 @@ def compare(checkouts: list[str], rounds: int, model: Optional[str], gui: bool) 
                     os.environ["PYTHONPATH"] = str(Path(c).resolve())
                 one: dict = {}
                 one.update(bench_cli_import(1))
-                one.update(bench_cli_predict(1))
+                one.update(bench_cli_predict(1, model))
                 one.update(bench_predict(model, 1))
                 if gui:
                     one.update(bench_gui(model, 1))
@@ -316,6 +319,14 @@ def main() -> int:
     ap.add_argument("--skip-gui", action="store_true")
     ap.add_argument("--train-images", type=int, default=1000, help="N for the memory check (2N is run too)")
     args = ap.parse_args()
+    if args.model:
+        # The measured commands run from a neutral folder, so a path relative to the
+        # caller's folder must be made absolute here or they would not find the bundle.
+        model = Path(args.model).expanduser()
+        if not model.is_file():
+            print(f"no model bundle at {model}", file=sys.stderr)
+            return 2
+        args.model = str(model.resolve())
     if not FULLRES.exists():
         print(f"benchmark data missing: {FULLRES}", file=sys.stderr)
         return 2
@@ -325,7 +336,7 @@ def main() -> int:
         return 0
     results: dict = {"cpu_count": os.cpu_count()}
     results.update(bench_cli_import(args.repeats))
-    results.update(bench_cli_predict(args.repeats))
+    results.update(bench_cli_predict(args.repeats, args.model))
     print("cli:", results, flush=True)
     results.update(bench_predict(args.model, args.repeats))
     results.update(bench_tf_import())
