@@ -9,6 +9,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 data=${XRAYVIEWER_DATA:-$repo/../shared/data}
 out=${1:-$repo/docs/screenshot.png}
 work=$(mktemp -d)
+app= wm= xvfb=
 trap 'kill $app $wm $xvfb 2>/dev/null || true; rm -rf "$work"' EXIT
 
 # The films shown: two full-resolution pneumonias, a normal, and an adult DICOM (which the

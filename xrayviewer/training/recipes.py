@@ -73,6 +73,17 @@ _DEFAULT_FRAME = Recipe("default-frame", epochs=21, schedule_epochs=24, batch_si
                                     "stops telling the classes apart.")
 
 
+# default-frame-mean with framing drawn as widely in height as in width, the content moved up or
+# down (training.augment.framing_xy says what was measured first); named here because the slim
+# network's recipe is this one on other widths.
+_DEFAULT_FRAME_XY = replace(
+    _keeping_weight_mean(_DEFAULT_FRAME, "default-frame-xy", ""), vertical_framing=True,
+    description="default-tone plus framing augmentation in both directions: a random zoom of each "
+                "training film's width and height (x0.75-1.35 each), its content moved up to 8% up or "
+                "down, so the dark background at its sides, top and bottom stops telling the classes "
+                "apart; keeps the mean of the last 5 epochs' weights.")
+
+
 RECIPES = {
     "seed": Recipe("seed", epochs=20, batch_size=16, learning_rate=1e-3, class_weights=False,
                    cosine_decay=False, patience=0,
@@ -146,17 +157,11 @@ RECIPES = {
                     "each training film (brighter or darker in broad regions, as exposure and patient "
                     "thickness vary), so regional brightness stops carrying the label; keeps the mean of "
                     "the last 5 epochs' weights."),
-    # Issue 14, rule 30 (model_weights/README.md): the shipped recipe with framing drawn as widely
-    # in height as in width, the content moved up or down (training.augment.framing_xy says
-    # what was measured first); nothing else changed. Shipped since 2026-12-07 (rules 30 and 32):
+    # Issue 14, rule 30 (model_weights/README.md): default-frame-mean with framing drawn as widely
+    # in height as in width (see _DEFAULT_FRAME_XY). Shipped since 2026-12-07 (rules 30 and 32):
     # over three seeds it led default-frame-mean on external films (see model_weights/README.md).
-    "default-frame-xy": replace(
-        _keeping_weight_mean(_DEFAULT_FRAME, "default-frame-xy", ""), vertical_framing=True,
-        description="default-tone plus framing augmentation in both directions: a random zoom of each "
-                    "training film's width and height (x0.75-1.35 each), its content moved up to 8% up or "
-                    "down, so the dark background at its sides, top and bottom stops telling the classes "
-                    "apart; keeps the mean of the last 5 epochs' weights."),
-    # Issue 14 and 15, rule 31 (model_weights/README.md): the shipped recipe on three-quarter
+    "default-frame-xy": _DEFAULT_FRAME_XY,
+    # Issue 14 and 15, rule 31 (model_weights/README.md): default-frame-mean on three-quarter
     # widths, 0.60 of the multiply-adds a film costs to score (issue 15's files per second) and
     # fewer weights to memorise the training hospital with; nothing else changed. Not shipped
     # unless the rule adopts it.
@@ -169,8 +174,7 @@ RECIPES = {
     # default-frame-xy instead of default-frame-mean, nothing else changed. Not shipped unless
     # the rule adopts it.
     "default-frame-xy-slim": replace(
-        _keeping_weight_mean(_DEFAULT_FRAME, "default-frame-xy-slim", ""), vertical_framing=True,
-        architecture="default-slim",
+        _DEFAULT_FRAME_XY, name="default-frame-xy-slim", architecture="default-slim",
         description="default-tone plus framing augmentation in both directions (width and height zoomed "
                     "x0.75-1.35, content moved up to 8% up or down) on a slimmer network: three-quarter "
                     "channel widths (24, 48, 96, 192; 81 k weights, 58 M multiply-adds an image against "
