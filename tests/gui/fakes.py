@@ -103,6 +103,10 @@ class FakeView:
         self._record("show_no_image", path, message)
         self.image, self.no_image = None, (path, message)
 
+    def show_loading(self, path):
+        self._record("show_loading", path)
+        self.image, self.no_image = None, (path, "Loading…")
+
     def show_prediction(self, prediction, info):
         self._record("show_prediction", prediction, info)
         self.prediction = prediction

@@ -95,6 +95,7 @@ def test_selecting_rows_loads_full_images_off_the_gui_thread(qtbot, parts):
     last = controller.worklist.items()[-1]
     controller.select(last.key)
     assert view.image is None  # loading in a job, not on this thread
+    assert view.called("show_loading")[-1] == (last.path,)  # said as loading, not as a problem
     qtbot.waitUntil(lambda: view.image is not None and view.image.path == last.path, timeout=10_000)
 
 

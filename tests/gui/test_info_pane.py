@@ -43,3 +43,15 @@ def test_the_pane_shows_each_films_facts_and_nothing_left_over(qtbot):
     assert ("Patient name", "DOE^JANE") in _shown(pane) and ("Patient ID", "–") in _shown(pane)
     pane.set_image(None)
     assert _shown(pane) == [("No image open", "")]
+
+
+def test_a_film_being_loaded_is_not_called_a_problem(qtbot):
+    """Every film passes through "loading" for a moment; only an unreadable one is a problem."""
+    pane = InfoPane()
+    qtbot.addWidget(pane)
+    pane.set_loading("/x/film.jpeg")
+    assert _shown(pane) == [("File", "film.jpeg"), ("Status", "Loading…")]
+    pane.set_error("/x/broken.jpeg", "broken.jpeg could not be read: the file is damaged.")
+    assert _shown(pane) == [("File", "broken.jpeg"), ("Problem", "broken.jpeg could not be read: the file is damaged.")]
+    pane.set_loading("/x/next.jpeg")
+    assert ("Problem", "") not in _shown(pane) and [f for f, _ in _shown(pane)] == ["File", "Status"]

@@ -243,7 +243,7 @@ class Controller(QObject):
         if image is not None:
             self._display(key, image)
             return
-        self.view.show_no_image(item.path, "Loading…")
+        self.view.show_loading(item.path)
         if not load:
             self.background.drop(FULL_IMAGE)
             return

@@ -93,6 +93,13 @@ class InfoPane(QWidget):
         self._image, self._path, self._error = None, path, message
         self._refresh()
 
+    def set_loading(self, path: str) -> None:
+        """The film at ``path`` is being read: its name and that it is loading. Not under
+        "Problem", which is for files that could not be read: every film passes through this
+        state for a moment, and calling it a problem misled the reader."""
+        self._image, self._path, self._error = None, path, ""
+        self._refresh()
+
     def _new_pair(self) -> tuple[QLabel, QLabel]:
         name_label, value_label = QLabel(self._form_host), QLabel(self._form_host)
         value_label.setWordWrap(True)
@@ -104,7 +111,9 @@ class InfoPane(QWidget):
         if self._image is not None:
             return image_facts(self._image, self.show_identifiers)
         if self._path:
-            return [("File", os.path.basename(self._path)), ("Problem", self._error or "Loading…")]
+            if not self._error:
+                return [("File", os.path.basename(self._path)), ("Status", "Loading…")]
+            return [("File", os.path.basename(self._path)), ("Problem", self._error)]
         return []
 
     def _on_identifiers_toggled(self, checked: bool) -> None:

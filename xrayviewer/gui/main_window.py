@@ -428,6 +428,11 @@ class MainWindow(ReadingWindow, ModelChoiceWindow, QMainWindow):
         else:
             self.info_pane.set_image(None)
 
+    def show_loading(self, path: str) -> None:
+        """The film at ``path`` is being decoded (off the GUI thread); it replaces this soon."""
+        self.image_view.set_image(None, "Loading…")
+        self.info_pane.set_loading(path)
+
     def show_prediction(self, prediction, info) -> None:
         self.probability_panel.show_prediction(prediction, info)
 
