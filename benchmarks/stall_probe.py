@@ -1,0 +1,163 @@
+"""What fills the window's longest event-loop stall: the events and paints inside it.
+
+    python -m benchmarks.stall_probe [--runs 3] [--model BUNDLE]
+
+Opens the viewer on bench.py's 20-film folder (one full-resolution film, then 19 training
+films), once per run, each in a fresh process. The window's own timing probe
+(``xrayviewer/gui/timing.py``, as bench.py reads it) finds the longest stall; this probe also
+times every event the GUI thread handles at the top level (``QApplication.notify``: wall and
+GUI-thread CPU time, its type and receiver) and every paint, resize and move inside them, and
+prints those that fall inside that stall, then the run's longest events.
+
+What it showed on 2026-12-07 (benchmarks/RESULTS.md): the longest stall is a worker's delivery
+(the first film shown, 5-14 ms of CPU) followed by a repaint of the whole window (11-16 ms, the
+worklist's rows 6-9 of them), and the GUI thread waits about as long again for the GIL or a
+core. Timing every event through Python costs a little itself: read the parts here, and take
+the stall figures from bench.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from benchmarks.bench import FULLRES, TRAIN_DIR
+
+#: Top-level events shorter than this are not kept (most events take microseconds).
+KEEP_MS = 0.5
+
+
+def make_folder(films: int = 20) -> Path:
+    """bench.py's window folder: the full-resolution film first, then pneumonia training films."""
+    folder = Path(tempfile.mkdtemp(prefix="xv-stall-"))
+    for p in sorted((TRAIN_DIR / "PNEUMONIA").glob("*.jpeg"))[:films - 1]:
+        shutil.copyfile(p, folder / p.name)
+    shutil.copyfile(FULLRES, folder / ("0000_" + FULLRES.name))
+    return folder
+
+
+def _describe(receiver) -> str:
+    try:
+        return f"{type(receiver).__name__}:{receiver.objectName()}"
+    except RuntimeError:  # its C++ side is already deleted (an animation that just ended)
+        return "(deleted object)"
+
+
+def run_window(folder: str, model: str | None) -> dict:
+    """One window, in this process; returns the timing probe's figures and the event log."""
+    from PySide6.QtCore import QEvent
+
+    from xrayviewer.gui import app as gui_app
+
+    main_thread = threading.get_ident()
+    top: list[tuple] = []  # (start, wall ms, cpu ms, event type, receiver)
+    nested: list[tuple] = []  # (start, wall ms, cpu ms, what)
+    depth = [0]
+    watched = (QEvent.Type.Paint, QEvent.Type.Resize, QEvent.Type.Move)
+
+    class TimedApplication(gui_app.XRayApplication):
+        def notify(self, receiver, event):
+            if threading.get_ident() != main_thread:
+                return super().notify(receiver, event)
+            kind = event.type()
+            if depth[0]:
+                if kind not in watched:
+                    return super().notify(receiver, event)
+                what = f"{kind.name} {_describe(receiver)}"
+                if kind == QEvent.Type.Resize:
+                    what += f" {event.oldSize().toTuple()} -> {event.size().toTuple()}"
+                t, c = time.perf_counter(), time.thread_time()
+                try:
+                    return super().notify(receiver, event)
+                finally:
+                    nested.append((t, 1000 * (time.perf_counter() - t), 1000 * (time.thread_time() - c), what))
+            depth[0] += 1
+            t, c = time.perf_counter(), time.thread_time()
+            name = kind.name  # read before delivery: the event may be gone after it
+            try:
+                return super().notify(receiver, event)
+            finally:
+                depth[0] -= 1
+                wall = 1000 * (time.perf_counter() - t)
+                if wall >= KEEP_MS:
+                    top.append((t, wall, 1000 * (time.thread_time() - c), name, _describe(receiver)))
+
+    qt_app = TimedApplication([sys.argv[0]])  # the window's main() finds and uses it
+    args = ["--no-single-instance", folder] + (["--model", model] if model else [])
+    rc = gui_app.main(args)
+    del qt_app
+    figures = json.loads(Path(os.environ["XRAYVIEWER_TIMING_FILE"]).read_text())
+    offset = time.time() - time.perf_counter()  # perf_counter -> epoch seconds
+    t0 = float(os.environ["XRAYVIEWER_T0"])
+    return {"rc": rc, "figures": figures,
+            "top": [(s + offset - t0, *rest) for s, *rest in top],
+            "nested": [(s + offset - t0, *rest) for s, *rest in nested]}
+
+
+def report(result: dict) -> str:
+    f = result["figures"]
+    lines = [f"longest stall {f['max_stall_ms']:.0f} ms (GUI thread busy {f['stall_busy_ms']:.1f} ms of it), "
+             f"ending {f['max_stall_at_s']:.3f} s after launch; first probability {f['first_probability_s']:.3f} s"]
+    end = f["max_stall_at_s"]
+    start = end - (f["max_stall_ms"] + 10) / 1000  # the stall and the 10 ms tick it delayed
+    lines.append("  top-level events inside it (start in ms from the stall's start, wall ms, GUI-thread CPU ms):")
+    for s, wall, cpu, kind, who in result["top"]:
+        if start - 0.002 <= s <= end:
+            lines.append(f"    +{1000 * (s - start):6.1f}  {wall:6.1f} wall {cpu:6.1f} cpu  {kind:<16} {who}")
+    inside = [r for r in result["nested"] if start - 0.002 <= r[0] <= end]
+    moves = sum(1 for r in inside if r[3].startswith("Move"))
+    lines.append(f"  paints (>= 0.3 ms of CPU) and resizes inside it ({moves} widgets moved too):")
+    for s, wall, cpu, what in inside:
+        if (what.startswith("Paint") and cpu >= 0.3) or what.startswith("Resize"):
+            lines.append(f"    +{1000 * (s - start):6.1f}  {wall:6.1f} wall {cpu:6.1f} cpu  {what}")
+    lines.append("  the run's longest top-level events:")
+    for s, wall, cpu, kind, who in sorted(result["top"], key=lambda r: -r[1])[:8]:
+        lines.append(f"    at {s:6.3f} s  {wall:6.1f} wall {cpu:6.1f} cpu  {kind:<16} {who}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--model", help="model bundle (.keras; default: the bundled model)")
+    ap.add_argument("--child", metavar="FOLDER", help=argparse.SUPPRESS)  # one window, in this process
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(run_window(args.child, args.model)))
+        return 0
+    if not FULLRES.exists():
+        print(f"benchmark data missing: {FULLRES}", file=sys.stderr)
+        return 2
+    folder = make_folder()
+    try:
+        for i in range(args.runs):
+            env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"),
+                       XRAYVIEWER_TIMING_FILE=str(Path(tempfile.mkdtemp()) / "timing.json"),
+                       XRAYVIEWER_T0=repr(time.time()),
+                       XRAYVIEWER_HOME=tempfile.mkdtemp(prefix="xv-stall-home-"), TF_CPP_MIN_LOG_LEVEL="2")
+            env.pop("PYTHONDONTWRITEBYTECODE", None)  # as bench.py: an installed app runs compiled bytecode
+            cmd = [sys.executable, "-m", "benchmarks.stall_probe", "--child", str(folder)]
+            if args.model:
+                cmd += ["--model", str(Path(args.model).resolve())]
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300,
+                                  cwd=Path(__file__).resolve().parent.parent)
+            if done.returncode != 0:
+                print(done.stderr[-2000:], file=sys.stderr)
+                return 1
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            print(f"== run {i + 1}: {report(result)}", flush=True)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
