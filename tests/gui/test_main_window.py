@@ -77,7 +77,7 @@ def test_drop_folder_and_bad_file_builds_sorted_worklist(window_factory, qtbot, 
     probs = [window.controller.worklist.item(k).prediction.probability
              for k in window.worklist_view.keys_in_order()[:4]]
     assert probs == sorted(probs, reverse=True)
-    assert rows[-1][0] == "broken.jpeg" and "broken.jpeg" in rows[-1][2] and rows[-1][1] == ""
+    assert rows[-1][0] == "broken" and "broken.jpeg" in rows[-1][2] and rows[-1][1] == ""  # shown without ".jpeg"
 
     # Export: same columns and values as `xrayviewer predict`.
     out = tmp_path / "worklist.csv"
@@ -87,7 +87,8 @@ def test_drop_folder_and_bad_file_builds_sorted_worklist(window_factory, qtbot, 
                                         "out_of_distribution", "ood_reason", "model", "threshold",
                                         "probability_shown"]
     assert exported[0]["model"] == window.controller.active_model.display_name
-    assert [r["path"].split("/")[-1] for r in exported] == [r[0] for r in rows]
+    assert [r["path"].split("/")[-1] for r in exported] == [window.controller.worklist.item(k).name
+                                                            for k in window.worklist_view.keys_in_order()]
     assert exported[-1]["probability"] == "" and exported[-1]["error"]
 
 

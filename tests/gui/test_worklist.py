@@ -17,7 +17,7 @@ def make(qtbot):
 
 
 def names(view):
-    """File names in the order shown (a narrow list shows them without extension)."""
+    """File names in the order shown (the full names; rows show them without an image extension)."""
     model = view.worklist
     return [model.item(key).name for key in view.keys_in_order()]
 
@@ -340,3 +340,35 @@ def test_a_few_changed_rows_land_where_a_full_sort_puts_them(qtbot):
                     {"read": rng.choice(["", "P", "N", "U"])}])))
             model.update_many(changes)
             assert view.keys_in_order() == [i.key for i in model._sorted_items()]
+
+
+def test_rows_show_names_without_their_image_extension_so_that_they_stay_apart_when_elided(qtbot):
+    """At 1,440 px every row of a folder of "person1010_virus_1695.jpeg"-like files read
+    "perso….jpeg": the extension took the end that tells the files apart."""
+    from PySide6.QtGui import QFont, QFontMetrics
+
+    from xrayviewer.gui.worklist import NAME
+
+    model, view = make(qtbot)
+    view.resize(view.narrowest_width(compact=False), 8 * view.verticalHeader().defaultSectionSize())
+    view.show()
+    qtbot.waitExposed(view)
+    uid = "1.2.840.113619.2.55.3.604688119.969.1268071029.320"  # a DICOM named by its UID: ".320" is part of it
+    new, _ = model.add_paths(["/x/person1010_virus_1695.jpeg", "/x/person1011_virus_1697.jpeg", f"/x/{uid}",
+                              "/x/scan.DCM", "/x/a.jpeg", "/x/a.png"])
+    shown = {item.name: view.worklist.index(view.worklist._row_of[item.key], NAME).data() for item in new}
+    assert shown == {"person1010_virus_1695.jpeg": "person1010_virus_1695",
+                     "person1011_virus_1697.jpeg": "person1011_virus_1697",
+                     uid: uid, "scan.DCM": "scan",
+                     "a.jpeg": "a.jpeg", "a.png": "a.png"}  # one stem, two files: the extension tells them apart
+    # As painted at the full list's narrowest width (bold: not yet viewed), the two stay apart.
+    bold = QFont(view.font())
+    bold.setBold(True)
+    width = view.horizontalHeader().sectionSize(NAME) - 8
+    elided = {QFontMetrics(bold).elidedText(shown[n], Qt.TextElideMode.ElideMiddle, width)
+              for n in ("person1010_virus_1695.jpeg", "person1011_virus_1697.jpeg")}
+    assert len(elided) == 2, elided
+    model.remove([next(i.key for i in new if i.name == "a.png")])
+    a = next(i for i in new if i.name == "a.jpeg")
+    assert view.worklist.index(view.worklist._row_of[a.key], NAME).data() == "a"  # alone again: no extension
+    assert "/x/a.jpeg" in view.worklist.index(view.worklist._row_of[a.key], NAME).data(Qt.ItemDataRole.ToolTipRole)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
@@ -23,6 +24,7 @@ from PySide6.QtCore import (QAbstractTableModel, QItemSelectionModel, QModelInde
 from PySide6.QtGui import QColor, QDesktopServices, QFont, QFontMetrics, QGuiApplication, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView
 
+from ..imaging.loader import IMAGE_EXTENSIONS
 from ..reads.log import READ_WORDS
 from . import wording
 from .qimage import grey_to_qimage
@@ -39,8 +41,8 @@ UNSHOWN_FIELDS = frozenset({"image_sha256", "model_input", "file_reasons", "requ
 KEY_ROLE = Qt.ItemDataRole.UserRole + 1
 ROW_HEIGHT = 56
 COMPACT_ROW_HEIGHT = 30  # no thumbnail: one line of text and air
-NAME_MIN_WIDTH = 90  # enough for "IM-0…01.jpeg": both ends of a name, elided in the middle
-COMPACT_NAME_MIN_WIDTH = 80  # small windows: the name shows without its extension
+NAME_MIN_WIDTH = 90  # enough for "IM-00…0001": both ends of a name, elided in the middle
+COMPACT_NAME_MIN_WIDTH = 80
 CELL_PADDING = 12  # the theme's 4 px section padding each side, plus air
 
 
@@ -80,7 +82,7 @@ class WorklistModel(QAbstractTableModel):
         self._row_of: dict[int, int] = {}
         self._keys = itertools.count(1)
         self._sorted_by: tuple[int, Qt.SortOrder] = (PROBABILITY, Qt.SortOrder.DescendingOrder)
-        self.short_names = False  # names without extension (compact worklist); tooltips keep the path
+        self._stems: Counter = Counter()  # shown name (lower case) -> rows showing it, for display_name()
         self._cells: dict[int, list[dict]] = {}  # key -> data()'s answers for the row; dropped on change
         self._sort_keys: dict[int, tuple] = {}  # key -> (risk group, sort value per column); dropped with the cells
         self._header: Optional[list[dict]] = None  # headerData()'s answers per section; dropped on re-sort
@@ -105,6 +107,7 @@ class WorklistModel(QAbstractTableModel):
                 self._row_of[item.key] = len(self._items)
                 self._items.append(item)
             self.endInsertRows()
+            self._count_stems(new, +1)
             self._resort()  # unscored rows already belong at the end when sorted by risk
         return new, existing
 
@@ -120,6 +123,7 @@ class WorklistModel(QAbstractTableModel):
             self.endRemoveRows()
         if removed:
             self._row_of = {item.key: row for row, item in enumerate(self._items)}
+            self._count_stems(removed, -1)
         return removed
 
     def clear(self) -> None:
@@ -128,7 +132,34 @@ class WorklistModel(QAbstractTableModel):
         self._row_of.clear()
         self._cells.clear()
         self._sort_keys.clear()
+        self._stems.clear()
         self.endResetModel()
+
+    def _count_stems(self, items: Sequence[WorkItem], step: int) -> None:
+        """Count the rows whose names share a stem ("a.jpeg" and "a.png"): those show their
+        extension, so that no two rows ever read the same. When that changes for a stem already
+        listed, its rows' cached cells are dropped and the list repainted."""
+        shared_before = {s for s, n in self._stems.items() if n > 1}
+        for item in items:
+            self._stems[_stem(item.name).lower()] += step
+        self._stems += Counter()  # drops the stems no row has any more
+        changed = shared_before ^ {s for s, n in self._stems.items() if n > 1}
+        if changed and self._items:
+            self._cells.clear()
+            self.dataChanged.emit(self.index(0, NAME), self.index(len(self._items) - 1, NAME))
+
+    def display_name(self, item: WorkItem) -> str:
+        """The name a row shows: the file name without an image extension (".jpeg", ".dcm", ...;
+        the full path is in the tooltip and the format in the image facts). Elided in the
+        middle, "person1010_virus_1695.jpeg" showed as "perso….jpeg" on every row of a
+        1,440 px window, the extension taking the end that tells files apart; without it the
+        row shows "perso…1695". An extension that is not an image's (".320" of a DICOM file
+        named by its UID) is part of the name and stays, and so does the extension of a
+        file whose stem another row shares."""
+        stem = _stem(item.name)
+        if stem == item.name or self._stems.get(stem.lower(), 0) > 1:
+            return item.name
+        return stem
 
     def items(self) -> list[WorkItem]:
         """Every row, in the order shown."""
@@ -183,12 +214,6 @@ class WorklistModel(QAbstractTableModel):
         return out
 
     # ---- Qt model -----------------------------------------------------------------------
-    def set_short_names(self, short: bool) -> None:
-        self.short_names = bool(short)
-        self._cells.clear()
-        if self._items:
-            self.dataChanged.emit(self.index(0, NAME), self.index(len(self._items) - 1, NAME))
-
     def rowCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._items)
 
@@ -354,7 +379,7 @@ class WorklistModel(QAbstractTableModel):
             if item.status == ERROR and col != READ:
                 cell[int(role.ForegroundRole)] = QColor(255, 120, 100)
         cells[THUMB][int(role.DecorationRole)] = item.thumbnail
-        cells[NAME][int(role.DisplayRole)] = os.path.splitext(item.name)[0] if self.short_names else item.name
+        cells[NAME][int(role.DisplayRole)] = self.display_name(item)
         if not item.viewed:
             cells[NAME][int(role.FontRole)] = bold
         cells[PROBABILITY][int(role.DisplayRole)] = wording.percent(p.probability) if p is not None else ""
@@ -377,6 +402,12 @@ class WorklistModel(QAbstractTableModel):
         if item.error:
             return item.error
         return wording.worklist_verdict(item.prediction) if item.prediction is not None else ""
+
+
+def _stem(name: str) -> str:
+    """``name`` without an image file extension (IMAGE_EXTENSIONS); any other name as it is."""
+    stem, ext = os.path.splitext(name)
+    return stem if stem and ext.lower() in IMAGE_EXTENSIONS else name
 
 
 def _read_tooltip(item: WorkItem) -> str:
@@ -471,7 +502,6 @@ class WorklistView(QTableView):
         for col in (THUMB, STATUS):
             self.setColumnHidden(col, compact)
         self.verticalHeader().setDefaultSectionSize(COMPACT_ROW_HEIGHT if compact else ROW_HEIGHT)
-        self.worklist.set_short_names(compact)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
