@@ -128,3 +128,42 @@ def test_what_a_dicom_header_says_about_scope_reaches_the_model(qtbot, parts, tm
     reasons = {names[key]: r for batch in models.score_requests for key, _, r in batch}
     assert len(reasons["adult.dcm"]) == 1 and reasons["adult.dcm"][0].text.startswith("patient aged 62 years")
     assert reasons["child.dcm"] == ()
+
+
+def test_the_riskiest_film_is_selected_even_when_an_unreadable_file_is_the_last_to_settle(qtbot, parts, tmp_path,
+                                                                                          monkeypatch):
+    """A folder whose last file fails to decode after the others were scored (a big damaged
+    DICOM at the end of the list) left the reader on the first file opened, not on the riskiest
+    film: the pick waited for a score that never came."""
+    import shutil
+    import threading
+
+    from xrayviewer.gui import tasks
+    from xrayviewer.imaging import ImageLoadError
+
+    view, models, controller = parts
+    controller.start(None)
+    models.finish_load(fake_info())
+    for p in tiny_images(2, 0):
+        shutil.copyfile(p, tmp_path / p.name)
+    (tmp_path / "zz_damaged.jpeg").write_bytes(b"\xff\xd8\xff damaged")
+    gate = threading.Event()
+    real_load = tasks.load_image
+
+    def slow_for_the_damaged_one(path):
+        if str(path).endswith("zz_damaged.jpeg"):
+            gate.wait(20)  # still being read when the others' scores arrive
+            raise ImageLoadError("zz_damaged.jpeg could not be read: the file is damaged.", str(path))
+        return real_load(path)
+
+    monkeypatch.setattr(tasks, "load_image", slow_for_the_damaged_one)
+    controller.open_paths([str(tmp_path)])
+    qtbot.waitUntil(lambda: sum(len(b) for b in models.score_requests) == 2, timeout=20_000)
+    first_opened = controller.current_key
+    riskiest = max((i for i in controller.worklist.items() if i.status != QUEUED), key=lambda i: i.key).key
+    models.answer_all(lambda key: 0.9 if key == riskiest else 0.1)
+    assert not view.called("select_top")  # the damaged file is not settled yet
+    assert controller.current_key == first_opened and first_opened != riskiest
+    gate.set()
+    qtbot.waitUntil(lambda: controller.is_settled(), timeout=20_000)
+    assert view.called("select_top")  # the reader is moved to the top of the list (the riskiest film)

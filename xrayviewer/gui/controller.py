@@ -194,12 +194,13 @@ class Controller(QObject):
                 self.view.show_prediction(prediction, self.models.info)
                 if self.overlay_wanted and self.current_heat is None:
                     self._request_heatmap()  # it waited for the verdict
-        self._pick_top_when_scored()
         self._check_settled()
 
     def _pick_top_when_scored(self) -> None:
-        """Once every row is scored, move a reader still on the row an open chose to the top
-        of the list (the riskiest scored film)."""
+        """Once every row is scored or failed, move a reader still on the row an open chose to
+        the top of the list (the riskiest scored film). Checked wherever a row may have been the
+        last to settle (``_check_settled``), not only when scores arrive: a damaged file whose
+        decoding failed after the others were scored left the reader on the first file opened."""
         if self._auto_pick is None or any(i.status in (QUEUED, SCORING) for i in self.worklist.items()):
             return
         still_there = self._auto_pick == self.current_key
@@ -439,5 +440,6 @@ class Controller(QObject):
         return True
 
     def _check_settled(self) -> None:
+        self._pick_top_when_scored()
         if self.is_settled():
             self.settled.emit()
