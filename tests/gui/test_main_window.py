@@ -77,7 +77,9 @@ def test_drop_folder_and_bad_file_builds_sorted_worklist(window_factory, qtbot, 
     probs = [window.controller.worklist.item(k).prediction.probability
              for k in window.worklist_view.keys_in_order()[:4]]
     assert probs == sorted(probs, reverse=True)
-    assert rows[-1][0] == "broken" and "broken.jpeg" in rows[-1][2] and rows[-1][1] == ""  # shown without ".jpeg"
+    assert rows[-1][0] == "broken" and rows[-1][1:] == ("", "Unreadable")  # shown without ".jpeg"
+    model = window.worklist_view.worklist
+    assert "broken.jpeg" in model.index(model.rowCount() - 1, VERDICT).data(Qt.ItemDataRole.ToolTipRole)  # why
 
     # Export: same columns and values as `xrayviewer predict`.
     out = tmp_path / "worklist.csv"

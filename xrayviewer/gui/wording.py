@@ -97,8 +97,10 @@ def model_text(info) -> str:
 
 
 #: Every verdict a worklist row can show (the worklist sizes its column to fit them all).
-UNRELIABLE, BORDERLINE, POSITIVE_SHORT, NEGATIVE_SHORT = WORKLIST_VERDICTS = (
-    "Unreliable", "Borderline", "Pneumonia?", "No pneumonia")
+#: An unreadable file says so in one word; why is in its tooltip and the image facts (the
+#: message itself, elided to the column, read "notes.…DICOM.").
+UNRELIABLE, BORDERLINE, POSITIVE_SHORT, NEGATIVE_SHORT, UNREADABLE = WORKLIST_VERDICTS = (
+    "Unreliable", "Borderline", "Pneumonia?", "No pneumonia", "Unreadable")
 
 
 def worklist_verdict(prediction) -> str:

@@ -400,7 +400,7 @@ class WorklistModel(QAbstractTableModel):
     @staticmethod
     def _verdict(item: WorkItem) -> str:
         if item.error:
-            return item.error
+            return wording.UNREADABLE
         return wording.worklist_verdict(item.prediction) if item.prediction is not None else ""
 
 
