@@ -207,11 +207,9 @@ def bench_train(recipe: str, images: int, steps: int) -> dict:
 BIG_FOLDER = 500
 
 
-def bench_gui(model: str | None, repeats: int, films: int = 20) -> dict:
-    """Process start -> window shown / first probability, and the longest event-loop stall
-    while the model loads and scores a folder of ``films`` (20: keys ``gui_*``; otherwise
-    ``gui{films}_*``): one full-resolution film first, then training films (pneumonia; a larger
-    folder 4 pneumonia to 1 normal). The app reports these when XRAYVIEWER_TIMING_FILE is set (xrayviewer/gui/timing.py)."""
+def gui_folder(films: int = 20) -> Path:
+    """The window benchmarks' folder: one full-resolution film first, then training films
+    (pneumonia; a folder larger than 20, 4 pneumonia to 1 normal)."""
     folder = Path(tempfile.mkdtemp(prefix="xv-bench-gui-"))
     rest = films - 1
     normals = 0 if films == 20 else rest // 5  # the 20-film folder stays as earlier sessions measured it
@@ -221,12 +219,27 @@ def bench_gui(model: str | None, repeats: int, films: int = 20) -> dict:
         (folder / p.name).write_bytes(p.read_bytes())
     first = folder / ("0000_" + FULLRES.name)
     first.write_bytes(FULLRES.read_bytes())
+    return folder
+
+
+def window_env(timing: Path) -> dict:
+    """The environment of one measured window: its timing probe writes to ``timing``
+    (xrayviewer/gui/timing.py), a fresh per-user folder, no screen needed."""
+    return dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"),
+                XRAYVIEWER_TIMING_FILE=str(timing), XRAYVIEWER_T0=repr(time.time()),
+                XRAYVIEWER_HOME=tempfile.mkdtemp(prefix="xv-bench-home-"), TF_CPP_MIN_LOG_LEVEL="2")
+
+
+def bench_gui(model: str | None, repeats: int, films: int = 20) -> dict:
+    """Process start -> window shown / first probability, and the longest event-loop stall
+    while the model loads and scores a folder of ``films`` (20: keys ``gui_*``; otherwise
+    ``gui{films}_*``): one full-resolution film first, then training films (pneumonia; a larger
+    folder 4 pneumonia to 1 normal). The app reports these when XRAYVIEWER_TIMING_FILE is set (xrayviewer/gui/timing.py)."""
+    folder = gui_folder(films)
     shown, prob, stall, busy, rss = [], [], [], [], []
     for _ in range(repeats):
         timing = Path(tempfile.mkdtemp()) / "timing.json"
-        env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"),
-                   XRAYVIEWER_TIMING_FILE=str(timing), XRAYVIEWER_T0=repr(time.time()),
-                   XRAYVIEWER_HOME=tempfile.mkdtemp(prefix="xv-bench-home-"), TF_CPP_MIN_LOG_LEVEL="2")
+        env = window_env(timing)
         cmd = [sys.executable, "-m", "xrayviewer.gui.app", "--no-single-instance", str(folder)]
         if model:
             cmd[3:3] = ["--model", model]

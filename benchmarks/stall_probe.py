@@ -29,19 +29,10 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks.bench import FULLRES, TRAIN_DIR
+from benchmarks.bench import FULLRES, gui_folder, window_env
 
 #: Top-level events shorter than this are not kept (most events take microseconds).
 KEEP_MS = 0.5
-
-
-def make_folder(films: int = 20) -> Path:
-    """bench.py's window folder: the full-resolution film first, then pneumonia training films."""
-    folder = Path(tempfile.mkdtemp(prefix="xv-stall-"))
-    for p in sorted((TRAIN_DIR / "PNEUMONIA").glob("*.jpeg"))[:films - 1]:
-        shutil.copyfile(p, folder / p.name)
-    shutil.copyfile(FULLRES, folder / ("0000_" + FULLRES.name))
-    return folder
 
 
 def _describe(receiver) -> str:
@@ -136,13 +127,10 @@ def main() -> int:
     if not FULLRES.exists():
         print(f"benchmark data missing: {FULLRES}", file=sys.stderr)
         return 2
-    folder = make_folder()
+    folder = gui_folder()
     try:
         for i in range(args.runs):
-            env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"),
-                       XRAYVIEWER_TIMING_FILE=str(Path(tempfile.mkdtemp()) / "timing.json"),
-                       XRAYVIEWER_T0=repr(time.time()),
-                       XRAYVIEWER_HOME=tempfile.mkdtemp(prefix="xv-stall-home-"), TF_CPP_MIN_LOG_LEVEL="2")
+            env = window_env(Path(tempfile.mkdtemp()) / "timing.json")
             env.pop("PYTHONDONTWRITEBYTECODE", None)  # as bench.py: an installed app runs compiled bytecode
             cmd = [sys.executable, "-m", "benchmarks.stall_probe", "--child", str(folder)]
             if args.model:

@@ -196,7 +196,7 @@ class Controller(QObject):
                     self._request_heatmap()  # it waited for the verdict
         self._check_settled()
 
-    def _pick_top_when_scored(self) -> None:
+    def _pick_top_once_settled(self) -> None:
         """Once every row is scored or failed, move a reader still on the row an open chose to
         the top of the list (the riskiest scored film). Checked wherever a row may have been the
         last to settle (``_check_settled``), not only when scores arrive: a damaged file whose
@@ -440,6 +440,6 @@ class Controller(QObject):
         return True
 
     def _check_settled(self) -> None:
-        self._pick_top_when_scored()
+        self._pick_top_once_settled()
         if self.is_settled():
             self.settled.emit()

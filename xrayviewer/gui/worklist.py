@@ -82,7 +82,7 @@ class WorklistModel(QAbstractTableModel):
         self._row_of: dict[int, int] = {}
         self._keys = itertools.count(1)
         self._sorted_by: tuple[int, Qt.SortOrder] = (PROBABILITY, Qt.SortOrder.DescendingOrder)
-        self._stems: Counter = Counter()  # shown name (lower case) -> rows showing it, for display_name()
+        self._stems: Counter = Counter()  # name without image extension (lower case) -> its rows, for display_name()
         self._cells: dict[int, list[dict]] = {}  # key -> data()'s answers for the row; dropped on change
         self._sort_keys: dict[int, tuple] = {}  # key -> (risk group, sort value per column); dropped with the cells
         self._header: Optional[list[dict]] = None  # headerData()'s answers per section; dropped on re-sort
