@@ -12,7 +12,7 @@ import pytest
 
 from conftest import TINY_DATASET
 from xrayviewer.training import RECIPES
-from xrayviewer.training.augment import framing
+from xrayviewer.training.augment import framing, framing_xy
 from xrayviewer.training.cache import build_cache
 from xrayviewer.training.dataset import scan_dataset
 
@@ -115,7 +115,8 @@ def test_default_std_frame_is_default_norm_plus_framing_and_a_weight_mean():
             "patience", "network", "tone_augment", "label_smoothing", "mixup_alpha")
     assert all(getattr(both, k) == getattr(norm, k) for k in same)
     averaged = {"default-std-frame", "default-frame-mean", "default-tone-mean", "default-frame-bal",
-                "default-frame-illum", "default-frame-xy", "default-frame-slim", "default-frame-xy-slim"}
+                "default-frame-illum", "default-frame-xy", "default-frame-slim", "default-frame-xy-slim",
+                "default-frame-wide"}
     assert all(r.average_last == 0 for name, r in RECIPES.items() if name not in averaged)
 
 
@@ -267,6 +268,38 @@ def test_default_frame_xy_is_default_frame_mean_with_vertical_framing(tmp_path):
     labels = np.array([s.label for s in np.asarray(scan.samples, dtype=object)[idx]], dtype=np.float32)
     a = training_batches(mean, cache, idx, labels, seed=1)[0][0]
     b = training_batches(xy, cache, idx, labels, seed=1)[0][0]
+    assert a.shape == b.shape and not np.array_equal(a, b)
+
+
+def _top_band(batch):
+    """Rows of black above the body, per film (the middle columns)."""
+    dark = (batch[:, :, 40:88] < 15).all(axis=2)
+    return np.argmin(dark, axis=1)
+
+
+def test_framing_wide_draws_bands_and_crops_framing_xy_never_reaches(tmp_path):
+    from xrayviewer.training.augment import framing_wide
+    from xrayviewer.training.sequence import training_batches
+
+    batch = _framed_body(256)
+    wide = framing_wide(batch, np.random.default_rng(5))
+    assert np.array_equal(wide, framing_wide(batch, np.random.default_rng(5)))
+    xy = framing_xy(batch, np.random.default_rng(5))
+    # The body's top edge (row 8) lands at most 0.75 x (8 - 64) + 64 + 8% x 128 = row 32 under
+    # framing_xy, and at up to row 43 under framing_wide (x0.65, 12%).
+    assert _top_band(xy).max() <= 33 < _top_band(wide).max() <= 44
+    # Zooms in to x1.5 crop the body past the film's edges more often.
+    assert (_top_band(wide) == 0).mean() > (_top_band(xy) == 0).mean()
+
+    both, xy_recipe = RECIPES["default-frame-wide"], RECIPES["default-frame-xy"]
+    assert both.wide_framing and not xy_recipe.wide_framing
+    assert replace(both, name=xy_recipe.name, description=xy_recipe.description, wide_framing=False) == xy_recipe
+    scan = scan_dataset(TINY_DATASET)
+    cache, ok, _ = build_cache(scan.samples, tmp_path)
+    idx = np.array(ok[:16])
+    labels = np.array([s.label for s in np.asarray(scan.samples, dtype=object)[idx]], dtype=np.float32)
+    a = training_batches(xy_recipe, cache, idx, labels, seed=1)[0][0]
+    b = training_batches(both, cache, idx, labels, seed=1)[0][0]
     assert a.shape == b.shape and not np.array_equal(a, b)
 
 

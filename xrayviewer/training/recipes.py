@@ -30,6 +30,7 @@ class Recipe:
     framing_augment: bool = False  # training.augment.framing (random anisotropic zoom) before tone
     illumination_augment: bool = False  # training.augment.illumination (smooth random gain) after framing
     vertical_framing: bool = False  # framing draws the height as widely as the width (training.augment.framing_xy)
+    wide_framing: bool = False  # ... and both from wider ranges, with larger shifts (training.augment.framing_wide)
     # Keep the mean of the last N epochs' weights instead of the best-validation epoch (0: the
     # best epoch). training.averaging says why.
     average_last: int = 0
@@ -181,6 +182,14 @@ RECIPES = {
                     "x0.75-1.35, content moved up to 8% up or down) on a slimmer network: three-quarter "
                     "channel widths (24, 48, 96, 192; 81 k weights, 58 M multiply-adds an image against "
                     "140 k and 96 M); keeps the mean of the last 5 epochs' weights."),
+    # Issue 14, rule 37 (model_weights/README.md): default-frame-xy with its framing drawn wider
+    # (zooms x0.65-1.5 in each direction, shifts up to 12%), nothing else changed. Not shipped
+    # unless the rule adopts it over three seeds.
+    "default-frame-wide": replace(
+        _DEFAULT_FRAME_XY, name="default-frame-wide", wide_framing=True,
+        description="default-tone plus wider framing augmentation in both directions (width and height "
+                    "each zoomed x0.65-1.5, content moved up to 12% up or down); keeps the mean of the "
+                    "last 5 epochs' weights."),
     "default-tone-mean": _keeping_weight_mean(
         _DEFAULT_TONE, "default-tone-mean", "default-tone keeping the mean of the last 5 epochs' weights."),
     "default-v1": Recipe("default-v1", epochs=24, batch_size=32, learning_rate=2e-3, class_weights=True,
