@@ -177,3 +177,44 @@ def test_the_first_window_counts_its_frame_before_deciding_it_fits(screen, fits)
     from xrayviewer.gui.main_window import DEFAULT_SIZE, fits_with_frame
 
     assert fits_with_frame(QSize(*DEFAULT_SIZE), QSize(*screen)) is fits
+
+
+def test_the_side_column_keeps_its_text_width_when_it_starts_to_scroll(qtbot, fake_window, tmp_path):
+    """An out-of-scope film's warning makes the right column taller than a short window, and
+    its scroll bar appears. The bar used to take its width from the text, so every sentence
+    re-wrapped and the image facts jumped as the reader stepped between such a film and an
+    ordinary one. The text is now laid out at one width either way."""
+    from PIL import Image
+
+    from xrayviewer.imaging import load_image
+    from xrayviewer.model import Prediction
+
+    path = tmp_path / "film.png"
+    Image.fromarray(np.tile(np.arange(64, dtype=np.uint8) * 2, (64, 1))).save(path)
+    window = fake_window
+    window._started = True
+    window.resize(1024, 700)
+    window.show()
+    qtbot.waitExposed(window)
+    window.show_image(load_image(path))
+    side, bar = window.side_panel, window.side_panel.verticalScrollBar()
+
+    caption = window.probability_panel.threshold_label
+
+    def settled():  # the column laid out: the caption has the height its width asks for
+        return caption.height() == caption.heightForWidth(caption.width())
+
+    window.show_prediction(Prediction(0.12, 0.12, 0.5), None)
+    qtbot.waitUntil(lambda: not bar.isVisible() and settled())
+    plain_width, caption_height = side.viewport().width(), caption.height()
+
+    long_reason = "; ".join(["the film is unlike the pediatric chest X-rays the model was trained on"] * 6)
+    window.show_prediction(Prediction(0.12, 0.12, 0.5, out_of_distribution=True, ood_reason=long_reason), None)
+    qtbot.waitUntil(lambda: bar.isVisible() and settled())  # the column now scrolls ...
+    assert side.viewport().width() == plain_width  # ... and its text keeps its width and wrapping
+    assert caption.height() == caption_height
+    assert side.widget().width() <= side.viewport().width()  # nothing cut off at the right
+
+    window.show_prediction(Prediction(0.12, 0.12, 0.5), None)
+    qtbot.waitUntil(lambda: not bar.isVisible())
+    assert side.viewport().width() == plain_width

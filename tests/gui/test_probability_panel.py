@@ -40,3 +40,21 @@ def test_number_and_verdict_take_the_verdicts_colour(panel, probability, ood, co
         assert np.abs(text_colour(label) - want).max() <= 24, label.text()
     panel.show_message("Scoring…")  # back to neutral grey, not the last verdict's colour
     assert np.abs(text_colour(panel.verdict_label) - np.array([200, 200, 200])).max() <= 24
+
+
+def test_the_threshold_caption_stays_while_a_film_is_scored(panel):
+    """The white mark is on the bar whenever a model is loaded; its caption came and went with
+    each opinion, so the panel gained a line (and everything below it moved) as a film's score
+    arrived. It now reads the same before and after the score, and is absent without a model."""
+    from tests.gui.fakes import fake_info
+
+    panel.set_model(fake_info(threshold=0.51))
+    panel.show_message("Scoring…")
+    assert panel.threshold_label.text() == "Model threshold 51% (white mark)"
+    scoring_height = panel.threshold_label.sizeHint().height()
+    panel.show_prediction(Prediction(0.97, 0.97, 0.51))
+    assert panel.threshold_label.text() == "Model threshold 51% (white mark)"
+    assert panel.threshold_label.sizeHint().height() == scoring_height
+    panel.set_model(None, "the model file is missing")
+    panel.show_message("Images are shown but not scored.")
+    assert panel.threshold_label.text() == ""

@@ -13,7 +13,7 @@ from typing import Optional
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QFileDialog, QFrame, QLabel, QMainWindow, QMenu, QMessageBox, QScrollArea, QSlider,
+from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QSlider,
                                QSplitter, QToolButton, QVBoxLayout, QWidget)
 
 from ..imaging import IMAGE_EXTENSIONS
@@ -22,6 +22,7 @@ from .heat_legend import HeatLegend
 from .image_view import ImageView
 from .info_pane import InfoPane
 from .probability_panel import ProbabilityPanel
+from .side_column import SideColumn
 from .window_presets import PRESET_SHORTCUTS, PRESETS
 from .model_choice import ModelChoiceWindow, menu_label
 from .reading import ReadBar, ReadingSession, ReadingWindow
@@ -69,18 +70,15 @@ class MainWindow(ReadingWindow, ModelChoiceWindow, QMainWindow):
         self.probability_panel = ProbabilityPanel()
         right = QWidget()
         right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(6, 6, 6, 6)
+        # 2 px on the right, beside the room kept for the scroll bar: at the column's narrowest
+        # (pane_layout.SIDE_MIN) the panel's ">99%" then still fits without clipping.
+        right_layout.setContentsMargins(6, 6, 2, 6)
         right_layout.addWidget(self.probability_panel)
         right_layout.addWidget(self.info_pane, 1)
         # In a scroll area: on a 700 px tall screen the panel's wrapped sentences and the DICOM
         # facts need more height than there is, and squeezed labels were drawn over each other.
-        side = QScrollArea()
-        side.setWidget(right)
-        side.setWidgetResizable(True)
-        side.setFrameShape(QFrame.Shape.NoFrame)
-        side.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        side.setMinimumWidth(pane_layout.SIDE_MIN)
-        right = self.side_panel = side
+        # Its text keeps one width whether the column scrolls or not (side_column says why).
+        right = self.side_panel = SideColumn(right, pane_layout.SIDE_MIN)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(QWidget())  # the worklist, once attach() has its model
         # The reader's read sits under the film it is about, one line high: in the right

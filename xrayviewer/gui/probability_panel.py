@@ -137,8 +137,11 @@ class ProbabilityPanel(QFrame):
         if headline is None:
             headline = "No model" if self.model_problem else "–"
         self._set_percent(headline, NEUTRAL_COLOUR)
-        self.bar.set_values(None, self.info.threshold if self.info else None, NEUTRAL_COLOUR)
-        self.threshold_label.setText("")
+        threshold = self.info.threshold if self.info else None
+        self.bar.set_values(None, threshold, NEUTRAL_COLOUR)
+        # The white mark is drawn whenever there is a model, so its caption is too: the panel
+        # keeps its height between "Scoring…" and the opinion instead of gaining a line.
+        self.threshold_label.setText(wording.threshold_caption(threshold))
         self.verdict_label.setText(message)
         _set_text_colour(self.verdict_label, QColor("#c8c8c8"))
         self.near_label.hide()
@@ -156,7 +159,7 @@ class ProbabilityPanel(QFrame):
         self.percent_label.setToolTip(f"Calibrated probability {prediction.probability:.4f} "
                                       f"(network output {prediction.raw_probability:.4f})")
         self.bar.set_values(prediction.probability, prediction.threshold, shown)
-        self.threshold_label.setText(f"Model threshold {wording.percent(prediction.threshold)} (white mark)")
+        self.threshold_label.setText(wording.threshold_caption(prediction.threshold))
         self.verdict_label.setText(wording.panel_verdict(prediction))
         _set_text_colour(self.verdict_label, shown)
         for label, text in ((self.near_label, wording.near_threshold_note(prediction)),

@@ -30,6 +30,11 @@ def percent(probability: Optional[float]) -> str:
     return f"{rounded}%"
 
 
+def threshold_caption(threshold: Optional[float]) -> str:
+    """The caption under the probability bar, naming its white mark ("" without a model)."""
+    return "" if threshold is None else f"Model threshold {percent(threshold)} (white mark)"
+
+
 def is_positive(prediction) -> bool:
     return prediction.probability >= prediction.threshold
 
