@@ -257,18 +257,22 @@ def test_framing_xy_varies_the_top_and_bottom_alone_as_well_as_the_sides():
 
 
 def test_default_frame_xy_is_default_frame_mean_with_vertical_framing(tmp_path):
-    from xrayviewer.training.sequence import training_batches
-
     mean, xy = RECIPES["default-frame-mean"], RECIPES["default-frame-xy"]
     assert xy.vertical_framing and not mean.vertical_framing
     assert replace(xy, name=mean.name, description=mean.description, vertical_framing=False) == mean
+    a, b = _first_batches((mean, xy), tmp_path)
+    assert a.shape == b.shape and not np.array_equal(a, b)
+
+
+def _first_batches(recipes, tmp_path):
+    """Each recipe's first training batch of 16 tiny-dataset films, drawn with the same seed."""
+    from xrayviewer.training.sequence import training_batches
+
     scan = scan_dataset(TINY_DATASET)
     cache, ok, _ = build_cache(scan.samples, tmp_path)
     idx = np.array(ok[:16])
     labels = np.array([s.label for s in np.asarray(scan.samples, dtype=object)[idx]], dtype=np.float32)
-    a = training_batches(mean, cache, idx, labels, seed=1)[0][0]
-    b = training_batches(xy, cache, idx, labels, seed=1)[0][0]
-    assert a.shape == b.shape and not np.array_equal(a, b)
+    return [training_batches(r, cache, idx, labels, seed=1)[0][0] for r in recipes]
 
 
 def _top_band(batch):
@@ -279,7 +283,6 @@ def _top_band(batch):
 
 def test_framing_wide_draws_bands_and_crops_framing_xy_never_reaches(tmp_path):
     from xrayviewer.training.augment import framing_wide
-    from xrayviewer.training.sequence import training_batches
 
     batch = _framed_body(256)
     wide = framing_wide(batch, np.random.default_rng(5))
@@ -294,12 +297,7 @@ def test_framing_wide_draws_bands_and_crops_framing_xy_never_reaches(tmp_path):
     both, xy_recipe = RECIPES["default-frame-wide"], RECIPES["default-frame-xy"]
     assert both.wide_framing and not xy_recipe.wide_framing
     assert replace(both, name=xy_recipe.name, description=xy_recipe.description, wide_framing=False) == xy_recipe
-    scan = scan_dataset(TINY_DATASET)
-    cache, ok, _ = build_cache(scan.samples, tmp_path)
-    idx = np.array(ok[:16])
-    labels = np.array([s.label for s in np.asarray(scan.samples, dtype=object)[idx]], dtype=np.float32)
-    a = training_batches(xy_recipe, cache, idx, labels, seed=1)[0][0]
-    b = training_batches(both, cache, idx, labels, seed=1)[0][0]
+    a, b = _first_batches((xy_recipe, both), tmp_path)
     assert a.shape == b.shape and not np.array_equal(a, b)
 
 

@@ -143,22 +143,28 @@ def test_the_shortcuts_dialog_shows_every_key_without_scrolling_at_1024x700(qtbo
         assert table.verticalScrollBar().maximum() == 0
 
 
-def test_the_side_panel_fits_its_width_with_a_long_file_name_at_1024x700(qtbot, fake_window, tmp_path):
-    """A long file name without spaces held the panel wider than the window gave it: its right
-    edge (the title, the threshold, the sentences) was cut off."""
+def _small_window_showing(qtbot, window, path):
+    """The window at 1024 x 700, showing a small ramp film saved at ``path`` (a blank one is
+    refused)."""
     from PIL import Image
 
     from xrayviewer.imaging import load_image
-    from xrayviewer.model import Prediction
 
-    path = tmp_path / "person1004_bacteria_2935_with_a_long_export_suffix.jpeg"
-    Image.fromarray(np.tile(np.arange(64, dtype=np.uint8) * 2, (64, 1))).save(path)  # a ramp: a blank one is refused
-    window = fake_window
+    Image.fromarray(np.tile(np.arange(64, dtype=np.uint8) * 2, (64, 1))).save(path)
     window._started = True
     window.resize(1024, 700)
     window.show()
     qtbot.waitExposed(window)
     window.show_image(load_image(path))
+    return window, path
+
+
+def test_the_side_panel_fits_its_width_with_a_long_file_name_at_1024x700(qtbot, fake_window, tmp_path):
+    """A long file name without spaces held the panel wider than the window gave it: its right
+    edge (the title, the threshold, the sentences) was cut off."""
+    from xrayviewer.model import Prediction
+
+    window, path = _small_window_showing(qtbot, fake_window, tmp_path / "person1004_bacteria_2935_with_a_long_export_suffix.jpeg")
     window.show_prediction(Prediction(0.9999, 0.99, 0.88), None)
     qtbot.waitUntil(lambda: window.side_panel.widget().width() <= window.side_panel.viewport().width())
     qtbot.wait(50)
@@ -184,19 +190,9 @@ def test_the_side_column_keeps_its_text_width_when_it_starts_to_scroll(qtbot, fa
     its scroll bar appears. The bar used to take its width from the text, so every sentence
     re-wrapped and the image facts jumped as the reader stepped between such a film and an
     ordinary one. The text is now laid out at one width either way."""
-    from PIL import Image
-
-    from xrayviewer.imaging import load_image
     from xrayviewer.model import Prediction
 
-    path = tmp_path / "film.png"
-    Image.fromarray(np.tile(np.arange(64, dtype=np.uint8) * 2, (64, 1))).save(path)
-    window = fake_window
-    window._started = True
-    window.resize(1024, 700)
-    window.show()
-    qtbot.waitExposed(window)
-    window.show_image(load_image(path))
+    window, _ = _small_window_showing(qtbot, fake_window, tmp_path / "film.png")
     side, bar = window.side_panel, window.side_panel.verticalScrollBar()
 
     caption = window.probability_panel.threshold_label
