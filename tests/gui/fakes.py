@@ -95,8 +95,8 @@ class FakeView:
     def show_no_model(self, message):
         self._record("show_no_model", message)
 
-    def show_image(self, image):
-        self._record("show_image", image)
+    def show_image(self, image, screen=None):
+        self._record("show_image", image, screen)
         self.image = image
 
     def show_no_image(self, path, message):

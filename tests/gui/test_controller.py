@@ -97,6 +97,14 @@ def test_selecting_rows_loads_full_images_off_the_gui_thread(qtbot, parts):
     assert view.image is None  # loading in a job, not on this thread
     assert view.called("show_loading")[-1] == (last.path,)  # said as loading, not as a problem
     qtbot.waitUntil(lambda: view.image is not None and view.image.path == last.path, timeout=10_000)
+    # Each film loaded for the view arrives with its screen form, made by the loader.
+    from xrayviewer.gui.screen_image import matches
+
+    shown = view.called("show_image")
+    assert len(shown) == 2 and all(matches(screen, image) for image, screen in shown)
+    # Shown again from the cache (screen forms are not kept): the view makes it.
+    controller.select(next(i.key for i in controller.worklist.items() if i.path == shown[0][0].path))
+    assert view.called("show_image")[-1] == (controller.current_image, None)
 
 
 def test_recent_files_are_remembered_in_the_per_user_ini(qtbot, parts, user_home):

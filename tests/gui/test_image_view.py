@@ -164,3 +164,35 @@ def test_rewindowing_a_2000px_film_is_fast(view):
     per_frame = (time.perf_counter() - start) / 10
     # A few ms on a quiet machine; generous for a loaded 2-core CI box.
     assert per_frame < 0.15, f"{per_frame * 1000:.0f} ms per re-window"
+
+
+def test_a_film_handed_over_in_the_screens_form_is_shown_without_converting_it(view, monkeypatch):
+    """The loader's screen form (screen_image) is shown as it is: the same picture as the view's
+    own rendering, no grey-to-32-bit conversion on the GUI thread, and the pixels it shows
+    outlive the arrays they were made from."""
+    import gc
+
+    from xrayviewer.gui import image_view
+    from xrayviewer.gui.screen_image import screen_qimage
+
+    film = ramp(dtype=np.uint8, top=255)
+    film = XRayImage(pixels=film.pixels, source_format="TEST", bit_depth=8, window_center=128.0, window_width=256.0)
+    view.set_image(film)
+    own = qimage_to_array(view._pixmap_item.pixmap().toImage())
+    converted = []
+    real = image_view.grey_to_qimage
+    monkeypatch.setattr(image_view, "grey_to_qimage", lambda a: converted.append(a.shape) or real(a))
+
+    view.set_image(None)
+    view.set_image(film, screen=screen_qimage(film))
+    gc.collect()
+    assert converted == []
+    assert np.array_equal(qimage_to_array(view._pixmap_item.pixmap().toImage()), own)
+    assert np.array_equal(view.display_array, film.display())  # the case snapshot's picture
+
+    view.set_window(100.0, 50.0)  # a window change renders on the GUI thread, as before
+    QApplication.processEvents()
+    assert converted == [film.pixels.shape]
+    # A screen form that does not fit the film is not used.
+    view.set_image(film, screen=screen_qimage(ramp(width=64, height=64, dtype=np.uint8, top=255)))
+    assert converted == [film.pixels.shape] * 2

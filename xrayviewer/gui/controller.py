@@ -21,6 +21,7 @@ from . import tasks, wording
 from .background import BackgroundTasks
 from .export import write_csv
 from .interfaces import ControllerView, ModelServiceInterface
+from .screen_image import screen_qimage
 from .worklist import DONE, ERROR, FINAL_STATUSES, NO_MODEL, QUEUED, SCORING, WorklistModel
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ class Controller(QObject):
         self.view, self.models, self.settings = view, models, settings
         self.worklist = WorklistModel(self)
         self.background = BackgroundTasks(self, max_workers=BACKGROUND_WORKERS, name="files")
+        # The loaders also put each film they hand over into the screen's form (screen_image).
+        self.screen_maker: Optional[tasks.ScreenMaker] = screen_qimage
         self.current_key: Optional[int] = None
         self.current_image = None
         self.current_heat = None
@@ -126,7 +129,7 @@ class Controller(QObject):
         self.view.show_status(wording.opened_status(len(new), len(existing), len(self.worklist.items())))
         if new:
             self._decoding += 1
-            self.background.start(partial(tasks.decode_images, [(i.key, i.path) for i in new]),
+            self.background.start(partial(tasks.decode_images, [(i.key, i.path) for i in new], screen=self.screen_maker),
                                   progress=self._on_decoded, done=self._on_decode_done, failed=self._on_decode_done,
                                   cancelled=self._on_decode_done)
         # A new first row arrives decoded from the task above; no second full-size read.
@@ -157,7 +160,7 @@ class Controller(QObject):
         if decoded.image is not None:
             self._cache_image(key, decoded.image)
             if key == self.current_key and self.current_image is None:
-                self._display(key, decoded.image)
+                self._display(key, decoded.image, decoded.screen)
         self._queue_score(key)
 
     # ---- scoring --------------------------------------------------------------------------
@@ -248,7 +251,7 @@ class Controller(QObject):
         if not load:
             self.background.drop(FULL_IMAGE)
             return
-        self.background.start(partial(tasks.load_full, item.path), kind=FULL_IMAGE,
+        self.background.start(partial(tasks.load_full, item.path, screen=self.screen_maker), kind=FULL_IMAGE,
                               done=partial(self._on_full_loaded, key), failed=partial(self._on_full_failed, key))
 
     def _show_row_state(self, item) -> None:
@@ -266,10 +269,10 @@ class Controller(QObject):
         self.view.show_no_image(item.path, item.error)
         self.view.show_pending("Not scored: the file could not be read.")
 
-    def _on_full_loaded(self, key: int, image) -> None:
-        self._cache_image(key, image)
+    def _on_full_loaded(self, key: int, full: tasks.FullImage) -> None:
+        self._cache_image(key, full.image)
         if key == self.current_key and self.current_image is None:
-            self._display(key, image)
+            self._display(key, full.image, full.screen)
 
     def _on_full_failed(self, key: int, exc) -> None:
         self.worklist.update(key, status=ERROR, error=str(exc))
@@ -283,9 +286,12 @@ class Controller(QObject):
         while len(self._images) > IMAGE_CACHE_SIZE:
             self._images.popitem(last=False)
 
-    def _display(self, key: int, image) -> None:
+    def _display(self, key: int, image, screen=None) -> None:
+        """``screen``: the film already in the screen's form (made by the loader), or None:
+        the view then makes it (films shown again from the cache, whose screen forms are not
+        kept: 14 MB each for a 2,000 px film)."""
         self.current_image = image
-        self.view.show_image(image)
+        self.view.show_image(image, screen)
         if self.overlay_wanted:
             self._request_heatmap()
         self._check_settled()

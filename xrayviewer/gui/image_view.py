@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QFrame, QGraphicsPixmapItem, QGraphicsScene, QGrap
 from ..imaging import XRayImage
 from ..model.gradcam import OVERLAY_OPACITY
 from .heat_layer import HeatLayer, make_heat_layer
+from . import screen_image
 from .qimage import grey_to_qimage
 from .window_presets import window_for
 
@@ -59,7 +60,7 @@ class ImageView(QGraphicsView):
         self.inverted = False
         self.fitted = True
         self.placeholder = "Drop chest X-rays here, or press Ctrl+O to open files."
-        self.display_array: Optional[np.ndarray] = None  # what is on screen (tests, export)
+        self._display_array: Optional[np.ndarray] = None  # display_array, once made
         self._heatmap: Optional[np.ndarray] = None
         self._overlay_on = False
         self._opacity = OVERLAY_OPACITY
@@ -70,9 +71,11 @@ class ImageView(QGraphicsView):
         self._render_timer.timeout.connect(self._render)
 
     # ---- content -------------------------------------------------------------------------
-    def set_image(self, image: Optional[XRayImage], placeholder: str = "") -> None:
+    def set_image(self, image: Optional[XRayImage], placeholder: str = "", screen=None) -> None:
         """Show ``image`` at its own default window, not inverted, fitted (the display rule of
-        :mod:`.window_presets`); None shows ``placeholder``."""
+        :mod:`.window_presets`); None shows ``placeholder``. ``screen``: that rendering already
+        in the screen's form (:mod:`.screen_image`, made by the loader), so the GUI thread
+        does not convert the pixels."""
         self.image = image
         self._set_inverted_flag(False)
         self._heatmap = None
@@ -81,13 +84,17 @@ class ImageView(QGraphicsView):
         if placeholder:
             self.placeholder = placeholder
         if image is None:
-            self.display_array = None
+            self._display_array = None
             self._pixmap_item.setPixmap(QPixmap())
             self._scene.setSceneRect(QRectF())
             self.viewport().update()
             return
         self.center, self.width_ = float(image.window_center), float(image.window_width)
-        self._render()
+        if screen_image.matches(screen, image):
+            self._display_array = None  # made when asked for: a 16-bit film's is a LUT pass
+            self._pixmap_item.setPixmap(QPixmap.fromImage(screen))  # shares the pixels: no copy
+        else:
+            self._render()
         self._scene.setSceneRect(QRectF(0, 0, image.width, image.height))
         self.fit()
         self.windowChanged.emit(self.center, self.width_)
@@ -174,8 +181,15 @@ class ImageView(QGraphicsView):
         if self.image is None:
             return
         grey = self.image.display(self.center, self.width_, self.inverted)
-        self.display_array = grey
+        self._display_array = grey
         self._pixmap_item.setPixmap(QPixmap.fromImage(grey_to_qimage(grey)))
+
+    @property
+    def display_array(self) -> Optional[np.ndarray]:
+        """The uint8 picture on screen (tests, the case snapshot); None without a film."""
+        if self._display_array is None and self.image is not None:
+            self._display_array = self.image.display(self.center, self.width_, self.inverted)
+        return self._display_array
 
     # ---- zoom ----------------------------------------------------------------------------
     @property

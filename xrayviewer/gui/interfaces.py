@@ -24,7 +24,8 @@ class ControllerView(Protocol):
 
     def show_no_model(self, message: str) -> None: ...
 
-    def show_image(self, image) -> None: ...
+    def show_image(self, image, screen=None) -> None:
+        """``screen``: the film already in the screen's form (screen_image), or None."""
 
     def show_no_image(self, path: str, message: str) -> None: ...
 

@@ -414,8 +414,8 @@ class MainWindow(ReadingWindow, ModelChoiceWindow, QMainWindow):
                                             "(Open Model File…).")
         self.show_status("No model is loaded; images are shown but not scored.")
 
-    def show_image(self, image) -> None:
-        self.image_view.set_image(image)
+    def show_image(self, image, screen=None) -> None:
+        self.image_view.set_image(image, screen=screen)
         self.info_pane.set_image(image)
         self.setWindowTitle(f"{os.path.basename(image.path or '')} – XRay Viewer")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 from PIL import Image
@@ -55,14 +55,30 @@ class DecodedFile:
     model_input: Optional[np.ndarray] = None
     file_reasons: tuple = ()
     image: Optional[XRayImage] = None
+    screen: Any = None  # ``screen(image)`` for the kept image, when decode_images was given one
     error: str = ""
 
 
+#: What the viewer makes of a decoded film on the worker thread before it reaches the GUI
+#: thread (``screen_image.screen_qimage``: its pixels in the screen's form). Passed in, so these
+#: functions stay free of Qt.
+ScreenMaker = Callable[[XRayImage], Any]
+
+
+@dataclass(frozen=True)
+class FullImage:
+    """:func:`load_full`'s result: the film, and ``screen(film)`` when a maker was given."""
+
+    image: XRayImage
+    screen: Any = None
+
+
 def decode_images(items: Sequence[tuple[int, str]], on_progress: Callable[[DecodedFile], None] = no_progress,
-                  should_cancel=None, keep_first_image: bool = True) -> int:
+                  should_cancel=None, keep_first_image: bool = True, screen: Optional[ScreenMaker] = None) -> int:
     """Decode each ``(key, path)`` once: thumbnail, the model's uint8 input, and what the file
     says that puts it outside the model's scope (colour, DICOM age, view, body part, modality),
-    reported as one :class:`DecodedFile` per file, in order.
+    reported as one :class:`DecodedFile` per file, in order. The first image read is kept
+    whole (``keep_first_image``), with ``screen(image)`` beside it.
 
     One unreadable file reports its error and the others go on. Returns the number of files read.
     """
@@ -72,10 +88,12 @@ def decode_images(items: Sequence[tuple[int, str]], on_progress: Callable[[Decod
         name = os.path.basename(path)
         try:
             image = load_image(path)
+            keep = keep_first_image and ok == 0
             decoded = DecodedFile(key, name, i + 1, len(items), thumbnail=thumbnail(image),
                                   model_input=preprocess_uint8(image),
                                   file_reasons=tuple(population_reasons(image)),
-                                  image=image if keep_first_image and ok == 0 else None)
+                                  image=image if keep else None,
+                                  screen=screen(image) if keep and screen is not None else None)
             ok += 1
         except ImageLoadError as exc:
             decoded = DecodedFile(key, name, i + 1, len(items), error=str(exc))
@@ -87,7 +105,9 @@ def decode_images(items: Sequence[tuple[int, str]], on_progress: Callable[[Decod
     return ok
 
 
-def load_full(path: str, on_progress=no_progress, should_cancel=None) -> XRayImage:
-    """The full-resolution image for the viewer."""
+def load_full(path: str, on_progress=no_progress, should_cancel=None, screen: Optional[ScreenMaker] = None) -> FullImage:
+    """The full-resolution image for the viewer, and ``screen(image)`` when given."""
     check_cancel(should_cancel)
-    return load_image(path)
+    image = load_image(path)
+    check_cancel(should_cancel)
+    return FullImage(image, screen(image) if screen is not None else None)
