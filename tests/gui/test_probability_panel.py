@@ -50,10 +50,10 @@ def test_the_threshold_caption_stays_while_a_film_is_scored(panel):
 
     panel.set_model(fake_info(threshold=0.51))
     panel.show_message("Scoring…")
-    assert panel.threshold_label.text() == "Model threshold 51% (white mark)"
+    assert panel.threshold_label.text() == "Threshold 51% (white mark)"
     scoring_height = panel.threshold_label.sizeHint().height()
     panel.show_prediction(Prediction(0.97, 0.97, 0.51))
-    assert panel.threshold_label.text() == "Model threshold 51% (white mark)"
+    assert panel.threshold_label.text() == "Threshold 51% (white mark)"
     assert panel.threshold_label.sizeHint().height() == scoring_height
     panel.set_model(None, "the model file is missing")
     panel.show_message("Images are shown but not scored.")

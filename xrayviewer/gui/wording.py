@@ -32,7 +32,7 @@ def percent(probability: Optional[float]) -> str:
 
 def threshold_caption(threshold: Optional[float]) -> str:
     """The caption under the probability bar, naming its white mark ("" without a model)."""
-    return "" if threshold is None else f"Model threshold {percent(threshold)} (white mark)"
+    return "" if threshold is None else f"Threshold {percent(threshold)} (white mark)"
 
 
 def is_positive(prediction) -> bool:
