@@ -37,7 +37,11 @@ KEEP_MS = 0.5
 
 def _describe(receiver) -> str:
     try:
-        return f"{type(receiver).__name__}:{receiver.objectName()}"
+        name = f"{type(receiver).__name__}:{receiver.objectName()}"
+        if receiver.objectName().startswith("qt_scrollarea_"):  # whose: the worklist, the film, the column
+            parent = receiver.parent()
+            name += f" of {type(parent).__name__}" if parent is not None else ""
+        return name
     except RuntimeError:  # its C++ side is already deleted (an animation that just ended)
         return "(deleted object)"
 
