@@ -17,8 +17,8 @@ from PySide6.QtWidgets import QFrame, QGraphicsPixmapItem, QGraphicsScene, QGrap
 
 from ..imaging import XRayImage
 from ..model.gradcam import OVERLAY_OPACITY
-from .heat_layer import HeatLayer, make_heat_layer
 from . import screen_image
+from .heat_layer import HeatLayer, make_heat_layer
 from .qimage import grey_to_qimage
 from .window_presets import window_for
 
