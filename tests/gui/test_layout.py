@@ -214,3 +214,27 @@ def test_the_side_column_keeps_its_text_width_when_it_starts_to_scroll(qtbot, fa
     window.show_prediction(Prediction(0.12, 0.12, 0.5), None)
     qtbot.waitUntil(lambda: not bar.isVisible())
     assert side.viewport().width() == plain_width
+
+
+def test_a_dicom_film_out_of_scope_fits_the_narrowest_column(qtbot, fake_window, tmp_path):
+    """At 1024 x 700 an adult DICOM film (its facts: "View position" beside "MONOCHROME1", the
+    identifiers box) with the out-of-scope warning held the column's content 31 px wider than
+    its view: the warning and the operating point were cut off at the right. The facts now
+    wrap under their labels when they must, and the content fits, scrolled or not."""
+    from imaging_factories import gradient, write_dicom
+    from xrayviewer.imaging import load_image
+    from xrayviewer.model import Prediction
+
+    path = write_dicom(tmp_path / "adult.dcm", gradient(96, 96, np.uint16, 0, 4095), photometric="MONOCHROME1",
+                       bits_stored=12, tags={"PatientAge": "062Y"})
+    window, _ = _small_window_showing(qtbot, fake_window, tmp_path / "film.png")
+    window.show_image(load_image(path))
+    reason = "patient aged 62 years, outside the training population (children aged 1 to 5)"
+    window.show_prediction(Prediction(0.16, 0.16, 0.51, out_of_distribution=True, ood_reason=reason), None)
+    side = window.side_panel
+    assert window.info_pane.identifiers_box.isVisible()
+    assert any(label == "Photometric" for label, _ in window.info_pane.rows())
+    qtbot.waitUntil(lambda: side.verticalScrollBar().isVisible())
+    qtbot.wait(50)
+    assert side.widget().width() <= side.viewport().width()
+    assert side.widget().minimumSizeHint().width() <= side.viewport().width()

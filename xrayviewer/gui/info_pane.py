@@ -1,6 +1,6 @@
 """The image's facts: file, size, dimensions, depth, format, DICOM attributes.
 
-Patient identifiers are hidden unless the user ticks "Show patient identifiers": a viewer on
+Patient identifiers are hidden unless the user ticks "Show identifiers": a viewer on
 a shared screen (or in a screenshot) must not leak them by default.
 """
 
@@ -68,10 +68,15 @@ class InfoPane(QWidget):
         self._form = QFormLayout(self._form_host)
         self._form.setContentsMargins(0, 0, 0, 0)
         self._form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
+        # A value too wide beside its label goes under it: at 1024 x 700 "View position" beside
+        # "MONOCHROME1" held the column 30 px wider than the window gave it, cutting off the
+        # right edge of the opinion panel's warning.
+        self._form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         outer.addWidget(self._form_host)
         self._pairs: list[tuple[QLabel, QLabel]] = []  # (fact, value) of each row of the form
-        self.identifiers_box = QCheckBox("Show patient identifiers")
-        self.identifiers_box.setToolTip("DICOM patient name, ID and study date are hidden by default.")
+        # Short, so that it fits the narrowest column; the rows above it name what it shows.
+        self.identifiers_box = QCheckBox("Show identifiers")
+        self.identifiers_box.setToolTip("Show the DICOM patient name, ID and study date (hidden by default).")
         self.identifiers_box.toggled.connect(self._on_identifiers_toggled)
         outer.addWidget(self.identifiers_box)
         outer.addStretch(1)
