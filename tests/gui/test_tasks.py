@@ -59,6 +59,14 @@ def test_the_loaders_hand_over_the_film_in_the_screens_form_made_on_their_thread
     assert load_full(str(second)).screen is None  # no maker, no screen form (the CLI's and tests' way)
     assert threads == [threading.get_ident()] * 2  # made where the loading ran
 
+    def broken(image):
+        raise MemoryError
+
+    seen.clear()  # a failing maker costs the film nothing: it is read, and the view converts it
+    assert decode_images([(1, str(first))], on_progress=seen.append, screen=broken) == 1
+    assert seen[0].image is not None and seen[0].screen is None and not seen[0].error
+    assert load_full(str(first), screen=broken).screen is None
+
 
 def qimage_to_rgb(image):
     from xrayviewer.gui.qimage import qimage_to_array

@@ -93,7 +93,7 @@ def decode_images(items: Sequence[tuple[int, str]], on_progress: Callable[[Decod
                                   model_input=preprocess_uint8(image),
                                   file_reasons=tuple(population_reasons(image)),
                                   image=image if keep else None,
-                                  screen=screen(image) if keep and screen is not None else None)
+                                  screen=_screen_form(screen, image) if keep else None)
             ok += 1
         except ImageLoadError as exc:
             decoded = DecodedFile(key, name, i + 1, len(items), error=str(exc))
@@ -110,4 +110,16 @@ def load_full(path: str, on_progress=no_progress, should_cancel=None, screen: Op
     check_cancel(should_cancel)
     image = load_image(path)
     check_cancel(should_cancel)
-    return FullImage(image, screen(image) if screen is not None else None)
+    return FullImage(image, _screen_form(screen, image))
+
+
+def _screen_form(screen: Optional[ScreenMaker], image: XRayImage):
+    """``screen(image)``, or None when there is no maker or it fails (out of memory for a huge
+    film, say): the film was read, and the view can still make the form itself."""
+    if screen is None:
+        return None
+    try:
+        return screen(image)
+    except Exception:  # noqa: BLE001 - a convenience must not cost a readable film its row
+        log.exception("Could not prepare %s for the screen on the loader's thread", image.path)
+        return None
