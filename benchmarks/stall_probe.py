@@ -1,9 +1,9 @@
 """What fills the window's longest event-loop stall: the events and paints inside it.
 
-    python -m benchmarks.stall_probe [--runs 3] [--model BUNDLE]
+    python -m benchmarks.stall_probe [--runs 3] [--model BUNDLE] [--films 20]
 
 Opens the viewer on bench.py's 20-film folder (one full-resolution film, then 19 training
-films), once per run, each in a fresh process. The window's own timing probe
+films; ``--films 500``: the folder of its ``gui500_*`` figures), once per run, each in a fresh process. The window's own timing probe
 (``xrayviewer/gui/timing.py``, as bench.py reads it) finds the longest stall; this probe also
 times every event the GUI thread handles at the top level (``QApplication.notify``: wall and
 GUI-thread CPU time, its type and receiver) and every paint, resize and move inside them, and
@@ -123,6 +123,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--model", help="model bundle (.keras; default: the bundled model)")
+    ap.add_argument("--films", type=int, default=20, help="the folder's size (bench.py: 20, and 500 for gui500_*)")
     ap.add_argument("--child", metavar="FOLDER", help=argparse.SUPPRESS)  # one window, in this process
     args = ap.parse_args()
     if args.child:
@@ -131,7 +132,7 @@ def main() -> int:
     if not FULLRES.exists():
         print(f"benchmark data missing: {FULLRES}", file=sys.stderr)
         return 2
-    folder = gui_folder()
+    folder = gui_folder(args.films)
     try:
         for i in range(args.runs):
             env = window_env(Path(tempfile.mkdtemp()) / "timing.json")
