@@ -271,9 +271,9 @@ def compare(checkouts: list[str], rounds: int, model: Optional[str], gui: bool) 
     saved = os.environ.get("PYTHONPATH")
     try:
         for r in range(rounds):
-            # The order turns every round: the tree run second met a machine still busy with the
-            # first (2026-12-07: the same code read 0.81 s against 1.09 s to a first probability
-            # in a 500-film window, and 0.76 against 0.80 s once the order alternated).
+            # The order turns every round: the tree run second meets a machine still busy with the
+            # first (2026-12-07: a tree always run second took 1.09 s against 0.81 s to a first
+            # probability in a 500-film window; with the order alternating, 0.80 against 0.76 s).
             for c in (checkouts if r % 2 == 0 else checkouts[::-1]):
                 if c == "installed":
                     os.environ.pop("PYTHONPATH", None)
