@@ -101,8 +101,12 @@ def training_batches(recipe, cache: InputCache, indices, labels, seed: int = 0, 
     to a distributed dataset, and a worker's shard must use the whole split's weights)."""
     from .augment import compose, framing, framing_wide, framing_xy, illumination, tone_and_sharpness
 
-    frame = [framing_wide] if recipe.wide_framing else [framing_xy] if recipe.vertical_framing \
-        else [framing] if recipe.framing_augment else []
+    if recipe.wide_framing:
+        frame = [framing_wide]
+    elif recipe.vertical_framing:
+        frame = [framing_xy]
+    else:
+        frame = [framing] if recipe.framing_augment else []
     steps = frame + ([illumination] if recipe.illumination_augment else []) \
         + ([tone_and_sharpness] if recipe.tone_augment else [])
     augment = None if not steps else steps[0] if len(steps) == 1 else compose(*steps)
