@@ -116,7 +116,7 @@ def test_default_std_frame_is_default_norm_plus_framing_and_a_weight_mean():
     assert all(getattr(both, k) == getattr(norm, k) for k in same)
     averaged = {"default-std-frame", "default-frame-mean", "default-tone-mean", "default-frame-bal",
                 "default-frame-illum", "default-frame-xy", "default-frame-slim", "default-frame-xy-slim",
-                "default-frame-wide"}
+                "default-frame-wide", "default-frame-mirror"}
     assert all(r.average_last == 0 for name, r in RECIPES.items() if name not in averaged)
 
 
@@ -299,6 +299,29 @@ def test_framing_wide_draws_bands_and_crops_framing_xy_never_reaches(tmp_path):
     assert replace(both, name=xy_recipe.name, description=xy_recipe.description, wide_framing=False) == xy_recipe
     a, b = _first_batches((xy_recipe, both), tmp_path)
     assert a.shape == b.shape and not np.array_equal(a, b)
+
+
+def test_mirror_flips_about_half_the_films_left_to_right_and_nothing_else(tmp_path):
+    from xrayviewer.training.augment import mirror
+
+    batch = _framed_body(200)
+    batch[:, 30:60, 10:40] = 255  # a bright patch on the viewer's left of every film
+    out = mirror(batch, np.random.default_rng(3))
+    assert out.shape == batch.shape and out.dtype == np.uint8
+    assert np.array_equal(out, mirror(batch, np.random.default_rng(3)))
+    flipped = np.array([np.array_equal(o, b[:, ::-1]) for o, b in zip(out, batch)])
+    kept = np.array([np.array_equal(o, b) for o, b in zip(out, batch)])
+    assert (flipped | kept).all() and 0.35 < flipped.mean() < 0.65
+    assert (out[flipped][:, 30:60, 88:118] == 255).all() and batch.sum() == out.sum()
+    assert mirror(batch[:0], np.random.default_rng(0)).shape == (0, 128, 128)
+
+    xy, both = RECIPES["default-frame-xy"], RECIPES["default-frame-mirror"]
+    assert both.mirror_augment and not xy.mirror_augment
+    assert replace(both, name=xy.name, description=xy.description, mirror_augment=False) == xy
+    a, b = _first_batches((xy, both), tmp_path)
+    # Mirroring runs last, so each film is the shipped recipe's, mirrored or not.
+    assert any(np.array_equal(x, y[:, ::-1]) and not np.array_equal(x, y) for x, y in zip(a, b))
+    assert all(np.array_equal(x, y) or np.array_equal(x, y[:, ::-1]) for x, y in zip(a, b))
 
 
 def test_default_frame_xy_slim_is_default_frame_xy_on_the_slim_network():

@@ -122,6 +122,23 @@ def framing_wide(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
                                            FRAMING_WIDE_LOG_RANGE))
 
 
+# Mirroring: the shipped network reads an external normal film mirrored left to right (heart
+# on the viewer's left) as +2.11 log-odds more abnormal, pneumonia 0.23 less
+# (benchmarks/runs/default-frame-xy/nuisance_probe_s0.txt): its "normal" is a narrow template tied to where
+# each structure sits. Pneumonia is an opacity in either lung, so a mirrored film keeps its
+# label. Rule 38 in model_weights/README.md tests whether training on mirrored films (half of
+# them, drawn per film) helps on external films.
+P_MIRROR = 0.5
+
+
+def mirror(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A copy of a uint8 (n, H, W) batch with about half its films mirrored left to right."""
+    flip = rng.random(len(batch)) < P_MIRROR
+    out = batch.copy()
+    out[flip] = batch[flip, :, ::-1]
+    return out
+
+
 # Illumination: a smooth, random gain over the film. Measured 2026-12-07 on external half A
 # (the shipped default-frame-mean model, its 128 px inputs): a 3 x 3 grid of log-gains with SD
 # 0.08, smoothly interpolated, moved the log-odds by 0.6 on average (both classes) and cost

@@ -31,6 +31,7 @@ class Recipe:
     illumination_augment: bool = False  # training.augment.illumination (smooth random gain) after framing
     vertical_framing: bool = False  # framing draws the height as widely as the width (training.augment.framing_xy)
     wide_framing: bool = False  # ... and both from wider ranges, with larger shifts (training.augment.framing_wide)
+    mirror_augment: bool = False  # training.augment.mirror: half the training films mirrored left to right
     # Keep the mean of the last N epochs' weights instead of the best-validation epoch (0: the
     # best epoch). training.averaging says why.
     average_last: int = 0
@@ -191,6 +192,14 @@ RECIPES = {
         description="default-tone plus wider framing augmentation in both directions (width and height "
                     "each zoomed x0.65-1.5, content moved up to 12% up or down); keeps the mean of the "
                     "last 5 epochs' weights."),
+    # Issue 14, rule 38 (model_weights/README.md): default-frame-xy with half its training films
+    # mirrored left to right (training.augment.mirror says why), nothing else changed. Not
+    # shipped unless the rule adopts it.
+    "default-frame-mirror": replace(
+        _DEFAULT_FRAME_XY, name="default-frame-mirror", mirror_augment=True,
+        description="default-tone plus framing augmentation in both directions (width and height zoomed "
+                    "x0.75-1.35, content moved up to 8% up or down) and half the training films mirrored "
+                    "left to right; keeps the mean of the last 5 epochs' weights."),
     "default-tone-mean": _keeping_weight_mean(
         _DEFAULT_TONE, "default-tone-mean", "default-tone keeping the mean of the last 5 epochs' weights."),
     "default-v1": Recipe("default-v1", epochs=24, batch_size=32, learning_rate=2e-3, class_weights=True,

@@ -99,7 +99,7 @@ def training_batches(recipe, cache: InputCache, indices, labels, seed: int = 0, 
     A mixup recipe's batches carry their class weights (fit() then passes none to Keras), and
     so do batches given ``class_weights`` (a distributed run: Keras cannot apply class_weight
     to a distributed dataset, and a worker's shard must use the whole split's weights)."""
-    from .augment import compose, framing, framing_wide, framing_xy, illumination, tone_and_sharpness
+    from .augment import compose, framing, framing_wide, framing_xy, illumination, mirror, tone_and_sharpness
 
     if recipe.wide_framing:
         frame = [framing_wide]
@@ -108,7 +108,8 @@ def training_batches(recipe, cache: InputCache, indices, labels, seed: int = 0, 
     else:
         frame = [framing] if recipe.framing_augment else []
     steps = frame + ([illumination] if recipe.illumination_augment else []) \
-        + ([tone_and_sharpness] if recipe.tone_augment else [])
+        + ([tone_and_sharpness] if recipe.tone_augment else []) \
+        + ([mirror] if recipe.mirror_augment else [])  # last: the other steps keep their draws
     augment = None if not steps else steps[0] if len(steps) == 1 else compose(*steps)
     weights = class_weights_for(labels) if recipe.mixup_alpha and recipe.class_weights else None
     return CachedBatches(cache, indices, labels, batch_size or recipe.batch_size, shuffle=True, seed=seed,
