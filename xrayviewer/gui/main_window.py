@@ -38,7 +38,7 @@ DEFAULT_SIZE = (1440, 900)
 #: as fitting, and its bottom 20 px (the status bar with the Grad-CAM legend) hung off-screen.
 FRAME_ALLOWANCE = (16, 48)
 
-WORKLIST_WANT = 470  # the worklist's width when the window has room for it
+WORKLIST_WANT = 470  # the worklist's width when the window has room for it (or its full width, if more)
 TOOLBAR_LABELS = {"fit": "Fit", "actual": "1:1", "reset_window": "Reset W/L", "overlay": "Grad-CAM",
                   "export": "Export CSV"}
 
@@ -365,11 +365,11 @@ class MainWindow(ReadingWindow, ModelChoiceWindow, QMainWindow):
         worklist_shown = not self.worklist_view.isHidden()
         side_shown = not self.side_panel.isHidden()
         handles = self.splitter.handleWidth() * (int(worklist_shown) + int(side_shown))
+        full = self.worklist_view.narrowest_width(compact=False)
         widths = pane_layout.share(self.splitter.width() or self.width(),
-                                   self.worklist_view.narrowest_width(compact=True), WORKLIST_WANT,
+                                   self.worklist_view.narrowest_width(compact=True), max(WORKLIST_WANT, full),
                                    worklist_shown=worklist_shown, side_shown=side_shown, handles=handles,
-                                   worklist_full=0 if self.worklist_view.prefer_compact
-                                   else self.worklist_view.narrowest_width(compact=False))
+                                   worklist_full=0 if self.worklist_view.prefer_compact else full)
         self.splitter.setSizes([widths.worklist, widths.image, widths.side])
 
     def resizeEvent(self, event) -> None:

@@ -2,7 +2,7 @@
 
 The film is what a reader reads, so it gets at least half of the window at any size. On a
 laptop (1366 x 768) or a small window (1024 x 700) the side panes give way first: the
-worklist drops its thumbnail and status columns and narrows, the opinion panel narrows; either
+worklist drops its thumbnail column and narrows, the opinion panel narrows; either
 can be hidden outright (View menu, F9 and F10) and the film takes the room. Pure arithmetic
 here, so the rule is tested without a window.
 """
@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: Below this window width the worklist shows only name, probability and verdict. At 1366 px
-#: (the common laptop) the thumbnail and status columns left ~90 px for names ("person…5.jpeg");
-#: without them names are whole and more rows fit.
+#: Below this window width the worklist shows only name, probability, verdict and read. At
+#: 1366 px (the common laptop) the thumbnail column (with a status column, since folded into
+#: the verdict) left ~90 px for names ("person…5.jpeg"); without it names are whole and more
+#: rows fit.
 COMPACT_BELOW = 1440
 #: The film's least share of the window's width.
 IMAGE_SHARE = 0.5

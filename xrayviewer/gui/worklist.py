@@ -31,8 +31,14 @@ from .qimage import grey_to_qimage
 
 QUEUED, SCORING, DONE, ERROR, NO_MODEL = "queued", "scoring", "done", "error", "no model"
 FINAL_STATUSES = (DONE, ERROR, NO_MODEL)
-COLUMNS = ("", "Name", "Prob.", "Verdict", "Status", "Read")
-THUMB, NAME, PROBABILITY, VERDICT, STATUS, READ = range(len(COLUMNS))
+# No status column: a row says "queued", "scoring" or "no model" in its verdict cell until it
+# has a verdict. A column that read "done" on every scored row took the width the names need
+# (at 1,440 px every name showed as "perso…_2938", without the patient number).
+COLUMNS = ("", "Name", "Prob.", "Verdict", "Read")
+THUMB, NAME, PROBABILITY, VERDICT, READ = range(len(COLUMNS))
+#: What the verdict cell says of a row still without a verdict, in grey.
+PENDING_WORDS = {QUEUED: "queued", SCORING: "scoring…", NO_MODEL: "no model"}
+PENDING_COLOUR = QColor(150, 150, 150)
 #: The reader's own read (gui.reading): colours as the model's verdicts, grey for unsure.
 READ_COLOURS = {"P": QColor(255, 140, 105), "N": QColor(110, 210, 155), "U": QColor(190, 190, 190)}
 #: WorkItem fields no cell shows: changing only these repaints and re-sorts nothing (a folder's
@@ -41,7 +47,10 @@ UNSHOWN_FIELDS = frozenset({"image_sha256", "model_input", "file_reasons", "requ
 KEY_ROLE = Qt.ItemDataRole.UserRole + 1
 ROW_HEIGHT = 56
 COMPACT_ROW_HEIGHT = 30  # no thumbnail: one line of text and air
-NAME_MIN_WIDTH = 90  # enough for "IM-00…0001": both ends of a name, elided in the middle
+#: The name the full list (with thumbnails) keeps whole, bold as an unviewed row shows it: the
+#: Kermany dataset's longest kind. At 90 px every such row read "perso…_2938", the patient
+#: number gone; a list too narrow for it turns compact (no thumbnails) instead.
+NAME_SAMPLE = "person1005_bacteria_2936"
 COMPACT_NAME_MIN_WIDTH = 80
 CELL_PADDING = 12  # the theme's 4 px section padding each side, plus air
 
@@ -353,7 +362,7 @@ class WorklistModel(QAbstractTableModel):
             name = item.name.lower()
             keys = self._sort_keys[item.key] = (item.risk_group, (
                 name, name, -1.0 if p is None else float(p.probability),  # unscored rows sort below every score
-                self._verdict(item), item.status, item.read))
+                self._verdict(item), item.read))
         return keys
 
     def index(self, row: int, column: int, parent=QModelIndex()) -> QModelIndex:
@@ -384,7 +393,8 @@ class WorklistModel(QAbstractTableModel):
             cells[NAME][int(role.FontRole)] = bold
         cells[PROBABILITY][int(role.DisplayRole)] = wording.percent(p.probability) if p is not None else ""
         cells[VERDICT][int(role.DisplayRole)] = verdict
-        cells[STATUS][int(role.DisplayRole)] = item.status
+        if item.status in PENDING_WORDS:
+            cells[VERDICT][int(role.ForegroundRole)] = PENDING_COLOUR
         cells[READ][int(role.DisplayRole)] = item.read or "–"
         cells[READ][int(role.ForegroundRole)] = READ_COLOURS.get(item.read, QColor(120, 120, 120))
         if item.read:
@@ -399,9 +409,12 @@ class WorklistModel(QAbstractTableModel):
 
     @staticmethod
     def _verdict(item: WorkItem) -> str:
+        """The verdict cell's text: the short verdict, "Unreadable", or where the row stands."""
         if item.error:
             return wording.UNREADABLE
-        return wording.worklist_verdict(item.prediction) if item.prediction is not None else ""
+        if item.prediction is not None:
+            return wording.worklist_verdict(item.prediction)
+        return PENDING_WORDS.get(item.status, "")
 
 
 def _stem(name: str) -> str:
@@ -450,8 +463,9 @@ class WorklistView(QTableView):
         # scroll them off to the right, leaving a column of names.
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         header = self.horizontalHeader()
-        header.setMinimumSectionSize(24)  # the name keeps NAME_MIN_WIDTH through setMinimumWidth below
+        header.setMinimumSectionSize(24)  # the name keeps its width through setMinimumWidth below
         self._widths = self._fixed_widths()  # kept: a hidden column reports width 0
+        self._name_width = self._full_name_width()
         for col, width in self._widths.items():
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
             self.setColumnWidth(col, width)
@@ -480,11 +494,16 @@ class WorklistView(QTableView):
         return {
             THUMB: ROW_HEIGHT + 4,
             PROBABILITY: fits(["<1%", ">99%", "100%"], COLUMNS[PROBABILITY] + " ↓"),
-            # the short verdicts; an error's full text is in its tooltip
-            VERDICT: fits(wording.WORKLIST_VERDICTS, COLUMNS[VERDICT]),
-            STATUS: fits([QUEUED, SCORING, DONE, ERROR, NO_MODEL], COLUMNS[STATUS]),
+            # the short verdicts and where an unscored row stands; an error's full text is in its tooltip
+            VERDICT: fits(list(wording.WORKLIST_VERDICTS) + list(PENDING_WORDS.values()), COLUMNS[VERDICT]),
             READ: fits(["P", "N", "U", "–"], COLUMNS[READ]),
         }
+
+    def _full_name_width(self) -> int:
+        """The name column's least width in the full list: NAME_SAMPLE whole, in bold."""
+        bold = QFont(self.font())
+        bold.setBold(True)
+        return QFontMetrics(bold).horizontalAdvance(NAME_SAMPLE) + CELL_PADDING
 
     def set_compact(self, compact: bool) -> None:
         """Prefer the compact list (the main window asks for it below 1440 px): name,
@@ -499,8 +518,7 @@ class WorklistView(QTableView):
         if compact == self.compact:
             return
         self.compact = compact
-        for col in (THUMB, STATUS):
-            self.setColumnHidden(col, compact)
+        self.setColumnHidden(THUMB, compact)
         self.verticalHeader().setDefaultSectionSize(COMPACT_ROW_HEIGHT if compact else ROW_HEIGHT)
 
     def resizeEvent(self, event) -> None:
@@ -511,9 +529,9 @@ class WorklistView(QTableView):
         """The width at which every column of the list (compact or full; default: as shown
         now) is whole, the name at its minimum."""
         compact = self.compact if compact is None else compact
-        hidden = (THUMB, STATUS) if compact else ()
+        hidden = (THUMB,) if compact else ()
         fixed = sum(self._widths[c] for c in range(len(COLUMNS)) if c != NAME and c not in hidden)
-        name = COMPACT_NAME_MIN_WIDTH if compact else NAME_MIN_WIDTH
+        name = COMPACT_NAME_MIN_WIDTH if compact else self._name_width
         return fixed + name + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
 
     def _remember_current_row_offset(self, *_args) -> None:
