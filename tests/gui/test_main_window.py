@@ -94,6 +94,25 @@ def test_drop_folder_and_bad_file_builds_sorted_worklist(window_factory, qtbot, 
     assert exported[-1]["probability"] == "" and exported[-1]["error"]
 
 
+def test_the_window_title_names_the_film_on_screen_even_when_it_cannot_be_read(window_factory, qtbot, image_dir,
+                                                                              bad_file):
+    """Stepping from a readable film to an unreadable one left the title naming the film
+    before, above an error about another file."""
+    window = window_factory([str(image_dir), str(bad_file)])
+    wait_settled(qtbot, window)
+    view, worklist = window.worklist_view, window.controller.worklist
+    order = view.keys_in_order()
+    good, broken = worklist.item(order[0]), worklist.item(order[-1])
+    assert broken.status == ERROR
+    view.select_key(good.key)
+    qtbot.waitUntil(lambda: window.windowTitle() == f"{good.name} – XRay Viewer")
+    view.select_key(broken.key)
+    qtbot.waitUntil(lambda: window.controller.current_key == broken.key)
+    qtbot.waitUntil(lambda: window.windowTitle() == "broken.jpeg – XRay Viewer")
+    window.controller.remove(order)  # an empty list: no film on screen, no name in the title
+    qtbot.waitUntil(lambda: window.windowTitle() == "XRay Viewer")
+
+
 def test_keyboard_moves_through_the_worklist(window_factory, qtbot, image_dir):
     window = window_factory([str(image_dir)])
     wait_settled(qtbot, window)

@@ -417,7 +417,7 @@ class MainWindow(ReadingWindow, ModelChoiceWindow, QMainWindow):
     def show_image(self, image, screen=None) -> None:
         self.image_view.set_image(image, screen=screen)
         self.info_pane.set_image(image)
-        self.setWindowTitle(f"{os.path.basename(image.path or '')} – XRay Viewer")
+        self._title_for(image.path)
 
     def show_no_image(self, path: str, message: str) -> None:
         self.image_view.set_image(None, message or self.image_view.placeholder)
@@ -425,11 +425,18 @@ class MainWindow(ReadingWindow, ModelChoiceWindow, QMainWindow):
             self.info_pane.set_error(path, message)
         else:
             self.info_pane.set_image(None)
+        self._title_for(path)
 
     def show_loading(self, path: str) -> None:
         """The film at ``path`` is being decoded (off the GUI thread); it replaces this soon."""
         self.image_view.set_image(None, "Loading…")
         self.info_pane.set_loading(path)
+        self._title_for(path)
+
+    def _title_for(self, path: str) -> None:
+        """The title names the file whose film (or whose error) is on screen, and none without."""
+        name = os.path.basename(path or "")
+        self.setWindowTitle(f"{name} – XRay Viewer" if name else "XRay Viewer")
 
     def show_prediction(self, prediction, info) -> None:
         self.probability_panel.show_prediction(prediction, info)
