@@ -377,3 +377,44 @@ def test_rows_show_names_without_their_image_extension_so_that_they_stay_apart_w
     a = next(i for i in new if i.name == "a.jpeg")
     assert view.worklist.index(view.worklist._row_of[a.key], NAME).data() == "a"  # alone again: no extension
     assert "/x/a.jpeg" in view.worklist.index(view.worklist._row_of[a.key], NAME).data(Qt.ItemDataRole.ToolTipRole)
+
+
+def test_a_repaint_asks_python_once_a_cell_and_looks_as_role_by_role_answers_do(qtbot):
+    """The list answers Qt 6's multiData (every role of a cell in one call): painted, it is
+    pixel for pixel what data() answered role by role gives, thumbnails, bold and colours."""
+    from PySide6.QtCore import QAbstractTableModel
+
+    class RoleByRole(WorklistModel):
+        multiData = QAbstractTableModel.multiData  # Qt's own: one data() call a role
+
+    calls = {"data": 0}
+
+    class Counting(WorklistModel):
+        def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+            calls["data"] += 1
+            return super().data(index, role)
+
+    views = []
+    for cls in (WorklistModel, RoleByRole, Counting):
+        model = cls()
+        view = WorklistView(model)
+        qtbot.addWidget(view)
+        new, _ = model.add_paths([f"/x/person{1000 + i}_bacteria_{2000 + i}.jpeg" for i in range(12)])
+        rng = np.random.default_rng(1)
+        for n, item in enumerate(new):
+            fields = {"thumbnail_array": rng.integers(0, 255, (72, 60), dtype=np.uint8)}
+            if n % 4:
+                fields.update(status=DONE, prediction=Prediction(n / 12, n / 12, 0.5, out_of_distribution=n == 5))
+            elif n == 4:
+                fields.update(status=ERROR, error="unreadable")
+            model.update(item.key, **fields)
+        model.update(new[2].key, viewed=True, read="P")
+        view.resize(view.narrowest_width(compact=False) + 40, 8 * view.verticalHeader().defaultSectionSize())
+        view.show()
+        qtbot.waitExposed(view)
+        views.append(view)
+    images = [v.viewport().grab().toImage() for v in views[:2]]
+    assert images[0] == images[1]
+    calls["data"] = 0
+    views[2].viewport().grab()
+    assert calls["data"] == 0  # every role came through multiData
