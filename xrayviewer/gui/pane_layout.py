@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 #: Below this window width the worklist shows only name, probability, verdict and read. At
-#: 1366 px (the common laptop) the thumbnail column (with a status column, since folded into
-#: the verdict) left ~90 px for names ("person…5.jpeg"); without it names are whole and more
-#: rows fit.
+#: 1366 px (the common laptop) the thumbnails left ~90 px for names ("person…5.jpeg", when a
+#: status column also stood there); without them names are whole and more rows fit.
 COMPACT_BELOW = 1440
 #: The film's least share of the window's width.
 IMAGE_SHARE = 0.5
