@@ -1,18 +1,18 @@
 """How long the worklist takes to repaint while other threads contend for the GIL.
 
-    python -m benchmarks.worklist_paint_probe [--rows 500] [--threads 2] [--rounds 8]
+    python -m benchmarks.worklist_paint_probe [--rows 500] [--threads 2] [--rounds 8] [--theme]
 
-Fills a `WorklistModel` with scored rows and times `viewport().repaint()` of its view (median
-of 15 a round; wall and GUI-thread CPU), in two forms taken turn by turn: the model as it
-is (answering Qt 6's `multiData`, every role of a cell in one Python call) and the same model
-answering role by role through `data()`, as Qt's own `multiData` asks. Meanwhile ``--threads``
-Python threads loop as the window's loaders do: Python glue between calls that release the
-GIL (hashing, numpy). CPU is about the same either way; what differs is how often the paint
-waits for the GIL (~100 calls into Python against ~730).
+Fills a `WorklistModel` with scored rows (thumbnails, bold names, colours) and times
+`viewport().repaint()` of a `WorklistView` on it (median of 15 a round; wall and GUI-thread
+CPU), beside two views of the same cells answered from Python, as the worklist was until
+2026-12-07: a `QAbstractTableModel` overriding `index()` and either `multiData()` (every role
+of a cell in one call) or `data()` (one call a role, as Qt's own `multiData` asks). The forms
+are taken turn by turn. Meanwhile ``--threads`` Python threads loop as the window's loaders
+do: Python glue between calls that release the GIL (hashing, numpy). ``--theme``: the window's
+dark theme (its style sheet) applied, as in the app. Also prints what writing the cells of all
+rows to Qt costs the GUI thread.
 
-What it showed on 2026-12-07 (benchmarks/RESULTS.md, seventeenth session; medians of 8
-rounds): with two such threads 11.9 ms of wall time against 22.8, with one 11.9 against 15.9;
-with none 6.5 against 6.1 (answering in one call costs ~0.4 ms more CPU).
+What it showed on 2026-12-07 (benchmarks/RESULTS.md, seventeenth session) is there.
 """
 
 from __future__ import annotations
@@ -25,39 +25,88 @@ import threading
 import time
 
 
+def python_forms(model):
+    """Two Python models answering ``model``'s cells (its rows' role tables) as the worklist
+    did before its cells moved to Qt: (multiData form, role-by-role form)."""
+    from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+
+    from xrayviewer.gui.worklist import COLUMNS
+
+    class PythonCells(QAbstractTableModel):
+        def rowCount(self, parent=QModelIndex()):
+            return 0 if parent.isValid() else model.rowCount()
+
+        def columnCount(self, parent=QModelIndex()):
+            return 0 if parent.isValid() else len(COLUMNS)
+
+        def index(self, row, column, parent=QModelIndex()):
+            if parent.isValid() or not (0 <= row < model.rowCount() and 0 <= column < len(COLUMNS)):
+                return QModelIndex()
+            return self.createIndex(row, column)
+
+        def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+            return model.headerData(section, orientation, role)
+
+        def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+            if not index.isValid():
+                return None
+            return model._cells[model.item_at(index.row()).key][index.column()].get(role)
+
+    class MultiData(PythonCells):
+        def multiData(self, index, span):
+            if not index.isValid():
+                return
+            cell = model._cells[model.item_at(index.row()).key][index.column()]
+            for role_data in span:
+                role_data.setData(cell.get(role_data.role()))
+
+    return MultiData(), PythonCells()
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=500)
     parser.add_argument("--threads", type=int, default=2, help="threads contending for the GIL (0: none)")
     parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--theme", action="store_true", help="the window's dark theme (its style sheet) applied")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import numpy as np
-    from PySide6.QtCore import QAbstractTableModel
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
+    if args.theme:
+        from xrayviewer.gui.theme import apply_dark_theme
+
+        apply_dark_theme(app)
     from xrayviewer.gui.worklist import DONE, WorklistModel, WorklistView
     from xrayviewer.model import Prediction
 
-    class RoleByRole(WorklistModel):
-        multiData = QAbstractTableModel.multiData  # Qt's own: one data() call a role
-
-    def make(cls):
-        model = cls()
+    model = WorklistModel()
+    new, _ = model.add_paths([f"/x/person{1000 + i}_bacteria_{2000 + i}.jpeg" for i in range(args.rows)])
+    rng = np.random.default_rng(0)
+    changes = [(item.key, {"status": DONE, "prediction": Prediction(p, p, 0.5),
+                           "thumbnail_array": rng.integers(0, 255, (72, 60), dtype=np.uint8)})
+               for item, p in zip(new, rng.random(args.rows))]
+    t = time.perf_counter()
+    model.update_many(changes)
+    print(f"writing {args.rows} rows' scores and thumbnails to Qt (one update_many, no view): "
+          f"{(time.perf_counter() - t) * 1e3:.1f} ms")
+    views = {}
+    for name, form in (("cells in Qt", model), *zip(("Python, multiData", "Python, role by role"),
+                                                      python_forms(model))):
         view = WorklistView(model)
-        new, _ = model.add_paths([f"/x/person{1000 + i}_bacteria_{2000 + i}.jpeg" for i in range(args.rows)])
-        rng = np.random.default_rng(0)
-        model.update_many([(item.key, {"status": DONE, "prediction": Prediction(p, p, 0.5),
-                                       "thumbnail_array": rng.integers(0, 255, (72, 60), dtype=np.uint8)})
-                           for item, p in zip(new, rng.random(args.rows))])
+        if form is not model:  # the same view on a Python model; setModel() reset the widths
+            widths = [view.columnWidth(col) for col in range(model.columnCount())]
+            view.setModel(form)
+            for col, width in enumerate(widths):
+                view.setColumnWidth(col, width)
         view.resize(470, 800)
         view.show()
-        app.processEvents()
-        return view
+        views[name] = (view, form)
+    app.processEvents()
 
-    views = {"multiData": make(WorklistModel), "role by role": make(RoleByRole)}
     stop = threading.Event()
 
     def loader_like():
@@ -77,7 +126,7 @@ def main(argv=None) -> int:
     try:
         for r in range(args.rounds):
             order = list(views.items()) if r % 2 == 0 else list(views.items())[::-1]
-            for name, view in order:
+            for name, (view, _form) in order:
                 wall, cpu = [], []
                 for _ in range(15):
                     t0, c0 = time.perf_counter(), time.thread_time()
@@ -85,14 +134,14 @@ def main(argv=None) -> int:
                     wall.append((time.perf_counter() - t0) * 1e3)
                     cpu.append((time.thread_time() - c0) * 1e3)
                 medians[name].append(statistics.median(wall))
-                print(f"round {r}  {name:12s}  wall {statistics.median(wall):6.2f} ms  "
+                print(f"round {r}  {name:21s}  wall {statistics.median(wall):6.2f} ms  "
                       f"cpu {statistics.median(cpu):6.2f} ms")
     finally:
         stop.set()
         for t in threads:
             t.join()
     for name, values in medians.items():
-        print(f"{name:12s}  median of rounds {statistics.median(values):.1f} ms wall "
+        print(f"{name:21s}  median of rounds {statistics.median(values):.1f} ms wall "
               f"({min(values):.1f}-{max(values):.1f})")
     return 0
 

@@ -379,42 +379,54 @@ def test_rows_show_names_without_their_image_extension_so_that_they_stay_apart_w
     assert "/x/a.jpeg" in view.worklist.index(view.worklist._row_of[a.key], NAME).data(Qt.ItemDataRole.ToolTipRole)
 
 
-def test_a_repaint_asks_python_once_a_cell_and_looks_as_role_by_role_answers_do(qtbot):
-    """The list answers Qt 6's multiData (every role of a cell in one call): painted, it is
-    pixel for pixel what data() answered role by role gives, thumbnails, bold and colours."""
-    from PySide6.QtCore import QAbstractTableModel
+def test_painting_the_list_runs_no_python(qtbot):
+    """The cells live in Qt: a repaint of a scored list with thumbnails, bold, colours and
+    reads enters no Python function (each call from Qt into Python waits for the GIL while
+    the loaders run; benchmarks.worklist_paint_probe)."""
+    import sys
 
-    class RoleByRole(WorklistModel):
-        multiData = QAbstractTableModel.multiData  # Qt's own: one data() call a role
+    model, view = make(qtbot)
+    new, _ = model.add_paths([f"/x/person{1000 + i}_bacteria_{2000 + i}.jpeg" for i in range(12)])
+    rng = np.random.default_rng(1)
+    for n, item in enumerate(new):
+        fields = {"thumbnail_array": rng.integers(0, 255, (72, 60), dtype=np.uint8)}
+        if n % 4:
+            fields.update(status=DONE, prediction=Prediction(n / 12, n / 12, 0.5, out_of_distribution=n == 5))
+        elif n == 4:
+            fields.update(status=ERROR, error="unreadable")
+        model.update(item.key, **fields)
+    model.update(new[2].key, viewed=True, read="P")
+    view.resize(view.narrowest_width(compact=False) + 40, 8 * view.verticalHeader().defaultSectionSize())
+    view.show()
+    qtbot.waitExposed(view)
+    entered = []
+    sys.setprofile(lambda frame, event, _arg: entered.append(frame.f_code.co_name) if event == "call" else None)
+    try:
+        image = view.viewport().grab().toImage()
+    finally:
+        sys.setprofile(None)
+    assert entered == []
+    assert len({image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}) > 20
 
-    calls = {"data": 0}
 
-    class Counting(WorklistModel):
-        def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-            calls["data"] += 1
-            return super().data(index, role)
+def test_a_large_folder_is_written_a_slice_at_a_time_and_stays_in_order(qtbot):
+    """A folder of more than WRITE_AT_ONCE new rows writes its cells to Qt over a few
+    event-loop turns, not in one; a score arriving meanwhile still puts every row, written or
+    not, where the order says."""
+    from xrayviewer.gui.worklist import KEY_ROLE, NAME, WRITE_AT_ONCE, WRITE_SLICE
 
-    views = []
-    for cls in (WorklistModel, RoleByRole, Counting):
-        model = cls()
-        view = WorklistView(model)
-        qtbot.addWidget(view)
-        new, _ = model.add_paths([f"/x/person{1000 + i}_bacteria_{2000 + i}.jpeg" for i in range(12)])
-        rng = np.random.default_rng(1)
-        for n, item in enumerate(new):
-            fields = {"thumbnail_array": rng.integers(0, 255, (72, 60), dtype=np.uint8)}
-            if n % 4:
-                fields.update(status=DONE, prediction=Prediction(n / 12, n / 12, 0.5, out_of_distribution=n == 5))
-            elif n == 4:
-                fields.update(status=ERROR, error="unreadable")
-            model.update(item.key, **fields)
-        model.update(new[2].key, viewed=True, read="P")
-        view.resize(view.narrowest_width(compact=False) + 40, 8 * view.verticalHeader().defaultSectionSize())
-        view.show()
-        qtbot.waitExposed(view)
-        views.append(view)
-    images = [v.viewport().grab().toImage() for v in views[:2]]
-    assert images[0] == images[1]
-    calls["data"] = 0
-    views[2].viewport().grab()
-    assert calls["data"] == 0  # every role came through multiData
+    model, view = make(qtbot)
+    n = WRITE_AT_ONCE + 100
+    new, _ = model.add_paths([f"/x/film{i:03d}.jpeg" for i in range(n)])
+    written = [model.index(r, NAME).data() is not None for r in range(n)]
+    assert sum(written) == WRITE_SLICE  # the first slice at once, the rest later
+    model.update(new[-1].key, status=DONE, prediction=Prediction(0.9, 0.9, 0.5))  # an unwritten row scores
+    assert view.keys_in_order()[0] == new[-1].key
+    assert model.index(0, NAME).data() == "film%03d" % (n - 1)
+    qtbot.waitUntil(lambda: all(model.index(r, NAME).data() is not None for r in range(n)))
+    assert [model.index(r, 0).data(KEY_ROLE) for r in range(n)] == view.keys_in_order()  # Qt's rows as ours
+    assert [model.index(r, NAME).data() for r in range(1, n)] == ["film%03d" % i for i in range(n - 1)]
+    other, _ = make(qtbot)
+    other.add_paths([f"/x/film{i:03d}.jpeg" for i in range(n)])  # nothing else happens: the timer writes it
+    qtbot.waitUntil(lambda: all(other.index(r, NAME).data() is not None for r in range(n)))
+    assert [other.index(r, NAME).data() for r in range(n)] == ["film%03d" % i for i in range(n)]

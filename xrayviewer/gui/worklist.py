@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
 import numpy as np
-from PySide6.QtCore import (QAbstractTableModel, QItemSelectionModel, QModelIndex, QSize, Qt,
-                            QUrl, Signal)
-from PySide6.QtGui import QColor, QDesktopServices, QFont, QFontMetrics, QGuiApplication, QPixmap
+from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import (QColor, QDesktopServices, QFont, QFontMetrics, QGuiApplication, QPixmap,
+                           QStandardItemModel)
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView
 
 from ..imaging.loader import IMAGE_EXTENSIONS
@@ -39,12 +39,18 @@ THUMB, NAME, PROBABILITY, VERDICT, READ = range(len(COLUMNS))
 #: What the verdict cell says of a row still without a verdict, in grey.
 PENDING_WORDS = {QUEUED: "queued", SCORING: "scoring…", NO_MODEL: "no model"}
 PENDING_COLOUR = QColor(150, 150, 150)
+ERROR_COLOUR, POSITIVE_COLOUR, NEGATIVE_COLOUR = QColor(255, 120, 100), QColor(255, 140, 105), QColor(110, 210, 155)
+NO_READ_COLOUR = QColor(120, 120, 120)
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_CENTRE = int(Qt.AlignmentFlag.AlignCenter)
 #: The reader's own read (gui.reading): colours as the model's verdicts, grey for unsure.
-READ_COLOURS = {"P": QColor(255, 140, 105), "N": QColor(110, 210, 155), "U": QColor(190, 190, 190)}
+READ_COLOURS = {"P": POSITIVE_COLOUR, "N": NEGATIVE_COLOUR, "U": QColor(190, 190, 190)}
 #: WorkItem fields no cell shows: changing only these repaints and re-sorts nothing (a folder's
 #: files hashed for the reads log changed 500 rows' identity, and re-sorted the list for it).
 UNSHOWN_FIELDS = frozenset({"image_sha256", "model_input", "file_reasons", "request_serial"})
 KEY_ROLE = Qt.ItemDataRole.UserRole + 1
+#: A row's place in the order shown, on its first cell: what Qt sorts the rows by (sort() says why).
+RANK_ROLE = Qt.ItemDataRole.UserRole + 2
 ROW_HEIGHT = 56
 COMPACT_ROW_HEIGHT = 30  # no thumbnail: one line of text and air
 #: The name the full list (with thumbnails) keeps whole, bold as an unviewed row shows it: the
@@ -53,6 +59,10 @@ COMPACT_ROW_HEIGHT = 30  # no thumbnail: one line of text and air
 NAME_SAMPLE = "person1005_bacteria_2936"
 COMPACT_NAME_MIN_WIDTH = 80
 CELL_PADDING = 12  # the theme's 4 px section padding each side, plus air
+#: A folder of more new rows than this writes their cells to Qt a slice at a time, one slice
+#: per event-loop turn (the first slice at once): 500 rows written in one turn held a window
+#: that was loading its model 109-186 ms.
+WRITE_AT_ONCE, WRITE_SLICE = 200, 16
 
 
 @dataclass(eq=False)  # rows are identities; field-wise == would compare numpy arrays
@@ -84,17 +94,37 @@ class WorkItem:
         return os.path.basename(self.path) or self.path
 
 
-class WorklistModel(QAbstractTableModel):
+class WorklistModel(QStandardItemModel):
+    """The rows, their order and their cells.
+
+    The cells live in Qt (a ``QStandardItemModel``), written whenever a row changes, so that
+    painting the list calls no Python: a Python model answered ~100 ``index()`` and ~100
+    ``multiData()`` calls a repaint, each waiting for the GIL while the loaders run (a 500-row
+    list repainted in 13.9 ms of wall time beside two GIL-contending threads, 6.5 with its
+    cells in Qt; 7.0 against 2.9 on a quiet machine: ``benchmarks.worklist_paint_probe``).
+    Python keeps what decides the cells and the order: the ``WorkItem`` of each row, and the
+    sort (``_items`` is the order shown, row for row as in Qt).
+    """
+
     def __init__(self, parent=None):
-        super().__init__(parent)
+        super().__init__(0, len(COLUMNS), parent)
         self._items: list[WorkItem] = []
         self._row_of: dict[int, int] = {}
         self._keys = itertools.count(1)
         self._sorted_by: tuple[int, Qt.SortOrder] = (PROBABILITY, Qt.SortOrder.DescendingOrder)
         self._stems: Counter = Counter()  # name without image extension (lower case) -> its rows, for display_name()
-        self._cells: dict[int, list[dict]] = {}  # key -> data()'s answers for the row; dropped on change
-        self._sort_keys: dict[int, tuple] = {}  # key -> (risk group, sort value per column); dropped with the cells
-        self._header: Optional[list[dict]] = None  # headerData()'s answers per section; dropped on re-sort
+        self._cells: dict[int, list[dict]] = {}  # key -> the roles of each cell as last written to Qt
+        self._sort_keys: dict[int, tuple] = {}  # key -> (risk group, sort value per column); dropped on change
+        self._rank: dict[int, float] = {}  # key -> the rank written to its row (RANK_ROLE)
+        self._bold = QFont()
+        self._bold.setBold(True)
+        self._unwritten: dict[int, None] = {}  # keys of rows listed but not yet written to Qt, in order
+        self._unranked: set[int] = set()  # ... of those, the rows whose rank Qt does not hold yet either
+        self._write_timer = QTimer(self)
+        self._write_timer.setInterval(0)
+        self._write_timer.timeout.connect(self._write_slice)
+        self.setSortRole(RANK_ROLE)
+        self._write_header()
 
     # ---- rows ---------------------------------------------------------------------------
     def add_paths(self, paths: Iterable[str]) -> tuple[list[WorkItem], list[WorkItem]]:
@@ -111,12 +141,19 @@ class WorklistModel(QAbstractTableModel):
             new.append(item)
         if new:
             first = len(self._items)
-            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
-            for item in new:
+            last = max(self._rank.values(), default=-1.0)
+            for n, item in enumerate(new, start=1):
                 self._row_of[item.key] = len(self._items)
                 self._items.append(item)
-            self.endInsertRows()
+                self._rank[item.key] = last + n  # after every row listed, until _resort() places it
+            self.insertRows(first, len(new))  # one notice for the lot
             self._count_stems(new, +1)
+            now = new if len(new) <= WRITE_AT_ONCE else new[:WRITE_SLICE]
+            self._unwritten.update((item.key, None) for item in new[len(now):])
+            self._unranked.update(self._unwritten)
+            self._write_rows(now)
+            if self._unwritten:
+                self._write_timer.start()
             self._resort()  # unscored rows already belong at the end when sorted by risk
         return new, existing
 
@@ -125,24 +162,28 @@ class WorklistModel(QAbstractTableModel):
         rows = sorted((self._row_of[k] for k in set(keys) if k in self._row_of), reverse=True)
         removed = []
         for row in rows:  # from the bottom up, so the rows still to remove keep their numbers
-            self.beginRemoveRows(QModelIndex(), row, row)
             removed.append(self._items.pop(row))
+            self._unwritten.pop(removed[-1].key, None)
+            self._unranked.discard(removed[-1].key)
+            self._rank.pop(removed[-1].key, None)
             self._cells.pop(removed[-1].key, None)
             self._sort_keys.pop(removed[-1].key, None)
-            self.endRemoveRows()
+            self.removeRows(row, 1)
         if removed:
             self._row_of = {item.key: row for row, item in enumerate(self._items)}
             self._count_stems(removed, -1)
         return removed
 
     def clear(self) -> None:
-        self.beginResetModel()
         self._items.clear()
         self._row_of.clear()
         self._cells.clear()
         self._sort_keys.clear()
+        self._rank.clear()
+        self._unwritten.clear()
+        self._unranked.clear()
         self._stems.clear()
-        self.endResetModel()
+        self.removeRows(0, self.rowCount())
 
     def _count_stems(self, items: Sequence[WorkItem], step: int) -> None:
         """Count the rows whose names share a stem ("a.jpeg" and "a.png"): those show their
@@ -153,9 +194,8 @@ class WorklistModel(QAbstractTableModel):
             self._stems[_stem(item.name).lower()] += step
         self._stems += Counter()  # drops the stems no row has any more
         changed = shared_before ^ {s for s, n in self._stems.items() if n > 1}
-        if changed and self._items:
-            self._cells.clear()
-            self.dataChanged.emit(self.index(0, NAME), self.index(len(self._items) - 1, NAME))
+        if changed:
+            self._write_rows([item for item in self._items if _stem(item.name).lower() in changed])
 
     def display_name(self, item: WorkItem) -> str:
         """The name a row shows: the file name without an image extension (".jpeg", ".dcm", ...;
@@ -205,15 +245,12 @@ class WorklistModel(QAbstractTableModel):
             for name, value in fields.items():
                 setattr(item, name, value)
             if shown:
-                self._cells.pop(key, None)
                 self._sort_keys.pop(key, None)
                 moved = moved or before != self._order_key(item)
-                rows.append(key)
-        if rows:
-            if moved:
-                self._resort(changed=rows)  # first, so the change notice names the rows where they now are
-            at = [self._row_of[key] for key in rows]
-            self.dataChanged.emit(self.index(min(at), 0), self.index(max(at), len(COLUMNS) - 1))
+                rows.append(item)
+        self._write_rows(rows)
+        if moved:
+            self._resort(changed=[item.key for item in rows])
         return items
 
     def counts(self) -> dict[str, int]:
@@ -222,23 +259,62 @@ class WorklistModel(QAbstractTableModel):
             out[item.status] = out.get(item.status, 0) + 1
         return out
 
-    # ---- Qt model -----------------------------------------------------------------------
-    def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._items)
+    def _write_rows(self, items: Sequence[WorkItem]) -> None:
+        """Write the cells of ``items`` to Qt, each cell only if it changed (a role no longer
+        set is cleared), then tell the views once: one notice per cell made a 500-film folder's
+        rows cost the window ~70 ms as the view handled each."""
+        rows = []
+        self.blockSignals(True)
+        try:
+            for item in items:
+                row = self._row_of[item.key]
+                self._unwritten.pop(item.key, None)
+                self._unranked.discard(item.key)
+                before = self._cells.get(item.key)
+                cells = self._cells[item.key] = self._row_cells(item)
+                if before is None:
+                    self.setData(self.index(row, 0), self._rank[item.key], RANK_ROLE)
+                for col, cell in enumerate(cells):
+                    old = before[col] if before is not None else {}
+                    if cell != old:
+                        self.setItemData(self.index(row, col),
+                                         {**{role: None for role in old.keys() - cell.keys()}, **cell})
+                rows.append(row)
+        finally:
+            self.blockSignals(False)
+        if rows:
+            self.dataChanged.emit(self.index(min(rows), 0), self.index(max(rows), len(COLUMNS) - 1))
 
-    def columnCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
+    def _write_slice(self) -> None:
+        """The next WRITE_SLICE rows a large folder left unwritten (the timer's turn)."""
+        keys = list(itertools.islice(self._unwritten, WRITE_SLICE))
+        self._write_rows([self._items[self._row_of[k]] for k in keys])
+        if not self._unwritten:
+            self._write_timer.stop()
+
+    def _rank_unwritten(self) -> None:
+        """Before Qt sorts its rows: the rank of every row still unwritten (its cells follow
+        in their slice), one call a row instead of a whole row's cells."""
+        if not self._unranked:
+            return
+        self.blockSignals(True)
+        try:
+            for key in self._unranked:
+                self.setData(self.index(self._row_of[key], 0), self._rank[key], RANK_ROLE)
+        finally:
+            self.blockSignals(False)
+        self._unranked.clear()
 
     # ---- sorting ------------------------------------------------------------------------
     # The model keeps its rows in the order shown, sorted in Python: one key per row and one
     # sorted() call. A QSortFilterProxyModel did it before, asking Python for a comparison and
     # two indexes n log n times (a 500-film folder's rows: ~8,000 calls, 36-55 ms of the GUI
-    # thread in one turn; issue 15's stalls).
+    # thread in one turn; issue 15's stalls). Qt then moves its rows to that order by sorting on
+    # each row's rank (RANK_ROLE), which carries the selection and the current row along.
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Qt's sort request (the header click, ``sortByColumn``)."""
         self._sorted_by = (int(column), Qt.SortOrder(order))
-        self._header = None
-        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(COLUMNS) - 1)
+        self._write_header()
         self._resort()
 
     def _sorted_items(self) -> list[WorkItem]:
@@ -287,15 +363,47 @@ class WorklistModel(QAbstractTableModel):
         ordered = self._reinserted(set(changed)) if few else self._sorted_items()
         if [item.key for item in ordered] == [item.key for item in self._items]:
             return False
-        self.layoutAboutToBeChanged.emit()
-        before = self._items
+        self._rank_unwritten()
+        ranks = self._new_ranks(ordered, set(changed) if few else None)
+        self.blockSignals(True)  # ranks are not shown; the sort below tells the views once
+        try:
+            for key, rank in ranks.items():
+                self.setData(self.index(self._row_of[key], 0), rank, RANK_ROLE)
+        finally:
+            self.blockSignals(False)
+        self._rank.update(ranks)
         self._items = ordered
         self._row_of = {item.key: row for row, item in enumerate(ordered)}
-        old = self.persistentIndexList()  # the selection and the current row follow their films
-        self.changePersistentIndexList(old, [self.createIndex(self._row_of[before[i.row()].key], i.column())
-                                             for i in old])
-        self.layoutChanged.emit()
+        QStandardItemModel.sort(self, 0, Qt.SortOrder.AscendingOrder)  # Qt's rows to the same order
         return True
+
+    def _new_ranks(self, ordered: list[WorkItem], moved: Optional[set]) -> dict[int, float]:
+        """The ranks to write so that Qt's sort gives ``ordered``. When only the rows ``moved``
+        changed place, each gets a rank between its new neighbours' and no other row is
+        written (a batch of 32 scores in a 500-film list: 32 writes, not 500); otherwise, or
+        when the ranks between two neighbours run out of precision, every row is renumbered."""
+        if moved is not None:
+            out: dict[int, float] = {}
+            n = len(ordered)
+            i = 0
+            while i < n:
+                if ordered[i].key not in moved:
+                    i += 1
+                    continue
+                j = i
+                while j < n and ordered[j].key in moved:
+                    j += 1
+                low = out.get(ordered[i - 1].key, self._rank[ordered[i - 1].key]) if i else -1.0
+                high = self._rank[ordered[j].key] if j < n else low + (j - i + 1)
+                step = (high - low) / (j - i + 1)
+                if step <= 1e-9 * max(1.0, abs(high)):
+                    break  # no room left between these neighbours: renumber all
+                for k in range(i, j):
+                    out[ordered[k].key] = low + step * (k - i + 1)
+                i = j
+            else:
+                return out
+        return {item.key: float(row) for row, item in enumerate(ordered) if self._rank.get(item.key) != row}
 
     def row_of(self, key: int) -> Optional[int]:
         """The row where ``key`` is shown (None: not in the list)."""
@@ -309,17 +417,14 @@ class WorklistModel(QAbstractTableModel):
         plus a tooltip says the same thing on every platform.
         """
         self._sorted_by = (section, order)
-        self._header = None
-        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(COLUMNS) - 1)
+        self._write_header()
 
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        # Asked for every role of every section at each layout and paint of the header (~700
-        # calls while a folder loads): answered from a table rebuilt when the sort changes.
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
-            return None
-        if self._header is None:
-            self._header = [self._header_roles(s) for s in range(len(COLUMNS))]
-        return self._header[section].get(role)
+    def _write_header(self) -> None:
+        """The header's titles, sort arrow and tooltips, written to Qt when the sort changes."""
+        for section in range(len(COLUMNS)):
+            roles = self._header_roles(section)
+            for role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.InitialSortOrderRole):
+                self.setHeaderData(section, Qt.Orientation.Horizontal, roles.get(int(role)), role)
 
     def _header_roles(self, section: int) -> dict:
         sorted_section, order = self._sorted_by
@@ -338,37 +443,8 @@ class WorklistModel(QAbstractTableModel):
             out[int(roles.InitialSortOrderRole)] = Qt.SortOrder.DescendingOrder  # first click: riskiest on top
         return out
 
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        # Qt asks for about ten roles per cell on every repaint and every re-sort (~600 calls to
-        # paint the visible rows). Answering from a per-row table built once per change, not by
-        # re-deciding each role, took a 20-row repaint from 11 to ~7 ms (issue 15's stalls).
-        if not index.isValid():
-            return None
-        item = self._items[index.row()]
-        return self._cells_of(item)[index.column()].get(role)
-
-    def multiData(self, index, roleDataSpan) -> None:
-        # Qt 6's delegate asks for all of a cell's roles at once; answered in one Python call
-        # instead of one data() call a role (~100 calls to repaint the list, not ~730). Not
-        # less CPU (0.4 ms more on a quiet machine), but each call from Qt into Python waits
-        # for the GIL: with threads contending for it, as the loaders do, a 500-row list
-        # repainted in 11.9 ms of wall time against 15.9-22.8 (benchmarks.worklist_paint_probe;
-        # benchmarks/RESULTS.md).
-        if not index.isValid():
-            return
-        cell = self._cells_of(self._items[index.row()])[index.column()]
-        for role_data in roleDataSpan:
-            role_data.setData(cell.get(role_data.role()))
-
-    def _cells_of(self, item: WorkItem) -> list[dict]:
-        cells = self._cells.get(item.key)
-        if cells is None:
-            cells = self._cells[item.key] = self._row_cells(item)
-        return cells
-
     def _sort_keys_of(self, item: WorkItem) -> tuple[int, tuple]:
-        """(risk group, the sort value of each column) of a row. Apart from the cells:
-        sorting 500 new rows reads every row's keys, but only the ~30 in view need their cells."""
+        """(risk group, the sort value of each column) of a row, kept until the row changes."""
         keys = self._sort_keys.get(item.key)
         if keys is None:
             p = item.prediction
@@ -378,19 +454,11 @@ class WorklistModel(QAbstractTableModel):
                 self._verdict(item), item.read))
         return keys
 
-    def index(self, row: int, column: int, parent=QModelIndex()) -> QModelIndex:
-        # Qt's own index() asks rowCount() and columnCount() back in Python first: two calls
-        # more for each of the ~700 indexes a repaint of the list makes.
-        if parent.isValid() or not (0 <= row < len(self._items) and 0 <= column < len(COLUMNS)):
-            return QModelIndex()
-        return self.createIndex(row, column)
-
     def _row_cells(self, item: WorkItem) -> list[dict]:
-        """Every role of every column of ``item``'s row: ``data()``'s answers."""
+        """Every role of every column of ``item``'s row, as written to Qt."""
         p = item.prediction
         role = Qt.ItemDataRole
-        bold = QFont()
-        bold.setBold(True)
+        bold = self._bold
         cells: list[dict] = [dict() for _ in COLUMNS]
         verdict = self._verdict(item)
         seen = "" if item.viewed else "\nNot yet viewed"
@@ -399,7 +467,7 @@ class WorklistModel(QAbstractTableModel):
             cell[KEY_ROLE] = item.key
             cell[int(role.ToolTipRole)] = _read_tooltip(item) if col == READ else tooltip
             if item.status == ERROR and col != READ:
-                cell[int(role.ForegroundRole)] = QColor(255, 120, 100)
+                cell[int(role.ForegroundRole)] = ERROR_COLOUR
         cells[THUMB][int(role.DecorationRole)] = item.thumbnail
         cells[NAME][int(role.DisplayRole)] = self.display_name(item)
         if not item.viewed:
@@ -409,15 +477,15 @@ class WorklistModel(QAbstractTableModel):
         if item.status in PENDING_WORDS:
             cells[VERDICT][int(role.ForegroundRole)] = PENDING_COLOUR
         cells[READ][int(role.DisplayRole)] = item.read or "–"
-        cells[READ][int(role.ForegroundRole)] = READ_COLOURS.get(item.read, QColor(120, 120, 120))
+        cells[READ][int(role.ForegroundRole)] = READ_COLOURS.get(item.read, NO_READ_COLOUR)
         if item.read:
             cells[READ][int(role.FontRole)] = bold
         if item.status != ERROR and p is not None and not p.out_of_distribution:
-            colour = QColor(255, 140, 105) if wording.is_positive(p) else QColor(110, 210, 155)
+            colour = POSITIVE_COLOUR if wording.is_positive(p) else NEGATIVE_COLOUR
             for col in (PROBABILITY, VERDICT):
                 cells[col][int(role.ForegroundRole)] = colour
-        cells[PROBABILITY][int(role.TextAlignmentRole)] = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        cells[READ][int(role.TextAlignmentRole)] = int(Qt.AlignmentFlag.AlignCenter)
+        cells[PROBABILITY][int(role.TextAlignmentRole)] = _RIGHT
+        cells[READ][int(role.TextAlignmentRole)] = _CENTRE
         return cells
 
     @staticmethod
@@ -563,8 +631,12 @@ class WorklistView(QTableView):
         self._pinned_offset = None
 
     def current_key(self) -> Optional[int]:
-        index = self.currentIndex()
-        return index.data(KEY_ROLE) if index.isValid() else None
+        return self._key_at(self.currentIndex())
+
+    def _key_at(self, index) -> Optional[int]:
+        """The key of the row at ``index`` (None: no row), from the rows themselves: a large
+        folder's rows are written to Qt a slice at a time (WRITE_SLICE)."""
+        return self.worklist.item_at(index.row()).key if index.isValid() else None
 
     def keys_in_order(self) -> list[int]:
         return [item.key for item in self.worklist.items()]
@@ -602,7 +674,7 @@ class WorklistView(QTableView):
 
     def _on_current_row_changed(self, current, _previous) -> None:
         if current.isValid():
-            key = int(current.data(KEY_ROLE))
+            key = self._key_at(current)
             self.worklist.update(key, viewed=True)
             self.currentKeyChanged.emit(key)
 
@@ -621,7 +693,7 @@ class WorklistView(QTableView):
         index = self.indexAt(pos)
         if not index.isValid():
             return
-        key = int(index.data(KEY_ROLE))
+        key = self._key_at(index)
         item = self.worklist.item(key)
         menu = QMenu(self)
         menu.addAction("Remove from Worklist", lambda: self.removeRequested.emit([key]))
