@@ -100,8 +100,8 @@ class WorklistModel(QStandardItemModel):
     The cells live in Qt (a ``QStandardItemModel``), written whenever a row changes, so that
     painting the list calls no Python: a Python model answered ~100 ``index()`` and ~100
     ``multiData()`` calls a repaint, each waiting for the GIL while the loaders run (a 500-row
-    list repainted in 13.9 ms of wall time beside two GIL-contending threads, 6.5 with its
-    cells in Qt; 7.0 against 2.9 on a quiet machine: ``benchmarks.worklist_paint_probe``).
+    list repainted in 11.3 ms of wall time beside two GIL-contending threads, 3.2 with its
+    cells in Qt; 7.3 against 3.0 on a quiet machine: ``benchmarks.worklist_paint_probe``).
     Python keeps what decides the cells and the order: the ``WorkItem`` of each row, and the
     sort (``_items`` is the order shown, row for row as in Qt).
     """
@@ -182,13 +182,14 @@ class WorklistModel(QStandardItemModel):
         self._rank.clear()
         self._unwritten.clear()
         self._unranked.clear()
+        self._write_timer.stop()
         self._stems.clear()
         self.removeRows(0, self.rowCount())
 
     def _count_stems(self, items: Sequence[WorkItem], step: int) -> None:
         """Count the rows whose names share a stem ("a.jpeg" and "a.png"): those show their
         extension, so that no two rows ever read the same. When that changes for a stem already
-        listed, its rows' cached cells are dropped and the list repainted."""
+        listed, its rows are written again."""
         shared_before = {s for s, n in self._stems.items() if n > 1}
         for item in items:
             self._stems[_stem(item.name).lower()] += step
