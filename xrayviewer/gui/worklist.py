@@ -262,8 +262,7 @@ class WorklistModel(QStandardItemModel):
 
     def _write_rows(self, items: Sequence[WorkItem]) -> None:
         """Write the cells of ``items`` to Qt, each cell only if it changed (a role no longer
-        set is cleared), then tell the views once: one notice per cell made a 500-film folder's
-        rows cost the window ~70 ms as the view handled each."""
+        set is cleared), then tell the views once for the batch, not once per cell."""
         rows = []
         self.blockSignals(True)
         try:
@@ -293,18 +292,16 @@ class WorklistModel(QStandardItemModel):
         if not self._unwritten:
             self._write_timer.stop()
 
-    def _rank_unwritten(self) -> None:
-        """Before Qt sorts its rows: the rank of every row still unwritten (its cells follow
-        in their slice), one call a row instead of a whole row's cells."""
-        if not self._unranked:
-            return
+    def _write_ranks(self, ranks: dict[int, float]) -> None:
+        """Write each row's rank (key -> rank) to Qt, unannounced: ranks are not shown, and the
+        sort that follows tells the views once."""
         self.blockSignals(True)
         try:
-            for key in self._unranked:
-                self.setData(self.index(self._row_of[key], 0), self._rank[key], RANK_ROLE)
+            for key, rank in ranks.items():
+                self.setData(self.index(self._row_of[key], 0), rank, RANK_ROLE)
         finally:
             self.blockSignals(False)
-        self._unranked.clear()
+        self._rank.update(ranks)
 
     # ---- sorting ------------------------------------------------------------------------
     # The model keeps its rows in the order shown, sorted in Python: one key per row and one
@@ -364,15 +361,12 @@ class WorklistModel(QStandardItemModel):
         ordered = self._reinserted(set(changed)) if few else self._sorted_items()
         if [item.key for item in ordered] == [item.key for item in self._items]:
             return False
-        self._rank_unwritten()
-        ranks = self._new_ranks(ordered, set(changed) if few else None)
-        self.blockSignals(True)  # ranks are not shown; the sort below tells the views once
-        try:
-            for key, rank in ranks.items():
-                self.setData(self.index(self._row_of[key], 0), rank, RANK_ROLE)
-        finally:
-            self.blockSignals(False)
-        self._rank.update(ranks)
+        # Qt sorts every row, so rows still unwritten (their cells follow in their slice) need
+        # their rank first: one call a row instead of a whole row's cells.
+        ranks = {key: self._rank[key] for key in self._unranked}
+        self._unranked.clear()
+        ranks.update(self._new_ranks(ordered, set(changed) if few else None))
+        self._write_ranks(ranks)
         self._items = ordered
         self._row_of = {item.key: row for row, item in enumerate(ordered)}
         QStandardItemModel.sort(self, 0, Qt.SortOrder.AscendingOrder)  # Qt's rows to the same order
