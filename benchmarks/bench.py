@@ -263,10 +263,12 @@ def bench_gui(model: str | None, repeats: int, films: int = 20) -> dict:
             f"{tag}_peak_rss_mb": round(max(rss), 1)}
 
 
-def compare(checkouts: list[str], rounds: int, model: Optional[str], gui: bool) -> dict:
+def compare(checkouts: list[str], rounds: int, model: Optional[str], gui: bool, train_images: int = 0) -> dict:
     """Measure several checkouts turn by turn (A, B, C, C, B, A, ...), so that a shared,
     noisy machine loads them alike; per checkout, the median of its rounds (peak memory: the
-    largest). A checkout is a folder put first on PYTHONPATH ("installed": none)."""
+    largest). A checkout is a folder put first on PYTHONPATH ("installed": none).
+    ``train_images``: also one training-throughput run of ``default`` a round on that many
+    cached films (``train_img_s_default``; 0: none)."""
     per: dict[str, list[dict]] = {c: [] for c in checkouts}
     saved = os.environ.get("PYTHONPATH")
     try:
@@ -286,6 +288,10 @@ def compare(checkouts: list[str], rounds: int, model: Optional[str], gui: bool) 
                 if gui:
                     one.update(bench_gui(model, 1))
                     one.update(bench_gui(model, 1, films=BIG_FOLDER))
+                if train_images:
+                    t = bench_train("default", train_images, steps=40)
+                    one["train_img_s_default"] = round(t["img_s"], 1)
+                    one[f"train_peak_rss_mb_default_{train_images}"] = round(t["peak_rss_mb"], 1)
                 per[c].append(one)
                 print(f"round {r + 1} {c}:", json.dumps(one), flush=True)
     finally:
@@ -348,7 +354,8 @@ def main() -> int:
         return 2
     measure_as_installed(args.compare or ["installed"])
     if args.compare:
-        print(json.dumps(compare(args.compare, args.repeats, args.model, not args.skip_gui)))
+        print(json.dumps(compare(args.compare, args.repeats, args.model, not args.skip_gui,
+                                 0 if args.skip_train else args.train_images)))
         return 0
     results: dict = {"cpu_count": os.cpu_count()}
     results.update(bench_cli_import(args.repeats))
