@@ -73,6 +73,19 @@ def _filtered(drop_all: bool = False):
                 os.write(2, kept.encode("utf-8"))
 
 
+def prefer_bfc_cpu_allocator() -> None:
+    """Have TensorFlow keep the CPU memory it has grown to (unless the environment decides).
+
+    TensorFlow's default CPU allocator hands a training step's large activations (67 MB for the
+    stem of a batch of 32) to malloc, which maps fresh pages for each and unmaps them after: the
+    kernel then zeroes every page again, every step. Measured on the 2-core development machine
+    (default-frame-xy, 1,017 training films, 2026-12-07): 456 k page faults a step, as much
+    system time as user time, 51 s an epoch; with TensorFlow's BFC allocator 28 s an epoch and
+    bit-identical weights. Read when TensorFlow first allocates: call before importing it.
+    """
+    os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
+
+
 def import_keras():
     """Import Keras 3 on the TensorFlow backend, with TF's start-up chatter silenced."""
     if "keras" in sys.modules:
@@ -81,14 +94,7 @@ def import_keras():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # The app never uses a GPU here; probing CUDA only costs start-up time and log noise.
     os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
-    # TensorFlow's default CPU allocator hands a training step's large activations (67 MB for
-    # the stem of a batch of 32) to malloc, which maps fresh pages for each and unmaps them
-    # after: the kernel then zeroes every page again, every step. Measured on the 2-core
-    # development machine (default-frame-xy, 1,017 training films, 2026-12-07): 456 k page
-    # faults a step, as much system time as user time, 51 s an epoch; with TensorFlow's own
-    # BFC allocator, which keeps the memory it has grown to, 28 s an epoch and bit-identical
-    # weights. Read when TensorFlow first allocates, so it must be set before the import.
-    os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
+    prefer_bfc_cpu_allocator()
     with startup_chatter_filtered():
         import keras  # noqa: PLC0415
         import tensorflow as tf  # noqa: PLC0415
