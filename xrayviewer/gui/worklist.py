@@ -48,6 +48,8 @@ READ_COLOURS = {"P": POSITIVE_COLOUR, "N": NEGATIVE_COLOUR, "U": QColor(190, 190
 #: WorkItem fields no cell shows: changing only these repaints and re-sorts nothing (a folder's
 #: files hashed for the reads log changed 500 rows' identity, and re-sorted the list for it).
 UNSHOWN_FIELDS = frozenset({"image_sha256", "model_input", "file_reasons", "request_serial"})
+#: A row's key, on its first cell: which film Qt's row holds (the view reads keys from the rows
+#: themselves, ``WorklistModel.item_at``; this lets a check see Qt's order is the model's).
 KEY_ROLE = Qt.ItemDataRole.UserRole + 1
 #: A row's place in the order shown, on its first cell: what Qt sorts the rows by (sort() says why).
 RANK_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -458,8 +460,8 @@ class WorklistModel(QStandardItemModel):
         verdict = self._verdict(item)
         seen = "" if item.viewed else "\nNot yet viewed"
         tooltip = item.error or (item.path + seen + ("\n" + wording.worklist_tooltip(p) if p is not None else ""))
+        cells[THUMB][KEY_ROLE] = item.key
         for col, cell in enumerate(cells):
-            cell[KEY_ROLE] = item.key
             cell[int(role.ToolTipRole)] = _read_tooltip(item) if col == READ else tooltip
             if item.status == ERROR and col != READ:
                 cell[int(role.ForegroundRole)] = ERROR_COLOUR
