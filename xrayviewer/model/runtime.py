@@ -73,16 +73,20 @@ def _filtered(drop_all: bool = False):
                 os.write(2, kept.encode("utf-8"))
 
 
-def prefer_bfc_cpu_allocator() -> None:
-    """Have TensorFlow keep the CPU memory it has grown to (unless the environment decides).
+def set_tensorflow_environment() -> None:
+    """The environment every TensorFlow import of the app starts from: Keras on the TensorFlow
+    backend, TensorFlow's C++ log quiet below warnings, and its BFC CPU allocator. Call before
+    importing TensorFlow; a value the user's environment already holds wins.
 
-    TensorFlow's default CPU allocator hands a training step's large activations (67 MB for the
-    stem of a batch of 32) to malloc, which maps fresh pages for each and unmaps them after: the
-    kernel then zeroes every page again, every step. Measured on the 2-core development machine
-    (default-frame-xy, 1,017 training films, 2026-12-07): 456 k page faults a step, as much
-    system time as user time, 51 s an epoch; with TensorFlow's BFC allocator 28 s an epoch and
-    bit-identical weights. Read when TensorFlow first allocates: call before importing it.
+    Why BFC: TensorFlow's default CPU allocator hands a training step's large activations (67 MB
+    for the stem of a batch of 32) to malloc, which maps fresh pages for each and unmaps them
+    after: the kernel then zeroes every page again, every step. Measured on the 2-core
+    development machine (default-frame-xy, 1,017 training films, 2026-12-07): 456 k page faults
+    a step, as much system time as user time, 51 s an epoch; with the BFC allocator, which
+    keeps the memory it has grown to, 28 s an epoch and bit-identical weights.
     """
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
 
 
@@ -90,11 +94,9 @@ def import_keras():
     """Import Keras 3 on the TensorFlow backend, with TF's start-up chatter silenced."""
     if "keras" in sys.modules:
         return sys.modules["keras"]
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    set_tensorflow_environment()
     # The app never uses a GPU here; probing CUDA only costs start-up time and log noise.
     os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
-    prefer_bfc_cpu_allocator()
     with startup_chatter_filtered():
         import keras  # noqa: PLC0415
         import tensorflow as tf  # noqa: PLC0415

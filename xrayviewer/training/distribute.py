@@ -278,13 +278,11 @@ def _import_tensorflow_with_gpus() -> None:
     CPU, while a distributed run is for the GPUs. Must run before anything imports Keras."""
     import sys
 
-    from ..model.runtime import prefer_bfc_cpu_allocator, startup_chatter_filtered
+    from ..model.runtime import set_tensorflow_environment, startup_chatter_filtered
 
     if "keras" in sys.modules:
         return
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    prefer_bfc_cpu_allocator()  # a CPU worker's steps fault in their activations otherwise
+    set_tensorflow_environment()  # as import_keras, but the GPUs stay visible
     with startup_chatter_filtered():
         import keras  # noqa: F401
         import tensorflow  # noqa: F401
