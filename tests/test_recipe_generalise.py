@@ -116,7 +116,7 @@ def test_default_std_frame_is_default_norm_plus_framing_and_a_weight_mean():
     assert all(getattr(both, k) == getattr(norm, k) for k in same)
     averaged = {"default-std-frame", "default-frame-mean", "default-tone-mean", "default-frame-bal",
                 "default-frame-illum", "default-frame-xy", "default-frame-slim", "default-frame-xy-slim",
-                "default-frame-wide", "default-frame-mirror"}
+                "default-frame-wide", "default-frame-mirror", "default-frame-xy-slim-fast"}
     assert all(r.average_last == 0 for name, r in RECIPES.items() if name not in averaged)
 
 
@@ -328,6 +328,13 @@ def test_default_frame_xy_slim_is_default_frame_xy_on_the_slim_network():
     xy, both, slim = RECIPES["default-frame-xy"], RECIPES["default-frame-xy-slim"], RECIPES["default-frame-slim"]
     assert both.architecture == slim.architecture == "default-slim" and both.vertical_framing
     assert replace(both, name=xy.name, description=xy.description, architecture=xy.architecture) == xy
+
+
+def test_default_frame_xy_slim_fast_is_the_slim_recipe_on_the_fast_step():
+    # Rule 42: the one change is how a step is computed (training.fast_step), not what.
+    slim, fast = RECIPES["default-frame-xy-slim"], RECIPES["default-frame-xy-slim-fast"]
+    assert fast.fast_step and not slim.fast_step
+    assert replace(fast, name=slim.name, description=slim.description, fast_step=False) == slim
 
 
 @pytest.mark.slow

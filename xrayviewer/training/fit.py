@@ -175,6 +175,7 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
     from ..model.architectures import build_model, with_last_conv_output
     from ..model.bundle import save_bundle
     from ..model.runtime import import_keras, versions
+    from .fast_step import fast_training_step
     from .sequence import CachedBatches, class_weights_for, training_batches
 
     t0 = time.perf_counter()
@@ -261,8 +262,9 @@ def fit(config: TrainConfig, on_progress: ProgressCallback = no_progress,
                      cycles=cycles, peak_rate=learning_rate, restart_peak=recipe.restart_peak)
     trained = False
     try:
-        model.fit(train_seq, validation_data=val_seq, epochs=epochs, class_weight=class_weight,
-                  callbacks=[*extra_callbacks, bridge.callback], verbose=0, **fit_kwargs)
+        with fast_training_step(model, enabled=recipe.fast_step):
+            model.fit(train_seq, validation_data=val_seq, epochs=epochs, class_weight=class_weight,
+                      callbacks=[*extra_callbacks, bridge.callback], verbose=0, **fit_kwargs)
         trained = True
         train_seconds = time.perf_counter() - t0
         if len(bridge.cycle_weights) > 1:

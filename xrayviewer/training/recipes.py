@@ -44,6 +44,9 @@ class Recipe:
     # the weights at each cycle's end. Empty: one schedule, as ``cosine_decay`` says.
     cycles: tuple = ()
     restart_peak: float = 0.5
+    # Train on the cheaper step of training.fast_step (fused batch normalisation, augmentation
+    # on one grey channel): the same function, other floats, so only recipes that opt in.
+    fast_step: bool = False
 
     @property
     def shifts_prior(self) -> bool:
@@ -201,6 +204,16 @@ RECIPES = {
         description="default-tone plus framing augmentation in both directions (width and height zoomed "
                     "x0.75-1.35, content moved up to 8% up or down) and half the training films mirrored "
                     "left to right; keeps the mean of the last 5 epochs' weights."),
+    # Issue 14's training budget, rule 42 (model_weights/README.md): default-frame-xy-slim on
+    # training.fast_step's cheaper step (fused batch normalisation, augmentation on one grey
+    # channel), nothing else changed: the same network, data, augmentation and schedule.
+    "default-frame-xy-slim-fast": replace(
+        _DEFAULT_FRAME_XY, name="default-frame-xy-slim-fast", architecture="default-slim", fast_step=True,
+        description="default-tone plus framing augmentation in both directions (width and height zoomed "
+                    "x0.75-1.35, content moved up to 8% up or down) on the slimmer network (24, 48, 96, "
+                    "192 channels), trained on the fused batch-normalisation kernel with the network's "
+                    "augmentation applied to one grey channel; keeps the mean of the last 5 epochs' "
+                    "weights."),
     "default-tone-mean": _keeping_weight_mean(
         _DEFAULT_TONE, "default-tone-mean", "default-tone keeping the mean of the last 5 epochs' weights."),
     "default-v1": Recipe("default-v1", epochs=24, batch_size=32, learning_rate=2e-3, class_weights=True,
