@@ -191,13 +191,15 @@ def bench_train(recipe: str, images: int, steps: int) -> dict:
         r = get_recipe({recipe!r})
         labels = np.array([samples[i].label for i in ok], np.float32)
         seq = training_batches(r, cache, ok, labels)
+        from xrayviewer.training.fast_step import fast_training_step
         m = build_model(r.network)
         m.compile(keras.optimizers.Adam(1e-3), "binary_crossentropy")
-        m.fit(seq, epochs=1, steps_per_epoch=3, verbose=0)  # warm-up / tracing
-        steps = min({steps}, len(seq))
-        t = time.perf_counter(); m.fit(seq, epochs=1, steps_per_epoch=steps, verbose=0); dt = time.perf_counter() - t
-        # one full pass over the data, so that memory would show any growth with dataset size
-        m.fit(seq, epochs=1, verbose=0)
+        with fast_training_step(m, enabled=r.fast_step):  # the step fit() would take for this recipe
+            m.fit(seq, epochs=1, steps_per_epoch=3, verbose=0)  # warm-up / tracing
+            steps = min({steps}, len(seq))
+            t = time.perf_counter(); m.fit(seq, epochs=1, steps_per_epoch=steps, verbose=0); dt = time.perf_counter() - t
+            # one full pass over the data, so that memory would show any growth with dataset size
+            m.fit(seq, epochs=1, verbose=0)
         print(json.dumps({{"img_s": steps * r.batch_size / dt,
                           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
     """, env_extra={"BENCH_CACHE": tempfile.mkdtemp(prefix="xv-bench-cache-")}, timeout=3600)
@@ -340,6 +342,8 @@ def main() -> int:
     ap.add_argument("--skip-train", action="store_true")
     ap.add_argument("--skip-gui", action="store_true")
     ap.add_argument("--train-images", type=int, default=1000, help="N for the memory check (2N is run too)")
+    ap.add_argument("--train-recipes", nargs="+", default=["default", "seed"], metavar="RECIPE",
+                    help="recipes whose training throughput is measured (train_img_s_<recipe>)")
     args = ap.parse_args()
     if args.model:
         # The measured commands run from a neutral folder, so a path relative to the
@@ -369,7 +373,7 @@ def main() -> int:
         # 40 steps take 15-25 s, and single runs of the same code measured 62-86 img/s on
         # one morning: the throughput is the median of several runs, memory their maximum.
         runs = max(3, args.repeats // 2)
-        for recipe in ("default", "seed"):
+        for recipe in args.train_recipes:
             ns = [bench_train(recipe, args.train_images, steps=40) for _ in range(runs)]
             results[f"train_img_s_{recipe}"] = round(statistics.median(n["img_s"] for n in ns), 1)
             results[f"train_peak_rss_mb_{recipe}_{args.train_images}"] = round(max(n["peak_rss_mb"] for n in ns), 1)
