@@ -154,7 +154,10 @@ def _monitor(folder, cache_dir, on_progress, should_cancel):
     y = np.array([scan.samples[i].label for i in ok])
 
     def auc(model) -> float:
-        p = np.concatenate([np.asarray(model(to_model_input(grey[s:s + 128]), training=False)).reshape(-1)
+        # predict_on_batch runs a traced graph: calling the model eagerly took a quarter more
+        # CPU (2.1 against 1.6 s on 299 films, slim network, 2026-12-08), inside the fitting
+        # time. It only scores: no weight depends on it.
+        p = np.concatenate([np.asarray(model.predict_on_batch(to_model_input(grey[s:s + 128]))).reshape(-1)
                             for s in range(0, len(grey), 128)])
         return round(roc_auc(y, p), 5)
     return auc
