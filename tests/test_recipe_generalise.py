@@ -116,7 +116,8 @@ def test_default_std_frame_is_default_norm_plus_framing_and_a_weight_mean():
     assert all(getattr(both, k) == getattr(norm, k) for k in same)
     averaged = {"default-std-frame", "default-frame-mean", "default-tone-mean", "default-frame-bal",
                 "default-frame-illum", "default-frame-xy", "default-frame-slim", "default-frame-xy-slim",
-                "default-frame-wide", "default-frame-mirror", "default-frame-xy-slim-fast"}
+                "default-frame-wide", "default-frame-mirror", "default-frame-xy-slim-fast",
+                "default-frame-xy-slim-stride"}
     assert all(r.average_last == 0 for name, r in RECIPES.items() if name not in averaged)
 
 
@@ -335,6 +336,18 @@ def test_default_frame_xy_slim_fast_is_the_slim_recipe_on_the_fast_step():
     slim, fast = RECIPES["default-frame-xy-slim"], RECIPES["default-frame-xy-slim-fast"]
     assert fast.fast_step and not slim.fast_step
     assert replace(fast, name=slim.name, description=slim.description, fast_step=False) == slim
+
+
+def test_default_frame_xy_slim_stride_steps_its_stem_and_changes_nothing_else():
+    # Rule 43: the stem convolution steps two pixels (no stem max pool); the stages see 64 x 64.
+    from xrayviewer.model.architectures import build_model
+
+    fast, stride = RECIPES["default-frame-xy-slim-fast"], RECIPES["default-frame-xy-slim-stride"]
+    assert replace(stride, name=fast.name, description=fast.description, architecture=fast.architecture) == fast
+    strided, slim = build_model("default-slim-stride"), build_model("default-slim")
+    assert strided.get_layer("stem_conv").strides == (2, 2)
+    assert tuple(strided.get_layer("s1_sep1").input.shape[1:3]) == tuple(slim.get_layer("s1_sep1").input.shape[1:3])
+    assert strided.count_params() == slim.count_params()  # same weights, only the stem's stride differs
 
 
 @pytest.mark.slow

@@ -59,7 +59,7 @@ DEFAULT_WIDTHS = (32, 64, 128, 256)
 SLIM_WIDTHS = (24, 48, 96, 192)
 
 
-def build_default(standardize: bool = False, widths: tuple = DEFAULT_WIDTHS, name: str = ""):
+def build_default(standardize: bool = False, widths: tuple = DEFAULT_WIDTHS, name: str = "", stem_stride: int = 1):
     """The shipped recipe: depthwise-separable blocks, global average pooling, dropout.
 
     About 140 k weights instead of the seed's 1.9 M (most of those sat in the 6,400-wide
@@ -72,6 +72,12 @@ def build_default(standardize: bool = False, widths: tuple = DEFAULT_WIDTHS, nam
     still agree byte for byte.
 
     ``widths`` sets the stem's and the three stages' channels (``default-slim`` narrows them).
+
+    ``stem_stride=2`` (network ``default-slim-stride``) lets the stem convolution step two
+    pixels instead of convolving every pixel and max-pooling after its normalisation: the same
+    64 x 64 map for the stages, at a quarter of the stem's work. On the 2-core CPU the stem at
+    128 x 128 (its convolution, batch norm, ReLU and pooling) is the costliest part of a
+    training step (benchmarks/RESULTS.md, 2026-12-08).
     """
     keras = import_keras()
     layers = keras.layers
@@ -84,10 +90,11 @@ def build_default(standardize: bool = False, widths: tuple = DEFAULT_WIDTHS, nam
     # fast under a 2e-3 learning rate, 0.99 moving statistics lag so far behind that inference
     # outputs a constant for the first epochs (seen here: validation AUC 0.50 for 3 epochs).
     bn = {"momentum": 0.9}
-    x = layers.Conv2D(widths[0], 3, padding="same", use_bias=False, name="stem_conv")(x)
+    x = layers.Conv2D(widths[0], 3, strides=stem_stride, padding="same", use_bias=False, name="stem_conv")(x)
     x = layers.BatchNormalization(name="stem_bn", **bn)(x)
     x = layers.ReLU(name="stem_relu")(x)
-    x = layers.MaxPooling2D(2, name="stem_pool")(x)  # 64 x 64
+    if stem_stride == 1:
+        x = layers.MaxPooling2D(2, name="stem_pool")(x)  # 64 x 64
     stages = [(width, 2) for width in widths[1:]]  # 64 -> 32 -> 16 px
     for s, (width, repeats) in enumerate(stages, start=1):
         for r in range(1, repeats + 1):
@@ -118,6 +125,7 @@ NETWORKS = {
     "default": build_default,
     "default-std": lambda: build_default(standardize=True),
     "default-slim": lambda: build_default(widths=SLIM_WIDTHS, name="default-slim"),
+    "default-slim-stride": lambda: build_default(widths=SLIM_WIDTHS, name="default-slim-stride", stem_stride=2),
 }
 
 

@@ -214,6 +214,16 @@ RECIPES = {
                     "192 channels), trained on the fused batch-normalisation kernel with the network's "
                     "augmentation applied to one grey channel; keeps the mean of the last 5 epochs' "
                     "weights."),
+    # Issue 14's training budget, rule 43 (model_weights/README.md): default-frame-xy-slim-fast
+    # with a stride-2 stem convolution instead of a full-resolution one and a max pool, nothing
+    # else changed: the stages see the same 64 x 64 map, at a quarter of the stem's work.
+    "default-frame-xy-slim-stride": replace(
+        _DEFAULT_FRAME_XY, name="default-frame-xy-slim-stride", architecture="default-slim-stride", fast_step=True,
+        description="default-tone plus framing augmentation in both directions (width and height zoomed "
+                    "x0.75-1.35, content moved up to 8% up or down) on the slimmer network (24, 48, 96, "
+                    "192 channels) with a stride-2 stem convolution, trained on the fused batch-"
+                    "normalisation kernel with the network's augmentation applied to one grey channel; "
+                    "keeps the mean of the last 5 epochs' weights."),
     "default-tone-mean": _keeping_weight_mean(
         _DEFAULT_TONE, "default-tone-mean", "default-tone keeping the mean of the last 5 epochs' weights."),
     "default-v1": Recipe("default-v1", epochs=24, batch_size=32, learning_rate=2e-3, class_weights=True,
