@@ -14,6 +14,8 @@ from .runtime import import_keras
 
 GRADCAM_LAYER = "last_conv"
 FEATURE_LAYER = "features"
+#: The augmentation block inside the networks (passes inputs through at inference).
+AUGMENT_LAYER = "augment"
 
 
 def build_seed():
@@ -48,7 +50,7 @@ def _augmentation(keras):
             layers.RandomContrast(0.3, value_range=(0.0, 1.0)),
             layers.RandomBrightness(0.12, value_range=(0.0, 1.0)),
         ],
-        name="augment",
+        name=AUGMENT_LAYER,
     )
 
 

@@ -30,9 +30,7 @@ from __future__ import annotations
 import contextlib
 import types
 
-#: The name of the networks' augmentation block (``model.architectures._augmentation``).
-AUGMENT_BLOCK = "augment"
-
+from ..model.architectures import AUGMENT_LAYER
 
 def _fused_batch_norm_call(self, inputs, training=None, mask=None):
     """Keras' training-mode BatchNormalization.call on the fused kernel: the same output and
@@ -99,7 +97,7 @@ def fast_training_step(model, enabled: bool = True):
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.call = types.MethodType(_fused_batch_norm_call, layer)
                 swapped.append(layer)
-            elif isinstance(layer, keras.Sequential) and layer.name == AUGMENT_BLOCK:
+            elif isinstance(layer, keras.Sequential) and layer.name == AUGMENT_LAYER:
                 layer.call = types.MethodType(_grey_augment_call, layer)
                 swapped.append(layer)
     try:
@@ -109,4 +107,4 @@ def fast_training_step(model, enabled: bool = True):
             del layer.call
 
 
-__all__ = ["AUGMENT_BLOCK", "fast_training_step"]
+__all__ = ["fast_training_step"]
