@@ -63,11 +63,11 @@ def test_only_training_batches_are_augmented(tmp_path):
     assert train[0][0].shape == plain.shape and train[0][0].dtype == np.float32
 
 
-def test_default_means_default_frame_xy_and_old_bundles_keep_their_recipe():
-    r = RECIPES["default-frame-xy"]
-    assert r.network == "default" and r.tone_augment and r.framing_augment and r.vertical_framing
-    assert r.average_last == 5
-    assert get_recipe("default") is r and DEFAULT_RECIPE == "default-frame-xy"
+def test_default_means_default_frame_xy_slim_stride_and_old_bundles_keep_their_recipe():
+    r = RECIPES["default-frame-xy-slim-stride"]
+    assert r.network == "default-slim-stride" and r.tone_augment and r.framing_augment and r.vertical_framing
+    assert r.average_last == 5 and r.fast_step
+    assert get_recipe("default") is r and DEFAULT_RECIPE == "default-frame-xy-slim-stride"
     # What `--recipe default` trains is what the bundled model was trained with.
     from xrayviewer.model.bundle import bundled_model_path
     assert json.loads(bundled_model_path().with_suffix(".json").read_text())["recipe"] == DEFAULT_RECIPE

@@ -65,7 +65,7 @@ def test_fit_writes_bundle_with_full_metadata(tiny_model):
     for key in ("recipe", "preprocessing", "input_shape", "threshold", "validation", "data", "versions",
                 "command", "calibration", "operating_points", "sha256", "created", "split"):
         assert key in meta, key
-    assert meta["recipe"] == "default-frame-xy"  # "default" resolved to the recipe it stands for
+    assert meta["recipe"] == "default-frame-xy-slim-stride"  # "default" resolved to the recipe it stands for
     assert meta["preprocessing"] == PREPROCESSING_ID
     assert meta["input_shape"] == [128, 128, 3]
     assert 0.0 <= meta["threshold"] <= 1.0

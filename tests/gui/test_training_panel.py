@@ -152,7 +152,7 @@ def test_panel_follows_the_recipes_epoch_plan_unless_told_otherwise(window_facto
 
     window = window_factory(wait_model=False)
     panel = _panel_scanned(window, qtbot, tiny_dataset, epochs=get_recipe("default").epochs)
-    assert panel.recipe_combo.currentData() == "default-frame-xy"
+    assert panel.recipe_combo.currentData() == "default-frame-xy-slim-stride"
     assert panel.config().epochs is None
     panel.epochs_spin.setValue(3)
     assert panel.config().epochs == 3

@@ -175,7 +175,8 @@ RECIPES = {
                     "thickness vary), so regional brightness stops carrying the label; keeps the mean of "
                     "the last 5 epochs' weights."),
     # Issue 14, rule 30 (model_weights/README.md): default-frame-mean with framing drawn as widely
-    # in height as in width (see _DEFAULT_FRAME_XY). Shipped since 2026-12-07 (rules 30 and 32):
+    # in height as in width (see _DEFAULT_FRAME_XY). Shipped from 2026-12-07 to 2026-12-08 (rules 30
+    # and 32; replaced by default-frame-xy-slim-stride, rule 43, which trains within the budget):
     # over three seeds it led default-frame-mean on external films (see model_weights/README.md).
     "default-frame-xy": _DEFAULT_FRAME_XY,
     # Issue 14 and 15, rule 31 (model_weights/README.md): default-frame-mean on three-quarter
@@ -219,9 +220,10 @@ RECIPES = {
     # Issue 14's training budget, rule 42 (model_weights/README.md): default-frame-xy-slim on
     # training.fast_step's cheaper step, nothing else changed (see _SLIM_FAST).
     "default-frame-xy-slim-fast": _SLIM_FAST,
-    # Issue 14's training budget, rule 43 (model_weights/README.md): default-frame-xy-slim-fast
-    # with a stride-2 stem convolution instead of a full-resolution one and a max pool, nothing
-    # else changed: the stages see the same 64 x 64 map, at a quarter of the stem's work.
+    # Issue 14's training budget, rule 43 (model_weights/README.md), shipped since 2026-12-08:
+    # default-frame-xy-slim-fast with a stride-2 stem convolution instead of a full-resolution one
+    # and a max pool, nothing else changed: the stages see the same 64 x 64 map, at a quarter of
+    # the stem's work.
     "default-frame-xy-slim-stride": replace(
         _SLIM_FAST, name="default-frame-xy-slim-stride", architecture="default-slim-stride",
         description="default-tone plus framing augmentation in both directions (width and height zoomed "
@@ -238,7 +240,7 @@ RECIPES = {
 }
 
 #: What ``--recipe default`` and the training panel's preselection mean today.
-DEFAULT_RECIPE = "default-frame-xy"
+DEFAULT_RECIPE = "default-frame-xy-slim-stride"
 
 
 def epoch_plan(recipe: Recipe, epochs_override=None) -> tuple[int, int]:
