@@ -223,7 +223,9 @@ RECIPES = {
     # Issue 14's training budget, rule 43 (model_weights/README.md), shipped since 2026-12-08:
     # default-frame-xy-slim-fast with a stride-2 stem convolution instead of a full-resolution one
     # and a max pool, nothing else changed: the stages see the same 64 x 64 map, at a quarter of
-    # the stem's work.
+    # the stem's work. Over three seeds it ranks external films as default-frame-xy does
+    # (external A AUC 0.9794 +/- 0.0016 against 0.9796 +/- 0.0029) and seed 0 trained in 22.4
+    # minutes instead of 42.8.
     "default-frame-xy-slim-stride": replace(
         _SLIM_FAST, name="default-frame-xy-slim-stride", architecture="default-slim-stride",
         description="default-tone plus framing augmentation in both directions (width and height zoomed "
