@@ -48,12 +48,12 @@ print(json.dumps({"faults_per_step": faults}))
 ONE_ACTIVATION_PAGES = 32 * 128 * 128 * 32 * 4 // 4096
 
 
-def _faults_per_step(allocator_env: dict) -> int:
+def _quietest_step_faults(allocator_env: dict) -> int:
     """The fewest minor faults of five steps.
 
     The fewest, not the mean: what the allocator does repeats every step, while the kernel
     taking pages back from an idle process now and then (a CI run once averaged 9,835 a step
-    under BFC, against 4 to 16 here) is a one-off that the quietest step escapes."""
+    under BFC, against 1 to 16 here) is a one-off that the quietest step escapes."""
     env = {k: v for k, v in os.environ.items() if k != "TF_CPU_ALLOCATOR_USE_BFC"}
     env.update(allocator_env)
     out = subprocess.run([sys.executable, "-c", STEPS], env=env, capture_output=True, text=True, timeout=300)
@@ -63,8 +63,8 @@ def _faults_per_step(allocator_env: dict) -> int:
 
 @pytest.mark.skipif(sys.platform != "linux", reason="minor page faults as getrusage counts them on Linux")
 def test_training_steps_do_not_fault_in_their_activations_again():
-    default = _faults_per_step({})
-    malloc = _faults_per_step({"TF_CPU_ALLOCATOR_USE_BFC": "false"})
+    default = _quietest_step_faults({})
+    malloc = _quietest_step_faults({"TF_CPU_ALLOCATOR_USE_BFC": "false"})
     # The premise: with malloc even the quietest step faults in its activations anew (several).
     assert malloc > 2 * ONE_ACTIVATION_PAGES, malloc
     # The app's setting: a step reuses its memory. What still faults (1 to 16 pages a step here;

@@ -45,9 +45,9 @@ def linear_grad_cam(conv: np.ndarray, weights) -> np.ndarray:
 #: over the 30 scored closest to the threshold. A retrained network scales its activations
 #: differently, so it is measured again when a model ships: 0.113 for the
 #: default-frame-xy-slim-stride bundle shipped 2026-12-08 (threshold 0.58); 0.123-0.126 for the
-#: default-frame-xy bundle before it (threshold 0.51-0.52); 0.110 for the default-frame-mean bundle before it
-#: (threshold 0.47); 0.126-0.134 for the default-tone bundle before that (0.131 re-measured by
-#: the script), under both of that bundle's calibrations.
+#: default-frame-xy bundle before it (threshold 0.51-0.52); 0.110 for the default-frame-mean
+#: bundle before it (threshold 0.47); 0.126-0.134 for the default-tone bundle before that
+#: (0.131 re-measured by the script), under both of that bundle's calibrations.
 RED_AT = 0.11
 
 

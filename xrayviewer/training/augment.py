@@ -123,8 +123,8 @@ def framing_wide(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
                                            FRAMING_WIDE_LOG_RANGE))
 
 
-# Mirroring: default-frame-xy's network (then shipped) reads an external normal film mirrored left to right (heart
-# on the viewer's left) as +2.11 log-odds more abnormal, pneumonia 0.23 less
+# Mirroring: default-frame-xy's network (then shipped) reads an external normal film mirrored
+# left to right (heart on the viewer's left) as +2.11 log-odds more abnormal, pneumonia 0.23 less
 # (benchmarks/runs/default-frame-xy/nuisance_probe_s0.txt): its "normal" is a narrow template
 # tied to where each structure sits. Pneumonia is an opacity in either lung, so a mirrored
 # film keeps its label. Rule 38 in model_weights/README.md tested whether training on

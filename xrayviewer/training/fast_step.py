@@ -32,6 +32,7 @@ import types
 
 from ..model.architectures import AUGMENT_LAYER
 
+
 def _fused_batch_norm_call(self, inputs, training=None, mask=None):
     """Keras' training-mode BatchNormalization.call on the fused kernel: the same output and
     the same moving-statistics update (momentum, biased variance) as Keras' own."""
