@@ -66,8 +66,9 @@ def test_colourfulness_is_zero_for_grey_stored_as_rgb_and_unchanged_for_colour()
     assert colourfulness(Image.fromarray(one_pixel_tinted)) > 0.0
 
 
-def _scan_end_byte_walk(data: bytes, start: int, restart_interval: int):
-    """The marker walk before issue 15's speed-up (one byte pair at a time, in Python)."""
+def _scan_end_byte_walk(data: bytes, start: int, restart_interval: int, restarts=None):
+    """The marker walk before issue 15's speed-up (one byte pair at a time, in Python), made
+    to hand over the restart markers' offsets as the walk now does."""
     i, expected_rst = start, 0
     while True:
         j = data.find(b"\xff", i)
@@ -81,6 +82,8 @@ def _scan_end_byte_walk(data: bytes, start: int, restart_interval: int):
             if restart_interval == 0 or nxt - 0xD0 != expected_rst:
                 return j, j - start, "restart markers out of order in the compressed data"
             expected_rst = (expected_rst + 1) % 8
+            if restarts is not None:
+                restarts.append(j)
             i = j + 2
             continue
         return j, j - start, ""
@@ -124,6 +127,17 @@ def test_marker_search_gives_the_byte_walks_verdicts(monkeypatch):
     monkeypatch.setattr(jc, "_scan_end", _scan_end_byte_walk)
     old = [check_jpeg(s) for s in streams]
     assert new == old
+
+
+def test_the_walk_hands_over_every_restart_marker_of_an_intact_file():
+    data = _jpeg_bytes(restart=True)
+    layout = check_jpeg(data).layout
+    assert layout.restart_offsets and layout.scans == 1 and layout.frame_marker == 0xC0
+    assert all(data[o] == 0xFF and data[o + 1] == 0xD0 + n % 8 for n, o in enumerate(layout.restart_offsets))
+    assert data[layout.scan_start - 2 - 8: layout.scan_start - 8] == b"\xff\xda"  # one component: SOS is 10 bytes
+    damaged = bytearray(data)
+    damaged[layout.restart_offsets[3] + 1] = 0xD7  # a marker out of order
+    assert check_jpeg(bytes(damaged)).damage and check_jpeg(bytes(damaged)).layout is None
 
 
 def test_restart_interval_is_read_from_the_file():
@@ -229,3 +243,145 @@ def test_ood_descriptor_and_distance_equal_their_definitions():
     precision, mean = a @ a.T, rng.normal(size=40)
     slow = [np.sqrt((v - mean) @ precision @ (v - mean)) for v in d]
     assert np.allclose(_distance(d, mean, precision), slow, rtol=1e-12)
+
+
+def _restart_film(path, width: int, height: int, mode: str = "L", **save) -> bytes:
+    """A film written the way scanners and PACS exports often write them: a restart marker
+    every row of 8 x 8 blocks (Pillow: ``restart_marker_rows``) unless ``save`` says otherwise."""
+    save.setdefault("restart_marker_rows", 1)
+    Image.fromarray(_film(width, height, seed=width)).convert(mode).save(path, "JPEG", quality=92, **save)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("size, save", [((1531, 1277), {}), ((1000, 1000), {}), ((1982, 1804), {}),
+                                        ((1203, 2417), {}),
+                                        # a marker every 7 blocks: cuts only where one meets a row's end
+                                        ((1531, 1277), {"restart_marker_rows": 0, "restart_marker_blocks": 7})])
+def test_a_restart_marked_film_decoded_in_halves_is_byte_for_byte_one_decode(tmp_path, monkeypatch, size, save):
+    """The halves path (issue 15's full-resolution latency) is taken, and gives Pillow's pixels."""
+    from xrayviewer.imaging import jpeg_bands
+
+    monkeypatch.setattr(jpeg_bands, "spare_core", lambda: True)  # the halves even on a 1-core runner
+    path = tmp_path / "film.jpeg"
+    data = _restart_film(path, *size, **save)
+    cut = jpeg_bands.halves(data, check_jpeg(data).layout)
+    assert cut is not None and 0 < cut[0] < size[1] and cut[0] % 8 == 0
+    taken = []
+    real = jpeg_bands.decode_in_halves
+    monkeypatch.setattr("xrayviewer.imaging.raster.decode_in_halves",
+                        lambda *a: taken.append(real(*a)) or taken[-1])
+    image = load_image(path)
+    with Image.open(path) as img:
+        plain = np.asarray(img)
+    assert taken and taken[0] is not None and image.pixels is taken[0]
+    assert np.array_equal(image.pixels, plain)
+    assert image.bit_depth == 8 and image.original_mode == "L" and not image.data_damaged
+    # and each half on its own is a valid JPEG of its rows
+    for rows, band in ((slice(0, cut[0]), cut[1]), (slice(cut[0], None), cut[2])):
+        with Image.open(io.BytesIO(band)) as img:
+            assert np.array_equal(np.asarray(img), plain[rows])
+
+
+@pytest.mark.parametrize("case", ["no markers", "markers too sparse", "colour", "progressive", "small"])
+def test_films_that_cannot_be_cut_exactly_decode_whole_to_the_same_pixels(tmp_path, case):
+    from xrayviewer.imaging import jpeg_bands
+
+    path = tmp_path / "film.jpeg"
+    size, mode, save = (1531, 1277), "L", {}
+    if case == "no markers":
+        save = {"restart_marker_rows": 0}
+    elif case == "markers too sparse":  # 6 markers: no cut after a multiple of 8 intervals
+        save = {"restart_marker_rows": 0, "restart_marker_blocks": 5000}
+    elif case == "colour":
+        mode = "RGB"
+    elif case == "progressive":
+        save = {"progressive": True}
+    else:
+        size = (900, 700)  # under MIN_PIXELS: a second thread costs more than it saves
+    data = _restart_film(path, *size, mode=mode, **save)
+    layout = check_jpeg(data).layout
+    if case == "small":
+        assert jpeg_bands.decode_in_halves(data, layout, *size) is None
+    else:
+        assert jpeg_bands.halves(data, layout) is None
+    with Image.open(path) as img:
+        plain = np.asarray(img.convert("L"))
+    assert np.array_equal(load_image(path).pixels, plain)
+
+
+def test_a_turned_restart_marked_film_is_still_turned_upright(tmp_path):
+    """EXIF orientation 6 (rotate 90): the fast paths step aside and exif_transpose turns it."""
+    from PIL import ImageOps
+
+    path = tmp_path / "film.jpeg"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    _restart_film(path, 1531, 1277, exif=exif.tobytes())
+    with Image.open(path) as img:
+        upright = np.asarray(ImageOps.exif_transpose(img))
+    image = load_image(path)
+    assert image.pixels.shape == (1531, 1277) and np.array_equal(image.pixels, upright)
+
+
+def test_a_damaged_restart_marked_film_is_flagged_and_not_cut(tmp_path, monkeypatch):
+    path = tmp_path / "film.jpeg"
+    data = bytearray(_restart_film(path, 1531, 1277))
+    at = check_jpeg(bytes(data)).layout.restart_offsets[40]
+    data[at + 1] = 0xD0 + (data[at + 1] - 0xD0 + 3) % 8  # a marker out of order: libjpeg resyncs
+    path.write_bytes(bytes(data))
+    called = []
+    monkeypatch.setattr("xrayviewer.imaging.raster.decode_in_halves", lambda *a: called.append(a))
+    image = load_image(path)
+    assert image.data_damaged and not called
+    with Image.open(path) as img:
+        assert np.array_equal(image.pixels, np.asarray(img))  # whatever libjpeg makes of it, once
+
+
+def test_decoding_into_numpy_leaves_an_already_decoded_picture_alone(tmp_path):
+    from xrayviewer.imaging.jpeg_bands import decode_grey_into
+
+    path = tmp_path / "film.jpeg"
+    _restart_film(path, 300, 200)
+    with Image.open(path) as img:
+        out = np.empty((200, 300), dtype=np.uint8)
+        assert decode_grey_into(img, out)
+        assert np.array_equal(out, np.asarray(img))
+    with Image.open(path) as img:
+        img.load()
+        before = np.asarray(img).copy()
+        assert not decode_grey_into(img, np.zeros((200, 300), dtype=np.uint8))
+        assert np.array_equal(np.asarray(img), before)  # its own pixels, not the zeros
+
+
+@pytest.mark.parametrize("size", [(1531, 1277), (1982, 1804), (2000, 1000), (1001, 1003), (4000, 700), (700, 4000)])
+def test_the_halved_reduce_is_pillows_resize_byte_for_byte(monkeypatch, size):
+    """preprocess_uint8 on a large film (two cores) equals the one Pillow call it replaced."""
+    import importlib
+
+    from xrayviewer.imaging.image import XRayImage
+
+    pre = importlib.import_module("xrayviewer.imaging.preprocess")  # the package re-exports a function of that name
+
+    monkeypatch.setattr(pre, "spare_core", lambda: True)
+    pixels = _film(*size, seed=size[1])
+    from xrayviewer.imaging.windowing import full_range_window
+
+    center, width = full_range_window(np.array([0, 255], dtype=np.uint8))
+    image = XRayImage(pixels=pixels, source_format="JPEG", bit_depth=8, window_center=center, window_width=width)
+    assert image.display() is pixels
+    expected = np.asarray(Image.fromarray(pixels).resize((128, 128), Image.BILINEAR, reducing_gap=3.0))
+    assert np.array_equal(pre.preprocess_uint8(image), expected)
+
+
+def test_side_by_side_returns_both_results_and_raises_the_helpers_error():
+    from xrayviewer.imaging.two_cores import side_by_side
+
+    threads = []
+    assert side_by_side(lambda: 1, lambda: threads.append(threading.current_thread().name) or 2) == (1, 2)
+    assert threads == ["xv-half"]
+
+    def fails():
+        raise ValueError("the helper's")
+
+    with pytest.raises(ValueError, match="the helper's"):
+        side_by_side(lambda: 1, fails)

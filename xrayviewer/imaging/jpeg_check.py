@@ -21,6 +21,7 @@ import math
 import re
 import struct
 from dataclasses import dataclass
+from typing import Optional
 
 #: Start-of-frame markers that carry the image size (not DHT C4, JPG C8, DAC CC).
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
@@ -33,9 +34,24 @@ _NEXT_MARKER = re.compile(rb"\xff[^\x00\xff]")
 
 
 @dataclass(frozen=True)
+class ScanLayout:
+    """Where the pieces of an undamaged JPEG lie, as the walk met them: what ``jpeg_bands``
+    needs to cut the file into bands without walking its compressed data a second time
+    (0.75 ms for a 2,000 px film)."""
+
+    frame_offset: int  # the start-of-frame marker's 0xFF
+    frame_marker: int  # 0xC0 baseline, 0xC2 progressive, ...
+    scan_start: int  # the first byte of the first scan's entropy-coded data
+    scans: int  # start-of-scan markers in the file (1 for a baseline sequential JPEG)
+    restart_interval: int  # MCUs between the first scan's restart markers (0: none)
+    restart_offsets: tuple[int, ...]  # where the first scan's restart markers start, in order
+
+
+@dataclass(frozen=True)
 class JpegCheck:
     damage: str = ""  # what is wrong with the compressed data, in words; "" when nothing seen
     too_little_data: bool = False  # far less data than the declared size needs: mostly missing
+    layout: Optional[ScanLayout] = None  # set only when no damage was seen
 
 
 def _blocks(frame: bytes) -> int:
@@ -51,8 +67,10 @@ def _blocks(frame: bytes) -> int:
     return total
 
 
-def _scan_end(data: bytes, start: int, restart_interval: int) -> tuple[int, int, str]:
-    """(offset of the marker ending the scan at ``start``, entropy bytes, damage found)."""
+def _scan_end(data: bytes, start: int, restart_interval: int,
+              restarts: Optional[list] = None) -> tuple[int, int, str]:
+    """(offset of the marker ending the scan at ``start``, entropy bytes, damage found); the
+    offsets of its restart markers are appended to ``restarts`` when one is given."""
     i, expected_rst = start, 0
     while True:
         found = _NEXT_MARKER.search(data, i)
@@ -64,6 +82,8 @@ def _scan_end(data: bytes, start: int, restart_interval: int) -> tuple[int, int,
             if restart_interval == 0 or nxt - 0xD0 != expected_rst:
                 return j, j - start, "restart markers out of order in the compressed data"
             expected_rst = (expected_rst + 1) % 8
+            if restarts is not None:
+                restarts.append(j)
             i = j + 2
             continue
         return j, j - start, ""
@@ -74,6 +94,8 @@ def check_jpeg(data: bytes) -> JpegCheck:
     if data[:2] != b"\xff\xd8":
         return JpegCheck("it does not start like a JPEG")
     i, blocks, entropy_bytes, restart_interval = 2, 0, 0, 0
+    frame_offset = frame_marker = scan_start = scans = first_interval = 0
+    restarts: list[int] = []
     while True:
         if i + 1 >= len(data):
             damage = "the file ends before its end marker"
@@ -100,6 +122,7 @@ def check_jpeg(data: bytes) -> JpegCheck:
             damage = "a segment is cut off"
             break
         if marker in _SOF and len(body) >= 6:
+            frame_offset, frame_marker = i, marker
             try:
                 blocks = max(blocks, _blocks(body))
             except (struct.error, IndexError, ValueError, ZeroDivisionError):
@@ -109,10 +132,16 @@ def check_jpeg(data: bytes) -> JpegCheck:
             restart_interval = struct.unpack(">H", body[:2])[0]
         i += 2 + length
         if marker == _SOS:
-            i, n, damage = _scan_end(data, i, restart_interval)
+            scans += 1
+            if scans == 1:
+                scan_start, first_interval = i, restart_interval
+            i, n, damage = _scan_end(data, i, restart_interval, restarts if scans == 1 else None)
             entropy_bytes += n
             if damage:
                 break
     # Any JPEG spends at least one bit per 8 x 8 block (its DC difference code).
     too_little = blocks > 0 and entropy_bytes * 8 < blocks
-    return JpegCheck(damage, too_little)
+    layout = None
+    if not damage and scans:
+        layout = ScanLayout(frame_offset, frame_marker, scan_start, scans, first_interval, tuple(restarts))
+    return JpegCheck(damage, too_little, layout)

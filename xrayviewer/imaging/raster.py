@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import warnings
+from typing import Optional
 
 import numpy as np
 from PIL import Image, ImageChops, ImageOps, UnidentifiedImageError
 
 from .errors import ImageLoadError
 from .image import XRayImage
-from .jpeg_check import check_jpeg
+from .jpeg_bands import decode_grey_into, decode_in_halves
+from .jpeg_check import JpegCheck, check_jpeg
 from .usable import check_dimensions, check_pixels
 from .windowing import full_range_window
 
@@ -22,6 +24,8 @@ SUPPORTED_RASTER_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "TIFF": "TIFF", "BMP":
 #: a mammogram ~4,000 x 5,600), while a "bomb" of a few KB that expands to gigabytes is refused
 #: before a single pixel is decoded. Pillow warns at this size; we treat that as an error.
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
+
+_ORIENTATION = 0x0112  # the EXIF tag exif_transpose reads
 
 
 def colourfulness(rgb: Image.Image) -> float:
@@ -123,16 +127,31 @@ def _to_grey_array(img: Image.Image) -> tuple[np.ndarray, int, float]:
     return grey_array(img.convert("L")), 8, chroma
 
 
-def _jpeg_damage(path: str, name: str, width: int, height: int) -> bool:
-    """Whether the JPEG's compressed data is damaged (decoded, but flagged); refuses one
-    whose data is mostly missing."""
+def _jpeg_check(path: str, name: str, width: int, height: int) -> tuple[JpegCheck, bytes]:
+    """The walk over the JPEG's compressed data (damaged: decoded, but flagged) and the file's
+    bytes; refuses one whose data is mostly missing."""
     with open(path, "rb") as fh:
-        check = check_jpeg(fh.read())
+        data = fh.read()
+    check = check_jpeg(data)
     if check.too_little_data:
         raise ImageLoadError(
             f"{name} holds far too little image data for the {width:,} x {height:,} pixels it "
             "declares: most of the picture is missing (truncated or damaged).", path)
-    return bool(check.damage)
+    return check, data
+
+
+def _fast_grey_jpeg(img: Image.Image, check: JpegCheck, data: bytes) -> Optional[np.ndarray]:
+    """The pixels of an upright, undamaged grey JPEG decoded straight into numpy (in two bands
+    on two cores when it is large and written with restart markers), or None for the ordinary
+    path. The same bytes either way (tests/test_fast_paths.py)."""
+    if img.mode != "L" or check.damage or check.layout is None or img.getexif().get(_ORIENTATION, 1) != 1:
+        return None
+    arr = decode_in_halves(data, check.layout, *img.size)
+    if arr is None:
+        arr = np.empty((img.height, img.width), dtype=np.uint8)
+        if not decode_grey_into(img, arr):
+            arr = grey_array(img)
+    return arr
 
 
 def load_raster(path: str) -> XRayImage:
@@ -156,11 +175,18 @@ def load_raster(path: str) -> XRayImage:
                         f"{name} claims to be {width:,} x {height:,} pixels, far larger than any "
                         "radiograph; it was not opened to protect the computer's memory.", path)
                 check_dimensions(width, height, name, path)
+                arr = None
                 if fmt in ("JPEG", "MPO"):
-                    damaged = _jpeg_damage(path, name, width, height)
-                img.load()
-                ImageOps.exif_transpose(img, in_place=True)  # a copy otherwise, even when upright
-                arr, bits, chroma = _to_grey_array(img)
+                    check, data = _jpeg_check(path, name, width, height)
+                    damaged = bool(check.damage)
+                    if fmt == "JPEG":  # an MPO's bytes hold further pictures after the first
+                        arr = _fast_grey_jpeg(img, check, data)
+                if arr is not None:
+                    bits, chroma = 8, 0.0
+                else:
+                    img.load()
+                    ImageOps.exif_transpose(img, in_place=True)  # a copy otherwise, even when upright
+                    arr, bits, chroma = _to_grey_array(img)
                 original_mode = img.mode
     except ImageLoadError:
         raise
