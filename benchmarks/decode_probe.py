@@ -4,8 +4,9 @@
 
 1. Stages of ``predict_image(load_image(film))`` on the 1,982 x 1,804 film of bench.py, each
    timed alone (median wall and CPU time, ``time.process_time``: CPU time moves less when the
-   machine is shared): the JPEG decode, the damage walk, the grey array, the pixel checks,
-   the model-input resize, the network, and the whole call.
+   machine is shared): the JPEG decode (whole, and in halves on two cores as ``load_image``
+   does it for this film, which has restart markers), the damage walk, the grey array, the
+   pixel checks, the model-input resize, the network, and the whole call.
 2. The model input of today's loader against Pillow's plain decode + ``convert("L")`` +
    ``resize(128, BILINEAR, reducing_gap=3.0)`` (the preprocessing the bundles were trained
    on) on the eleven full-resolution films, every 4th training image and the external
@@ -33,6 +34,7 @@ from .bench import DATA, FULLRES
 from PIL import Image
 
 from xrayviewer.imaging import load_image, preprocess, preprocess_uint8
+from xrayviewer.imaging.jpeg_bands import decode_in_halves
 from xrayviewer.imaging.jpeg_check import check_jpeg
 from xrayviewer.imaging.raster import grey_array
 from xrayviewer.imaging.usable import check_pixels
@@ -97,8 +99,11 @@ def stages(repeats: int) -> None:
             return img
 
     decoded = decode()
+    layout = check_jpeg(data).layout
     rows = [
         ("JPEG decode (Pillow, full size)", decode),
+        ("JPEG decode in halves, two cores (jpeg_bands)",
+         lambda: decode_in_halves(data, layout, image.width, image.height)),
         ("damage walk (jpeg_check)", lambda: check_jpeg(data)),
         ("grey array (grey_array)", lambda: grey_array(decoded)),
         ("grey array the old way (np.asarray)", lambda: np.asarray(decoded)),

@@ -385,3 +385,17 @@ def test_side_by_side_returns_both_results_and_raises_the_helpers_error():
 
     with pytest.raises(ValueError, match="the helper's"):
         side_by_side(lambda: 1, fails)
+
+
+def test_the_blank_check_still_sees_a_single_pixel_off_its_sample():
+    """check_pixels samples every 7th pixel first; a picture whose only difference lies off
+    that grid is still a picture, and a uniform one still blank."""
+    from xrayviewer.imaging import ImageLoadError
+    from xrayviewer.imaging.usable import check_pixels
+
+    for dtype in (np.uint8, np.uint16, np.float32):
+        flat = np.full((300, 300), 9, dtype=dtype)
+        with pytest.raises(ImageLoadError, match="blank"):
+            check_pixels(flat, "flat")
+        flat[150, 3] = 10  # row 150 and column 3 are not multiples of 7
+        check_pixels(flat, "one pixel")
