@@ -141,7 +141,7 @@ def _jpeg_check(path: str, name: str, width: int, height: int) -> tuple[JpegChec
 
 
 def _fast_grey_jpeg(img: Image.Image, check: JpegCheck, data: bytes) -> Optional[np.ndarray]:
-    """The pixels of an upright, undamaged grey JPEG decoded straight into numpy (in two bands
+    """The pixels of an upright, undamaged grey JPEG decoded straight into numpy (in two halves
     on two cores when it is large and written with restart markers), or None for the ordinary
     path. The same bytes either way (tests/test_fast_paths.py)."""
     if img.mode != "L" or check.damage or check.layout is None or img.getexif().get(_ORIENTATION, 1) != 1:
