@@ -46,6 +46,19 @@ def _describe(receiver) -> str:
         return "(deleted object)"
 
 
+def _run_delay_reader():
+    """A function giving this thread's time spent runnable but waiting for a core (ms, from
+    /proc/thread-self/schedstat, Linux), or None where the kernel does not say. The gap between
+    an event's wall and CPU time that this does not explain is time asleep: on the GUI thread
+    inside an event, waiting for the GIL."""
+    try:
+        fd = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
+        os.pread(fd, 128, 0)
+    except OSError:
+        return None
+    return lambda: int(os.pread(fd, 128, 0).split()[1]) / 1e6
+
+
 def run_window(folder: str, model: str | None) -> dict:
     """One window, in this process; returns the timing probe's figures and the event log."""
     from PySide6.QtCore import QEvent
@@ -53,7 +66,8 @@ def run_window(folder: str, model: str | None) -> dict:
     from xrayviewer.gui import app as gui_app
 
     main_thread = threading.get_ident()
-    top: list[tuple] = []  # (start, wall ms, cpu ms, event type, receiver)
+    run_delay = _run_delay_reader() or (lambda: 0.0)
+    top: list[tuple] = []  # (start, wall ms, cpu ms, event type, receiver, ms waiting for a core)
     nested: list[tuple] = []  # (start, wall ms, cpu ms, what)
     depth = [0]
     watched = (QEvent.Type.Paint, QEvent.Type.Resize, QEvent.Type.Move)
@@ -75,7 +89,7 @@ def run_window(folder: str, model: str | None) -> dict:
                 finally:
                     nested.append((t, 1000 * (time.perf_counter() - t), 1000 * (time.thread_time() - c), what))
             depth[0] += 1
-            t, c = time.perf_counter(), time.thread_time()
+            t, c, q = time.perf_counter(), time.thread_time(), run_delay()
             name = kind.name  # read before delivery: the event may be gone after it
             try:
                 return super().notify(receiver, event)
@@ -83,7 +97,8 @@ def run_window(folder: str, model: str | None) -> dict:
                 depth[0] -= 1
                 wall = 1000 * (time.perf_counter() - t)
                 if wall >= KEEP_MS:
-                    top.append((t, wall, 1000 * (time.thread_time() - c), name, _describe(receiver)))
+                    top.append((t, wall, 1000 * (time.thread_time() - c), name, _describe(receiver),
+                                run_delay() - q))
 
     qt_app = TimedApplication([sys.argv[0]])  # the window's main() finds and uses it
     args = ["--no-single-instance", folder] + (["--model", model] if model else [])
@@ -103,10 +118,12 @@ def report(result: dict) -> str:
              f"ending {f['max_stall_at_s']:.3f} s after launch; first probability {f['first_probability_s']:.3f} s"]
     end = f["max_stall_at_s"]
     start = end - (f["max_stall_ms"] + 10) / 1000  # the stall and the 10 ms tick it delayed
-    lines.append("  top-level events inside it (start in ms from the stall's start, wall ms, GUI-thread CPU ms):")
-    for s, wall, cpu, kind, who in result["top"]:
+    lines.append("  top-level events inside it (start in ms from the stall's start, wall ms, GUI-thread CPU ms, "
+                 "ms runnable but waiting for a core; the rest of the wall: asleep, for the GIL):")
+    for s, wall, cpu, kind, who, queued in result["top"]:
         if start - 0.002 <= s <= end:
-            lines.append(f"    +{1000 * (s - start):6.1f}  {wall:6.1f} wall {cpu:6.1f} cpu  {kind:<16} {who}")
+            lines.append(f"    +{1000 * (s - start):6.1f}  {wall:6.1f} wall {cpu:6.1f} cpu {queued:5.1f} queued  "
+                         f"{kind:<16} {who}")
     inside = [r for r in result["nested"] if start - 0.002 <= r[0] <= end]
     moves = sum(1 for r in inside if r[3].startswith("Move"))
     lines.append(f"  paints (>= 0.3 ms of CPU) and resizes inside it ({moves} widgets moved too):")
@@ -114,8 +131,8 @@ def report(result: dict) -> str:
         if (what.startswith("Paint") and cpu >= 0.3) or what.startswith("Resize"):
             lines.append(f"    +{1000 * (s - start):6.1f}  {wall:6.1f} wall {cpu:6.1f} cpu  {what}")
     lines.append("  the run's longest top-level events:")
-    for s, wall, cpu, kind, who in sorted(result["top"], key=lambda r: -r[1])[:8]:
-        lines.append(f"    at {s:6.3f} s  {wall:6.1f} wall {cpu:6.1f} cpu  {kind:<16} {who}")
+    for s, wall, cpu, kind, who, queued in sorted(result["top"], key=lambda r: -r[1])[:8]:
+        lines.append(f"    at {s:6.3f} s  {wall:6.1f} wall {cpu:6.1f} cpu {queued:5.1f} queued  {kind:<16} {who}")
     return "\n".join(lines)
 
 
