@@ -75,8 +75,8 @@ def freeze_startup_objects() -> None:
     """Put what start-up made (modules, classes, the window and its widgets: ~47,000 objects)
     out of the cyclic garbage collector's reach.
 
-    A full collection walks every tracked object while holding the GIL: ~10 ms here, so one
-    falling in the first second's burst of allocations stalled the window (the model's and the
+    A full collection walks every tracked object while holding the GIL: ~10 ms here, during
+    which the window cannot run, whichever thread's allocation set it off (the model's and the
     loaders' threads wait as well). These objects live as long as the window; reference counting
     still frees any that go, and only a reference cycle among them would now outlive its use
     (``gc.freeze``'s documented cost). Measured: a full collection with the window up took
