@@ -36,7 +36,7 @@ from PIL import Image
 from xrayviewer.imaging import load_image, preprocess, preprocess_uint8
 from xrayviewer.imaging.jpeg_bands import decode_in_halves
 from xrayviewer.imaging.jpeg_check import check_jpeg
-from xrayviewer.imaging.raster import grey_array
+from xrayviewer.imaging.pillow_arrays import grey_array
 from xrayviewer.imaging.usable import check_pixels
 from xrayviewer.model import Predictor
 from xrayviewer.model.population import population_reasons

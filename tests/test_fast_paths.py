@@ -15,7 +15,8 @@ from PIL import Image
 from conftest import TINY_DATASET
 from xrayviewer.imaging import load_image, preprocess, preprocess_uint8
 from xrayviewer.imaging.jpeg_check import _RST, check_jpeg
-from xrayviewer.imaging.raster import colourfulness, colourfulness_of_array, grey_array
+from xrayviewer.imaging.pillow_arrays import grey_array
+from xrayviewer.imaging.raster import colourfulness, colourfulness_of_array
 
 TINY_FILES = sorted(TINY_DATASET.glob("*/*.jpeg"))
 
@@ -338,7 +339,7 @@ def test_a_damaged_restart_marked_film_is_flagged_and_not_cut(tmp_path, monkeypa
 
 
 def test_decoding_into_numpy_leaves_an_already_decoded_picture_alone(tmp_path):
-    from xrayviewer.imaging.jpeg_bands import decode_grey_into
+    from xrayviewer.imaging.pillow_arrays import decode_grey_into
 
     path = tmp_path / "film.jpeg"
     _restart_film(path, 300, 200)

@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image
 
 from .jpeg_check import ScanLayout
+from .pillow_arrays import decode_grey_into, grey_array
 from .two_cores import side_by_side, spare_core
 
 #: Below this many pixels a second thread (start, a second header parse) costs more than it
@@ -39,27 +40,6 @@ MIN_PIXELS = 1_000_000
 _RST_CYCLE = 8
 
 _BASELINE_FRAMES = (0xC0, 0xC1)  # sequential Huffman; progressive or arithmetic files are not cut
-
-
-def decode_grey_into(img: Image.Image, out: np.ndarray) -> bool:
-    """Decode an opened, not yet loaded "L" picture straight into ``out`` (uint8, C-ordered,
-    shaped as the picture); True when the pixels landed there.
-
-    Pillow would decode into memory of its own, which then has to be copied into numpy (a
-    second 3.6 MB buffer and its page faults for a 2,000 px film, ~2.5 ms). A Pillow image that
-    maps ``out`` lends its memory to the decoder instead. If a Pillow keeps its own memory
-    anyway, or the picture was already decoded, False tells the caller to copy it out of
-    Pillow's memory (it is decoded either way).
-    """
-    if not img.tile:  # already decoded (a plugin that reads metadata by decoding): keep it
-        return False
-    view = Image.frombuffer("L", img.size, out, "raw", "L", 0, 1)
-    if not view.readonly:  # Pillow copied ``out`` instead of mapping it: nothing to lend
-        img.load()
-        return False
-    img.im = view.im
-    img.load()
-    return img.im is view.im
 
 
 def halves(data: bytes, layout: ScanLayout) -> Optional[tuple[int, bytes, bytes]]:
@@ -127,5 +107,5 @@ def _decode_band(band: bytes, out: np.ndarray) -> bool:
         if img.format != "JPEG" or img.mode != "L" or img.size != (out.shape[1], out.shape[0]):
             return False
         if not decode_grey_into(img, out):
-            out[...] = np.asarray(img)
+            out[...] = grey_array(img)
         return True

@@ -11,8 +11,9 @@ from PIL import Image, ImageChops, ImageOps, UnidentifiedImageError
 
 from .errors import ImageLoadError
 from .image import XRayImage
-from .jpeg_bands import decode_grey_into, decode_in_halves
+from .jpeg_bands import decode_in_halves
 from .jpeg_check import JpegCheck, check_jpeg
+from .pillow_arrays import decode_grey_into, grey_array
 from .usable import check_dimensions, check_pixels
 from .windowing import full_range_window
 
@@ -46,28 +47,6 @@ def _bands_equal(rgb: Image.Image) -> bool:
     red, green, blue = rgb.split()[:3]
     return (ImageChops.difference(red, green).getbbox() is None
             and ImageChops.difference(green, blue).getbbox() is None)
-
-
-def grey_array(img: Image.Image) -> np.ndarray:
-    """A uint8 copy of an "L" picture as a numpy array.
-
-    ``np.asarray(img)`` goes through Pillow's chunked ``tobytes`` (an encoder pass, a join and
-    numpy's copy): 5-6 ms for a 2,000 px film, half as long as decoding it. Pasting into a
-    Pillow image that maps a numpy buffer is one memcpy per row (0.1 ms), the same bytes.
-    """
-    out = np.empty((img.height, img.width), dtype=np.uint8)
-    view = Image.frombuffer("L", img.size, out, "raw", "L", 0, 1)
-    if not view.readonly:  # Pillow copied instead of mapping the buffer: take the slow road
-        return np.asarray(img, dtype=np.uint8).copy()
-    view.readonly = False  # write through the mapping into ``out`` (frombuffer marks it read-only)
-    view.paste(img)
-    # The mapping is Pillow's behaviour, not its promise: if a later Pillow copies on paste,
-    # ``out`` holds whatever np.empty gave. One row compared costs microseconds and keeps the
-    # model input right whatever the Pillow.
-    row = img.height // 2
-    if out[row].tobytes() != img.crop((0, row, img.width, row + 1)).tobytes():
-        return np.asarray(img, dtype=np.uint8).copy()
-    return out
 
 
 def colourfulness_of_array(rgb: np.ndarray, max_value: float = 255.0) -> float:
